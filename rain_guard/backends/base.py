@@ -1,0 +1,128 @@
+"""The Backend protocol: the only door between the search and a language model.
+
+The search speaks token ids; a backend turns chat messages into ids, proposes candidate token
+sets, rolls a text out to a sentence boundary and scores option labels. Every method takes a
+batch so that implementations can run one forward pass for many rows, and every random draw
+takes an explicit ``seed`` so that answers do not depend on call order or concurrency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposed token set and its log-probability under the (top-k truncated) LM.
+
+    Attributes:
+        tokens: Token ids; may be shorter than asked when it ends with a stop id.
+        logprob: Sum of the tokens' log-probabilities (nats, <= 0).
+    """
+
+    tokens: tuple[int, ...]
+    logprob: float
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """Propose candidate token sets after ``prefix``.
+
+    Attributes:
+        prefix: Full context ids (chat prompt + committed answer + path).
+        num_candidates: How many distinct sets to return at most (q).
+        length: Tokens per set.
+        top_k: Sampling pool per step for sets longer than one token.
+        seed: Seed of this request's random draws.
+        exclude: Token sets the caller already has (dynamic node addition); never returned.
+        temperature: Softmax temperature of the samples (> 0); the greedy set ignores it.
+    """
+
+    prefix: tuple[int, ...]
+    num_candidates: int
+    length: int
+    top_k: int
+    seed: int
+    exclude: frozenset[tuple[int, ...]] = frozenset()
+    temperature: float = 1.0
+
+
+@dataclass
+class WorkCounters:
+    """Work done by a backend, for cost reports (all counts are cumulative).
+
+    Attributes:
+        forward_calls: Model forward passes (one batched pass counts once).
+        tokens_processed: Token positions fed through the model (prompt and generated).
+        evaluation_prompts: Option-scoring prompts answered.
+        evaluation_cache_hits: Evaluations answered from the text cache instead of the model.
+    """
+
+    forward_calls: int = 0
+    tokens_processed: int = 0
+    evaluation_prompts: int = 0
+    evaluation_cache_hits: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, int]:
+        """A plain dict copy, safe to put in metadata."""
+        return {
+            "forward_calls": self.forward_calls,
+            "tokens_processed": self.tokens_processed,
+            "evaluation_prompts": self.evaluation_prompts,
+            "evaluation_cache_hits": self.evaluation_cache_hits,
+            **self.extra,
+        }
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What RAIN needs from a language model."""
+
+    model_name: str
+    counters: WorkCounters
+
+    @property
+    def context_length(self) -> int:
+        """Longest sequence (tokens) the model accepts."""
+
+    @property
+    def stop_token_ids(self) -> frozenset[int]:
+        """Ids that end an answer (EOS and end-of-turn tokens)."""
+
+    def tokenize(self, text: str) -> list[int]:
+        """Ids of ``text`` without special tokens."""
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` with special tokens dropped."""
+
+    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        """Ids of ``(role, content)`` messages with the generation prompt appended."""
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[list[Candidate]]:
+        """Distinct candidate sets per request: the greedy one first, then top-k samples."""
+
+    def rollout(
+        self,
+        prefixes: Sequence[Sequence[int]],
+        *,
+        boundaries: str,
+        max_tokens: int,
+        seed: int,
+        temperature: float = 1.0,
+    ) -> list[list[int]]:
+        """Sample a continuation of each prefix until a boundary character, a stop id or
+        ``max_tokens``; returns only the new ids (possibly none).
+        """
+
+    def option_probs(
+        self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
+    ) -> list[list[float]]:
+        """Next-token probability of each option id after each prompt (full softmax)."""
+
+    def generate(
+        self, prefix: Sequence[int], *, max_new_tokens: int, seed: int | None
+    ) -> list[int]:
+        """Vanilla decoding (greedy when ``seed`` is None): new ids, stopping at a stop id."""

@@ -1,0 +1,125 @@
+"""SearchConfig: every number RAIN uses, named, documented and validated in one place.
+
+Defaults equal the reference implementation (SafeAILab/RAIN, HH/main.py and HH/nodes.py) so that
+``SearchConfig()`` is "faithful mode". Budgets (``max_new_tokens``, ``rollout_max_tokens``) are
+ours: the reference generates up to 2048 tokens with no other limit.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rain_guard.errors import ConfigError
+
+
+class SearchConfig(BaseModel):
+    """Settings of one RAIN search. Immutable; build a new one with ``model_copy(update=...)``.
+
+    Raises:
+        ConfigError: on construction, if a setting is out of range or inconsistent.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    t_min: int = Field(6, ge=1, description="Inner iterations before a commit may happen (T_m).")
+    t_max: int = Field(50, ge=1, description="Inner iterations after which a commit is forced (T).")
+    v_threshold: float = Field(
+        0.8,
+        ge=-1.0,
+        le=1.0,
+        description="Commit early once the most-visited root child has value >= this (V in [-1, 1]).",
+    )
+    c_puct: float = Field(2.0, ge=0.0, description="Exploration weight c of the selection formula.")
+    num_candidates: int = Field(
+        10, ge=1, le=256, description="Candidate token sets proposed per expanded leaf (q)."
+    )
+    top_k: int = Field(
+        15, ge=1, description="Sampling pool of multi-token candidates: the top-k tokens per step."
+    )
+    set_lengths: tuple[int, ...] = Field(
+        (1, 2, 4, 10),
+        min_length=1,
+        description="Token-set length by depth in the answer: depth 0, 1, 2, then the last forever.",
+    )
+    root_prior_mix: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="Root priors are mix * p + (1 - mix) * uniform, giving rare paths a chance.",
+    )
+    similarity_threshold: float = Field(
+        0.95,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity above which a sibling shares an update.",
+    )
+    similarity_weight: float = Field(
+        0.2, ge=0.0, le=1.0, description="Weight (gamma) of a similarity update: N += weight * s."
+    )
+    use_similarity: bool = Field(True, description="Switch the embedding similarity update on/off.")
+    dynamic_node_addition: bool = Field(
+        True, description="Add candidates when a node's children are alike and all bad."
+    )
+    dynamic_variance_scale: float = Field(
+        0.03,
+        ge=0.0,
+        description="Children are 'alike' if the norm of their embedding variance < scale * set length.",
+    )
+    dynamic_value_ceiling: float = Field(
+        0.0, ge=-1.0, le=1.0, description="Children are 'all bad' if their best value < this."
+    )
+    max_children: int = Field(
+        20, ge=1, description="Dynamic node addition stops once a node has this many children."
+    )
+    sentence_boundaries: str = Field(
+        ",.?:;\n",
+        min_length=1,
+        description="Characters that end the roll-out before an evaluation.",
+    )
+    rollout_max_tokens: int = Field(
+        32, ge=0, description="Longest roll-out (tokens) towards a sentence boundary."
+    )
+    max_new_tokens: int = Field(128, ge=1, description="Budget: committed answer tokens at most.")
+    max_seconds: float | None = Field(
+        None, gt=0.0, description="Budget: wall time per answer; the answer so far is returned."
+    )
+    max_model_tokens: int | None = Field(
+        None, ge=1, description="Budget: tokens the model may process per answer (all calls)."
+    )
+    temperature: float = Field(
+        1.0, gt=0.0, le=10.0, description="Sampling temperature of candidates and roll-outs."
+    )
+    seed: int = Field(
+        0, description="Seed of every random draw in the search: same seed, same answer."
+    )
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> SearchConfig:
+        if self.t_min > self.t_max:
+            raise ValueError(f"t_min ({self.t_min}) must not exceed t_max ({self.t_max})")
+        if any(length < 1 for length in self.set_lengths):
+            raise ValueError(f"set_lengths must all be >= 1, got {self.set_lengths}")
+        return self
+
+    def __init__(self, **data: object) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
+
+    def set_length(self, depth: int) -> int:
+        """Length in tokens of the token sets proposed at ``depth`` (0 = first answer set)."""
+        return self.set_lengths[min(depth, len(self.set_lengths) - 1)]
+
+    def max_iterations(self) -> int:
+        """Upper bound on inner iterations of a whole answer, used to size recursion limits."""
+        commits = self.max_new_tokens  # a commit adds at least one token
+        return commits * self.t_max
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "SearchConfig"
+        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid SearchConfig: " + "; ".join(parts)

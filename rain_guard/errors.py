@@ -1,0 +1,35 @@
+"""Typed errors: every failure rain_guard reports on purpose is a RainGuardError.
+
+Catching ``RainGuardError`` catches all of them; the subclasses say which input was wrong so a
+caller can react (ask the user again, pick another model) without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class RainGuardError(Exception):
+    """Base class of every error rain_guard raises on purpose."""
+
+
+class ConfigError(RainGuardError, ValueError):
+    """A search setting is out of range or inconsistent (e.g. ``t_min > t_max``)."""
+
+
+class PromptError(RainGuardError, ValueError):
+    """The prompt or messages cannot be answered: empty, wrong type, or too long."""
+
+
+class CriterionError(RainGuardError, ValueError):
+    """An evaluation criterion is malformed: unknown name, missing placeholder, bad labels."""
+
+
+class ModelNotFoundError(RainGuardError, FileNotFoundError):
+    """No model could be found for the given name or path."""
+
+
+class ModelLoadError(RainGuardError, RuntimeError):
+    """A model was found but could not be loaded (corrupt file, missing dependency)."""
+
+
+class BackendError(RainGuardError, RuntimeError):
+    """The language-model backend failed while serving a request."""

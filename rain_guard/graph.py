@@ -1,0 +1,332 @@
+"""build_rain_graph(): RAIN as a LangGraph state machine whose nodes are the paper's steps.
+
+    START -> select -> expand -> evaluate -> backward -> (select | commit | END)
+                   \\-> evaluate (leaf cannot grow)        commit -> (select | END)
+
+The graph is what runs: ``rain_guard.generation.rain_generate`` and ``ChatRAIN`` invoke it.
+State holds only data (token ids, the SearchTree's lists, counters); the model, evaluator and
+embedder travel in the run context (``RainContext``), so state stays serialisable for
+checkpointers and no tensor or KV cache ever enters it.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from rain_guard import search
+from rain_guard.backends.base import Backend, ProposalRequest
+from rain_guard.config import SearchConfig
+from rain_guard.embeddings import Embedder
+from rain_guard.evaluators import Evaluator
+from rain_guard.tree import ROOT, SearchTree
+
+StopReason = Literal["eos", "stop", "length", "context", "time_budget", "token_budget", "exhausted"]
+
+
+class RainState(TypedDict, total=False):
+    """Data of one RAIN generation (everything a checkpointer needs to resume it).
+
+    Keys:
+        prompt_ids: Chat prompt ids (with the generation prompt).
+        question: The request as the evaluator sees it ({prompt} of the criterion).
+        answer_ids: Committed answer ids.
+        tree: The search tree under the committed text.
+        leaf: Node chosen by the last ``select``.
+        score: Evaluation score of the last leaf, in [-1, 1].
+        path_embeddings: Embeddings of the evaluated text per path node (similarity update).
+        iterations: Inner iterations in this answer.
+        rewinds: Iterations that backed up instead of extending the previous leaf.
+        commits: One record per commit (tokens, text, value, visits, iterations).
+        stop_reason: Why generation ended (None while running).
+        started_at: Unix time of the first step (seconds), for the wall-time budget.
+        model_tokens_at_start: Backend token counter at the start, for the token budget.
+    """
+
+    prompt_ids: list[int]
+    question: str
+    answer_ids: list[int]
+    tree: SearchTree
+    leaf: int
+    score: float
+    path_embeddings: list[list[float]] | None
+    iterations: int
+    rewinds: int
+    commits: list[dict[str, Any]]
+    stop_reason: StopReason | None
+    started_at: float
+    model_tokens_at_start: int
+
+
+@dataclass
+class RainContext:
+    """Run-scoped handles (never checkpointed).
+
+    Attributes:
+        backend: The generating model.
+        evaluator: Scores partial answers (self-evaluation by default).
+        config: Search settings.
+        embedder: Sentence encoder for the similarity update; None switches it off.
+        stop: Stop strings; generation ends after the commit that contains one.
+    """
+
+    backend: Backend
+    evaluator: Evaluator
+    config: SearchConfig = field(default_factory=SearchConfig)
+    embedder: Embedder | None = None
+    stop: tuple[str, ...] = ()
+
+
+def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> RainState:
+    """State before the first step: an empty answer and a one-node tree."""
+    return RainState(
+        prompt_ids=list(prompt_ids),
+        question=question,
+        answer_ids=[],
+        tree=SearchTree(),
+        leaf=ROOT,
+        score=0.0,
+        path_embeddings=None,
+        iterations=0,
+        rewinds=0,
+        commits=[],
+        stop_reason=None,
+        started_at=time.time(),
+        model_tokens_at_start=backend.counters.tokens_processed,
+    )
+
+
+def draw_seed(base: int, *parts: int) -> int:
+    """A 31-bit seed that depends only on the run seed and the step's coordinates."""
+    data = ",".join(str(p) for p in (base, *parts)).encode()
+    return zlib.crc32(data) & 0x7FFFFFFF
+
+
+# --- nodes -------------------------------------------------------------------------------
+
+
+def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
+    """Forward: walk to a leaf, adding children where dynamic node addition asks for them."""
+    ctx, tree = runtime.context, state["tree"]
+
+    def add_children(node: int) -> None:
+        known = frozenset(tree.tokens[k] for k in tree.children[node])
+        request = _proposal(state, ctx, node, num=2, salt=len(tree), exclude=known)
+        search.expand(tree, node, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
+
+    leaf = search.select(tree, ctx.config, add_children)
+    previous = state.get("leaf", ROOT)
+    backed_up = state["iterations"] > 0 and previous not in (leaf, *tree.path(leaf))
+    return {"tree": tree, "leaf": leaf, "rewinds": state["rewinds"] + int(backed_up)}
+
+
+def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
+    """Expand: propose q candidate token sets at the leaf and attach them."""
+    ctx, tree, leaf = runtime.context, state["tree"], state["leaf"]
+    request = _proposal(state, ctx, leaf, num=ctx.config.num_candidates, salt=0)
+    search.expand(tree, leaf, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
+    return {"tree": tree}
+
+
+def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
+    """Evaluate: roll the leaf's text out to a sentence boundary and score it."""
+    ctx, tree, leaf = runtime.context, state["tree"], state["leaf"]
+    backend, config = ctx.backend, ctx.config
+    path_ids = tree.path_tokens(leaf)
+    rollout: list[int] = []
+    if not tree.terminal[leaf] and config.rollout_max_tokens > 0:
+        prefix = state["prompt_ids"] + state["answer_ids"] + path_ids
+        rollout = backend.rollout(
+            [prefix],
+            boundaries=config.sentence_boundaries,
+            max_tokens=config.rollout_max_tokens,
+            seed=draw_seed(config.seed, state["iterations"], 1),
+            temperature=config.temperature,
+        )[0]
+    text = backend.detokenize(state["answer_ids"] + path_ids + rollout)
+    score = ctx.evaluator.score(state["question"], [text])[0]
+    tree.score[leaf] = score
+    return {"tree": tree, "score": score, "path_embeddings": _embed_path(ctx, tree, leaf, rollout)}
+
+
+def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
+    """Backward (rewind): back the score up the path and into similar siblings."""
+    ctx, tree = runtime.context, state["tree"]
+    search.backward(tree, state["leaf"], state["score"], ctx.config, state["path_embeddings"])
+    iterations = state["iterations"] + 1
+    runtime.stream_writer(
+        {
+            "event": "iteration",
+            "iteration": iterations,
+            "score": state["score"],
+            "depth": len(tree.path(state["leaf"])),
+            "root_visits": tree.real_visits[ROOT],
+        }
+    )
+    update: dict[str, Any] = {"tree": tree, "iterations": iterations}
+    stop = _budget_stop(state, ctx)
+    if stop is None and tree.is_leaf(ROOT):
+        stop = "exhausted"  # the model proposed nothing to search over
+    if stop is not None:
+        update["stop_reason"] = stop
+    return update
+
+
+def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
+    """Commit: append the most-visited root child's tokens and keep its subtree."""
+    ctx, tree = runtime.context, state["tree"]
+    new_tree, best = search.commit(tree, ctx.config)
+    before = ctx.backend.detokenize(state["answer_ids"])
+    answer = state["answer_ids"] + list(tree.tokens[best])
+    answer, stop = _apply_stops(ctx, state["prompt_ids"], answer)
+    record = {
+        "tokens": list(tree.tokens[best]),
+        "text": ctx.backend.detokenize(answer)[len(before) :],
+        "value": tree.value[best],
+        "visits": tree.visits[best],
+        "iterations": state["iterations"] - sum(c["iterations"] for c in state["commits"]),
+        "greedy": best == tree.children[ROOT][0],
+    }
+    runtime.stream_writer({"event": "commit", **record, "answer_tokens": len(answer)})
+    return {
+        "tree": new_tree,
+        "leaf": ROOT,
+        "answer_ids": answer,
+        "commits": [*state["commits"], record],
+        "stop_reason": stop,
+    }
+
+
+# --- routers -----------------------------------------------------------------------------
+
+
+def route_after_select(
+    state: RainState, runtime: Runtime[RainContext]
+) -> Literal["expand", "evaluate"]:
+    """Expand a leaf that can grow; evaluate a terminal or budget-capped leaf directly."""
+    tree, leaf, config = state["tree"], state["leaf"], runtime.context.config
+    used = len(state["answer_ids"]) + len(tree.path_tokens(leaf))
+    room = runtime.context.backend.context_length - len(state["prompt_ids"]) - used
+    if tree.terminal[leaf] or used >= config.max_new_tokens or room <= 1:
+        return "evaluate"
+    return "expand"
+
+
+def route_after_backward(
+    state: RainState, runtime: Runtime[RainContext]
+) -> Literal["select", "commit", "__end__"]:
+    """Keep searching until the exit test holds, then commit; stop on a budget."""
+    if state.get("stop_reason") is not None:
+        return "__end__"
+    if search.should_commit(state["tree"], runtime.context.config):
+        return "commit"
+    return "select"
+
+
+def route_after_commit(state: RainState) -> Literal["select", "__end__"]:
+    """Stop at EOS, a stop string or the token budget; otherwise search the next set."""
+    return "__end__" if state.get("stop_reason") is not None else "select"
+
+
+def build_rain_graph() -> CompiledStateGraph:
+    """The compiled RAIN search graph (invoke with ``context=RainContext(...)``)."""
+    graph = StateGraph(RainState, context_schema=RainContext)
+    graph.add_node("select", select_node)
+    graph.add_node("expand", expand_node)
+    graph.add_node("evaluate", evaluate_node)
+    graph.add_node("backward", backward_node)
+    graph.add_node("commit", commit_node)
+    graph.add_edge(START, "select")
+    graph.add_conditional_edges("select", route_after_select)
+    graph.add_edge("expand", "evaluate")
+    graph.add_edge("evaluate", "backward")
+    graph.add_conditional_edges(
+        "backward", route_after_backward, {"select": "select", "commit": "commit", "__end__": END}
+    )
+    graph.add_conditional_edges("commit", route_after_commit, {"select": "select", "__end__": END})
+    return graph.compile(name="rain_search")
+
+
+def recursion_limit(config: SearchConfig) -> int:
+    """Super-steps one answer may take: per commit at most t_max iterations of 4 steps, +1."""
+    return config.max_new_tokens * (4 * config.t_max + 1) + 16
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _stops(ctx: RainContext) -> frozenset[int]:
+    return ctx.backend.stop_token_ids
+
+
+def _proposal(
+    state: RainState,
+    ctx: RainContext,
+    node: int,
+    *,
+    num: int,
+    salt: int,
+    exclude: frozenset[tuple[int, ...]] = frozenset(),
+) -> ProposalRequest:
+    tree, config = state["tree"], ctx.config
+    prefix = state["prompt_ids"] + state["answer_ids"] + tree.path_tokens(node)
+    budget = config.max_new_tokens - len(state["answer_ids"]) - len(tree.path_tokens(node))
+    return ProposalRequest(
+        prefix=tuple(prefix),
+        num_candidates=num,
+        length=max(1, min(config.set_length(tree.depth[node]), budget)),
+        top_k=config.top_k,
+        seed=draw_seed(config.seed, state["iterations"], node, salt, len(state["answer_ids"])),
+        exclude=exclude,
+        temperature=config.temperature,
+    )
+
+
+def _embed_path(
+    ctx: RainContext, tree: SearchTree, leaf: int, rollout: list[int]
+) -> list[list[float]] | None:
+    """Embedding per path node of the text from that node's set to the end of the roll-out."""
+    if ctx.embedder is None or not ctx.config.use_similarity:
+        return None
+    path = tree.path(leaf)
+    if not path:
+        return []
+    texts, tail = [], list(rollout)
+    for node in reversed(path):
+        tail = list(tree.tokens[node]) + tail
+        texts.append(ctx.backend.detokenize(tail))
+    return ctx.embedder.embed(texts[::-1])
+
+
+def _apply_stops(
+    ctx: RainContext, prompt_ids: list[int], answer: list[int]
+) -> tuple[list[int], StopReason | None]:
+    """Cut the answer at a stop id or the budget and say why generation must end, if it must."""
+    config, stops = ctx.config, ctx.backend.stop_token_ids
+    for i, tok in enumerate(answer):
+        if tok in stops:
+            return answer[:i], "eos"
+    if ctx.stop and any(s in ctx.backend.detokenize(answer) for s in ctx.stop):
+        return answer, "stop"
+    if len(answer) >= config.max_new_tokens:
+        return answer[: config.max_new_tokens], "length"
+    if len(prompt_ids) + len(answer) >= ctx.backend.context_length - 1:
+        return answer, "context"
+    return answer, None
+
+
+def _budget_stop(state: RainState, ctx: RainContext) -> StopReason | None:
+    config = ctx.config
+    if config.max_seconds is not None and time.time() - state["started_at"] >= config.max_seconds:
+        return "time_budget"
+    if config.max_model_tokens is not None:
+        used = ctx.backend.counters.tokens_processed - state["model_tokens_at_start"]
+        if used >= config.max_model_tokens:
+            return "token_budget"
+    return None

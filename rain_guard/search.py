@@ -1,0 +1,224 @@
+"""RAIN's steps as plain functions on a SearchTree: select, expand, backward, commit.
+
+No model, no LangChain, no torch: whatever needs a model (proposing candidates, rolling out,
+judging) is done by the caller and handed in as data or as a callback, which keeps every step
+testable with numbers alone. Names follow the paper (Li et al., ICLR 2024, section 3):
+
+* select   (forward) walk from the root by the PUCT rule, adding children where all look alike
+           and bad (dynamic node addition);
+* expand   attach candidate token sets to a leaf with normalised priors;
+* backward (rewind) average the score into the path, and share it with similar siblings;
+* commit   move the root to its most-visited child and keep that subtree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from rain_guard.backends.base import Candidate
+from rain_guard.config import SearchConfig
+from rain_guard.tree import ROOT, SearchTree
+
+
+def q_norm(tree: SearchTree, node: int) -> float:
+    """Value scaled to [0, 1] by the tree's value range; 0 for an unvisited node."""
+    if tree.visits[node] == 0:
+        return 0.0
+    return (tree.value[node] - tree.q_min) / (tree.q_max - tree.q_min + 1e-5)
+
+
+def puct(tree: SearchTree, node: int, c_puct: float) -> float:
+    """Selection score: Q_norm + c * p * sqrt(N(parent)) / (1 + N(node))."""
+    parent_visits = tree.visits[tree.parent[node]]
+    explore = c_puct * tree.prior[node] * math.sqrt(parent_visits) / (1.0 + tree.visits[node])
+    return q_norm(tree, node) + explore
+
+
+def needs_more_children(tree: SearchTree, node: int, config: SearchConfig) -> bool:
+    """Dynamic node addition test: children alike (small embedding variance) and all bad."""
+    kids = tree.children[node]
+    if not config.dynamic_node_addition or not kids or len(kids) >= config.max_children:
+        return False
+    embeddings = [tree.embedding[k] for k in kids]
+    if any(e is None for e in embeddings):
+        return False
+    spread = float(np.linalg.norm(np.var(np.asarray(embeddings), axis=0)))
+    alike = spread < config.dynamic_variance_scale * len(tree.tokens[kids[0]])
+    all_bad = max(tree.value[k] for k in kids) < config.dynamic_value_ceiling
+    return alike and all_bad
+
+
+def select(
+    tree: SearchTree,
+    config: SearchConfig,
+    add_children: Callable[[int], None] | None = None,
+) -> int:
+    """Walk from the root to a leaf by the PUCT rule and return the leaf.
+
+    Args:
+        tree: The tree (mutated only through ``add_children``).
+        config: Search settings (c_puct, dynamic node addition).
+        add_children: Called with a node whose children need company (dynamic node
+            addition); it should ``expand`` that node with fresh candidates.
+    """
+    node = ROOT
+    while not tree.is_leaf(node):
+        if add_children is not None and needs_more_children(tree, node, config):
+            add_children(node)
+        node = max(tree.children[node], key=lambda k: puct(tree, k, config.c_puct))
+    return node
+
+
+def expand(
+    tree: SearchTree,
+    node: int,
+    candidates: Sequence[Candidate],
+    config: SearchConfig,
+    stop_ids: frozenset[int],
+) -> list[int]:
+    """Attach new candidate sets under ``node`` and renormalise all its children's priors.
+
+    Candidates already present (same tokens) are skipped. The first candidate of a fresh
+    expansion is the greedy one; its prior is clipped as in the reference so that it neither
+    swamps nor trails the samples. Returns the ids of the new children.
+    """
+    known = {tree.tokens[k] for k in tree.children[node]}
+    new = []
+    for cand in candidates:
+        if cand.tokens and cand.tokens not in known:
+            known.add(cand.tokens)
+            terminal = cand.tokens[-1] in stop_ids
+            new.append(tree.add_child(node, cand.tokens, cand.logprob, terminal))
+    set_priors(tree, node, config)
+    return new
+
+
+def set_priors(tree: SearchTree, node: int, config: SearchConfig) -> None:
+    """Priors of ``node``'s children: set probabilities normalised, root mixed with uniform."""
+    kids = tree.children[node]
+    if not kids:
+        return
+    probs = np.exp(np.asarray([tree.logprob[k] for k in kids], dtype=np.float64))
+    if len(kids) > 1:  # reference: greedy prior kept within [max + min, sum] of the samples
+        rest = probs[1:]
+        probs[0] = max(min(probs[0], rest.sum()), rest.max() + rest.min())
+    total = probs.sum()
+    probs = probs / total if total > 0 else np.full(len(kids), 1.0 / len(kids))
+    if node == ROOT:
+        probs = mix_uniform(probs, config.root_prior_mix)
+    for k, p in zip(kids, probs, strict=True):
+        tree.prior[k] = float(p)
+
+
+def mix_uniform(probs: np.ndarray, mix: float) -> np.ndarray:
+    """``mix * probs + (1 - mix) * uniform``, renormalised."""
+    out = mix * probs + (1.0 - mix) / len(probs)
+    return out / out.sum()
+
+
+def backward(
+    tree: SearchTree,
+    leaf: int,
+    score: float,
+    config: SearchConfig,
+    path_embeddings: Sequence[Sequence[float]] | None = None,
+) -> None:
+    """Back the score up from ``leaf`` to the root, with the similarity update.
+
+    Every node on the path gets N += 1 and V moved to the running mean. With embeddings
+    (one per path node, root excluded, ordered root-side first) each node's embedding becomes
+    the running mean of what was evaluated through it, and every sibling with cosine
+    similarity s >= threshold gets N += weight * s and V pulled towards the score likewise.
+    """
+    path = tree.path(leaf)
+    use_sim = config.use_similarity and path_embeddings is not None
+    if use_sim and len(path_embeddings) != len(path):
+        raise ValueError(f"{len(path_embeddings)} embeddings for a path of {len(path)} nodes")
+    for i, node in enumerate(path):
+        _visit(tree, node, score)
+        if use_sim:
+            _update_embedding(tree, node, path_embeddings[i])
+            _share_with_similar_siblings(tree, node, score, config)
+    _visit(tree, ROOT, score)
+
+
+def _visit(tree: SearchTree, node: int, score: float) -> None:
+    tree.visits[node] += 1.0
+    tree.real_visits[node] += 1
+    tree.value[node] += (score - tree.value[node]) / tree.visits[node]
+    _track_range(tree, node)
+
+
+def _track_range(tree: SearchTree, node: int) -> None:
+    if node != ROOT:
+        tree.q_min = min(tree.q_min, tree.value[node])
+        tree.q_max = max(tree.q_max, tree.value[node])
+
+
+def _update_embedding(tree: SearchTree, node: int, embedding: Sequence[float]) -> None:
+    new = np.asarray(embedding, dtype=np.float64)
+    old = tree.embedding[node]
+    if old is None:
+        tree.embedding[node] = new.tolist()
+    else:
+        old_arr = np.asarray(old)
+        tree.embedding[node] = (old_arr + (new - old_arr) / tree.real_visits[node]).tolist()
+
+
+def _share_with_similar_siblings(
+    tree: SearchTree, node: int, score: float, config: SearchConfig
+) -> None:
+    mine = np.asarray(tree.embedding[node])
+    for sib in tree.children[tree.parent[node]]:
+        if sib == node or tree.embedding[sib] is None:
+            continue
+        sim = cosine(mine, np.asarray(tree.embedding[sib]))
+        if sim < config.similarity_threshold:
+            continue
+        weight = config.similarity_weight * sim
+        before = tree.visits[sib]
+        tree.visits[sib] = before + weight
+        tree.value[sib] = (tree.value[sib] * before + weight * score) / tree.visits[sib]
+        _track_range(tree, sib)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity; 0 when either vector is zero."""
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / denom if denom > 0 else 0.0
+
+
+def should_commit(tree: SearchTree, config: SearchConfig) -> bool:
+    """Exit test of the inner loop: T_max reached, or T_min reached with a good best child.
+
+    Iterations are the root's real visits, which include those carried over from before
+    the last commit (as in the reference). A leaf root can never commit.
+    """
+    best = tree.best_child(ROOT)
+    if best is None:
+        return False
+    done = tree.real_visits[ROOT]
+    if done >= config.t_max:
+        return True
+    return done >= config.t_min and tree.value[best] >= config.v_threshold
+
+
+def commit(tree: SearchTree, config: SearchConfig) -> tuple[SearchTree, int]:
+    """Move the root to its most-visited child (ties: higher value).
+
+    Returns the re-rooted tree (the child's subtree with its statistics, children's priors
+    re-smoothed with the uniform mix) and the old id of the committed child.
+    """
+    best = tree.best_child(ROOT)
+    if best is None:
+        raise ValueError("cannot commit: the root has no children")
+    new = tree.reroot(best)
+    kids = new.children[ROOT]
+    if kids:
+        smoothed = mix_uniform(np.asarray([new.prior[k] for k in kids]), config.root_prior_mix)
+        for k, p in zip(kids, smoothed, strict=True):
+            new.prior[k] = float(p)
+    return new, best
