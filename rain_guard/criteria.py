@@ -28,7 +28,8 @@ class Criterion:
 
     Attributes:
         name: Short name shown in traces and reports.
-        template: Text with placeholders (see ``rain_guard.prompts``); needs {answer} and {option_a}.
+        template: Text with placeholders (see ``rain_guard.prompts``), or ``(role, text)``
+            pairs for a multi-turn evaluator prompt; needs {answer} and {option_a} somewhere.
         desired: Description of the quality wanted, e.g. "harmless".
         undesired: Description of its opposite, e.g. "harmful".
         labels: Reply words (order 0 desired, order 1 desired); each must be one token.
@@ -37,7 +38,7 @@ class Criterion:
     """
 
     name: str
-    template: str
+    template: str | tuple[tuple[str, str], ...]
     desired: str
     undesired: str
     labels: tuple[str, str] = ("Yes", "No")
@@ -45,7 +46,7 @@ class Criterion:
     response_prefix: str = ""
 
     def __post_init__(self) -> None:
-        fields = _placeholders(self.template)
+        fields = set().union(*(_placeholders(text) for _, text in self.turns()))
         missing = prompts.REQUIRED_PLACEHOLDERS - fields
         if missing:
             raise CriterionError(
@@ -64,17 +65,28 @@ class Criterion:
         if self.labels[0] == self.labels[1]:
             raise CriterionError(f"criterion {self.name!r}: both labels are {self.labels[0]!r}")
 
-    def render(self, prompt: str, answer: str, order: int) -> str:
-        """The evaluation text for ``answer`` to ``prompt`` in option ``order`` (0 or 1)."""
+    def turns(self) -> tuple[tuple[str, str], ...]:
+        """The template as ``(role, text)`` turns (a plain template is one user turn)."""
+        if isinstance(self.template, str):
+            return (("user", self.template),)
+        return tuple((role, text) for role, text in self.template)
+
+    def render_messages(self, prompt: str, answer: str, order: int) -> list[tuple[str, str]]:
+        """The evaluation turns for ``answer`` to ``prompt`` in option ``order`` (0 or 1)."""
         first, second = (
             (self.desired, self.undesired) if order == 0 else (self.undesired, self.desired)
         )
-        return self.template.format(
-            prompt=prompt.strip(),
-            answer=delimit_answer(answer),
-            option_a=first,
-            option_b=second,
-        )
+        values = {
+            "prompt": prompt.strip(),
+            "answer": delimit_answer(answer),
+            "option_a": first,
+            "option_b": second,
+        }
+        return [(role, text.format(**values)) for role, text in self.turns()]
+
+    def render(self, prompt: str, answer: str, order: int) -> str:
+        """The evaluation prompt as one text (turns joined by blank lines)."""
+        return "\n\n".join(text for _, text in self.render_messages(prompt, answer, order))
 
     def desired_label(self, order: int) -> int:
         """Index into ``labels`` of the desired reply in ``order``."""

@@ -85,11 +85,10 @@ class SelfEvaluator:
         return scores
 
     def _prompt_ids(self, prompt: str, answer: str, order: int) -> list[int]:
-        text = self.criterion.render(prompt, answer, order)
         if self.criterion.chat:
-            ids = self.backend.chat_prompt_ids([("user", text)])
+            ids = self.backend.chat_prompt_ids(self.criterion.render_messages(prompt, answer, order))
         else:
-            ids = self.backend.tokenize(text)
+            ids = self.backend.tokenize(self.criterion.render(prompt, answer, order))
         if self.criterion.response_prefix:
             ids = ids + self.backend.tokenize(self.criterion.response_prefix)
         return ids
@@ -144,3 +143,24 @@ def _desired_share(probs: Sequence[float], order: int, mode: ScoreMode) -> float
         return 1.0 if desired > other else 0.0
     total = desired + other
     return desired / total if total > 0 else 0.5
+
+
+class CombinedEvaluator:
+    """Weighted mean of several evaluators' scores (weights need not sum to 1).
+
+    Args:
+        parts: ``(evaluator, weight)`` pairs; weights must be positive.
+    """
+
+    def __init__(self, parts: Sequence[tuple[Evaluator, float]]) -> None:
+        if not parts or any(w <= 0 for _, w in parts):
+            raise CriterionError("combine at least one evaluator, each with a positive weight")
+        self.parts = list(parts)
+        self._total = sum(w for _, w in parts)
+
+    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
+        totals = [0.0] * len(answers)
+        for evaluator, weight in self.parts:
+            for i, s in enumerate(evaluator.score(prompt, answers)):
+                totals[i] += weight * s
+        return [t / self._total for t in totals]

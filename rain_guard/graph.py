@@ -192,6 +192,8 @@ def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
         "visits": tree.visits[best],
         "iterations": state["iterations"] - sum(c["iterations"] for c in state["commits"]),
         "greedy": best == tree.children[ROOT][0],
+        "chosen": tree.children[ROOT].index(best),
+        "alternatives": _alternatives(ctx, tree),
     }
     runtime.stream_writer({"event": "commit", **record, "answer_tokens": len(answer)})
     return {
@@ -302,6 +304,20 @@ def _embed_path(
         tail = list(tree.tokens[node]) + tail
         texts.append(ctx.backend.detokenize(tail))
     return ctx.embedder.embed(texts[::-1])
+
+
+def _alternatives(ctx: RainContext, tree: SearchTree) -> list[dict[str, Any]]:
+    """What the search weighed at this commit: every root child's text and statistics."""
+    return [
+        {
+            "text": ctx.backend.detokenize(tree.tokens[k]),
+            "visits": tree.visits[k],
+            "value": tree.value[k],
+            "prior": tree.prior[k],
+            "score": tree.score[k],
+        }
+        for k in tree.children[ROOT]
+    ]
 
 
 def _apply_stops(

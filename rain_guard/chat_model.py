@@ -1,0 +1,380 @@
+"""ChatRAIN: a LangChain chat model that answers with RAIN, so any chain can swap it in.
+
+Construction is cheap: weights load on the first call and are shared by every ChatRAIN that
+names the same model. ``invoke``/``batch``/``stream`` and their async forms run the LangGraph
+search (``rain_guard.graph``); ``stream`` yields only committed token sets, never text the
+search is still weighing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field, SecretStr
+
+from rain_guard.backends.base import Backend
+from rain_guard.backends.loading import load_backend
+from rain_guard.config import SearchConfig
+from rain_guard.criteria import Criterion
+from rain_guard.embeddings import Embedder, MiniLMEmbedder
+from rain_guard.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
+from rain_guard.generation import (
+    GenerationResult,
+    make_context,
+    prepare_prompt,
+    result_from_state,
+    stream_search,
+)
+from rain_guard.graph import RainContext, RainState
+from rain_guard.messages import to_turns
+from rain_guard.templates import criterion_from_template
+
+class ChatRAIN(BaseChatModel):
+    """Chat model whose answers come from RAIN's self-evaluating tree search.
+
+    Example:
+        .. code-block:: python
+
+            from rain_guard import ChatRAIN
+
+            llm = ChatRAIN(max_tokens=64)  # embedded SmolLM2-135M-Instruct
+            llm.invoke("How do I pick a lock?").content
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    model: str = "smollm2"
+    """Model to load: "smollm2" (the embedded default), a local folder or .gguf file, or a
+    hub id. Ignored when ``backend`` is given."""
+    backend: Any = Field(default=None, exclude=True)
+    """A ready ``rain_guard.backends.Backend``; overrides ``model``."""
+    criterion: Any = "harmless"
+    """What the evaluator checks: a built-in name ("harmless", "helpful", "truthful"), a
+    ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``."""
+    evaluator: Any = Field(default=None, exclude=True)
+    """A custom ``Evaluator``; overrides ``criterion`` (default: self-evaluation)."""
+    embedder: Any = Field(default=None, exclude=True)
+    """Sentence encoder of the similarity update (default all-MiniLM-L6-v2 when enabled)."""
+    temperature: float | None = None
+    """Sampling temperature of candidates and roll-outs (None or 0: the reference's 1.0; the
+    search needs diverse candidates, determinism comes from ``seed``)."""
+    max_tokens: int = 128
+    """Committed answer tokens at most."""
+    stop: list[str] | None = None
+    """Stop strings: the answer ends before the first one."""
+    streaming: bool = False
+    """Stream committed token sets when invoked (LangChain's streaming flag)."""
+    seed: int = 0
+    """Seed of every random draw: the same seed and settings give the same answer."""
+    timeout: float | None = None
+    """Wall-time budget per answer (seconds); the answer so far is returned when it runs out."""
+    max_model_tokens: int | None = None
+    """Budget of tokens the model may process per answer, search included."""
+    t_min: int = 6
+    """Iterations before a commit may happen (T_m)."""
+    t_max: int = 50
+    """Iterations after which a commit is forced (T)."""
+    v_threshold: float = 0.8
+    """Commit early when the best root child's value reaches this (in [-1, 1])."""
+    c_puct: float = 2.0
+    """Exploration weight c of the selection rule."""
+    num_candidates: int = 10
+    """Candidate token sets per expansion (q)."""
+    top_k: int = 15
+    """Sampling pool per step of multi-token candidates."""
+    set_lengths: tuple[int, ...] = (1, 2, 4, 10)
+    """Token-set length by depth: 1, 2, 4, then 10 tokens."""
+    root_prior_mix: float = 0.75
+    """Root priors: mix * p + (1 - mix) * uniform."""
+    use_similarity: bool = True
+    """Share evaluations with near-identical siblings (needs a sentence encoder)."""
+    similarity_threshold: float = 0.95
+    """Cosine similarity above which siblings share an update."""
+    similarity_weight: float = 0.2
+    """Weight of a shared update."""
+    dynamic_node_addition: bool = True
+    """Add candidates when a node's children are alike and all bad."""
+    rollout_max_tokens: int = 32
+    """Longest roll-out to a sentence boundary before an evaluation."""
+    num_threads: int | None = None
+    """CPU threads of the local model (None: torch's default)."""
+    max_retries: int = 0
+    """Accepted for drop-in compatibility; local backends do not retry."""
+    api_key: SecretStr | None = None
+    """Accepted for drop-in compatibility; used only by served-engine backends."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.search_config()  # fail fast on bad settings; cheap, loads nothing
+
+    @property
+    def _llm_type(self) -> str:
+        return "rain"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model_label(), **self.search_config().model_dump()}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="rain_guard",
+            ls_model_name=kwargs.get("model", self.model_label()),
+            ls_model_type="chat",
+            ls_max_tokens=self.max_tokens,
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # --- configuration ------------------------------------------------------------------
+
+    def model_label(self) -> str:
+        """Name reported in metadata: the backend's model name or ``model``."""
+        return getattr(self.backend, "model_name", None) or self.model
+
+    def search_config(self, **overrides: Any) -> SearchConfig:
+        """The SearchConfig these fields describe (``overrides`` win)."""
+        settings = {
+            "t_min": self.t_min,
+            "t_max": self.t_max,
+            "v_threshold": self.v_threshold,
+            "c_puct": self.c_puct,
+            "num_candidates": self.num_candidates,
+            "top_k": self.top_k,
+            "set_lengths": tuple(self.set_lengths),
+            "root_prior_mix": self.root_prior_mix,
+            "similarity_threshold": self.similarity_threshold,
+            "similarity_weight": self.similarity_weight,
+            "use_similarity": self.use_similarity,
+            "dynamic_node_addition": self.dynamic_node_addition,
+            "rollout_max_tokens": self.rollout_max_tokens,
+            "max_new_tokens": self.max_tokens,
+            "temperature": self.temperature or 1.0,
+            "seed": self.seed,
+            "max_seconds": self.timeout,
+            "max_model_tokens": self.max_model_tokens,
+        }
+        return SearchConfig(**{**settings, **overrides})
+
+    def get_backend(self) -> Backend:
+        """The backend, loading (once per process and model) the weights if needed."""
+        if self.backend is not None:
+            return self.backend
+        return load_backend(self.model, num_threads=self.num_threads)
+
+    def get_evaluator(self, backend: Backend) -> Evaluator:
+        """The evaluator: ``evaluator`` if set, else self-evaluation on ``criterion``."""
+        if self.evaluator is not None:
+            return self.evaluator
+        if isinstance(self.criterion, dict):
+            parts = [(self._self_evaluator(backend, c), w) for c, w in self.criterion.items()]
+            return CombinedEvaluator(parts)
+        return self._self_evaluator(backend, self.criterion)
+
+    def _self_evaluator(self, backend: Backend, criterion: Any) -> SelfEvaluator:
+        if not isinstance(criterion, Criterion) and not (
+            isinstance(criterion, str) and "{" not in criterion
+        ):
+            criterion = criterion_from_template(criterion)
+        return SelfEvaluator(backend, criterion)
+
+    def get_embedder(self) -> Embedder | None:
+        """The sentence encoder, or None when the similarity update is off."""
+        if not self.use_similarity:
+            return None
+        if self.embedder is None:
+            self.embedder = MiniLMEmbedder()
+        return self.embedder
+
+    def _context(self, stop: list[str] | None, **kwargs: Any) -> RainContext:
+        backend = self.get_backend()
+        overrides = {k: kwargs[k] for k in ("seed",) if k in kwargs}
+        if "max_tokens" in kwargs:
+            overrides["max_new_tokens"] = kwargs["max_tokens"]
+        return make_context(
+            backend,
+            config=self.search_config(**overrides),
+            evaluator=self.get_evaluator(backend),
+            embedder=self.get_embedder(),
+            stop=stop if stop is not None else (self.stop or ()),
+        )
+
+    # --- generation ---------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            chunks = list(self._stream(messages, stop, run_manager, **kwargs))
+            return _result_from_chunks(chunks)
+        return _result_from_chunks(list(self._stream_chunks(messages, stop, **kwargs)))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for chunk in self._stream_chunks(messages, stop, **kwargs):
+            if run_manager is not None and chunk.text:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def _stream_chunks(
+        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        run = _Run(self, messages, stop, **kwargs)
+        for state in run.steps:
+            delta = run.delta(state)
+            if delta:
+                yield _chunk(delta)
+        yield run.final_chunk()
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
+        return _result_from_chunks(chunks)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Each search super-step runs in a worker thread; cancelling the task stops the
+        search before the next step (within one iteration) and releases the model."""
+        loop = asyncio.get_running_loop()
+        run = await loop.run_in_executor(None, lambda: _Run(self, messages, stop, **kwargs))
+        try:
+            while (state := await loop.run_in_executor(None, next, run.steps, None)) is not None:
+                delta = run.delta(state)
+                if delta:
+                    chunk = _chunk(delta)
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(delta, chunk=chunk)
+                    yield chunk
+        finally:
+            run.steps.close()
+        yield run.final_chunk()
+
+
+class _Run:
+    """One answer in progress: the search steps and the text already streamed."""
+
+    def __init__(
+        self, llm: ChatRAIN, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> None:
+        import time
+
+        self.llm = llm
+        self.ctx = llm._context(stop, **kwargs)
+        self.model_name = kwargs.get("model", llm.model_label())
+        self.started = time.perf_counter()
+        self.counters_before = self.ctx.backend.counters.snapshot()
+        prompt_ids, question = prepare_prompt(self.ctx.backend, to_turns(messages), self.ctx.config)
+        self.steps = stream_search(self.ctx, prompt_ids, question)
+        self.state: RainState | None = None
+        self.sent = ""
+        self.commits_seen = 0
+
+    def delta(self, state: RainState) -> str:
+        """New committed text since the last call ('' when nothing new was committed)."""
+        self.state = state
+        if len(state["commits"]) == self.commits_seen:
+            return ""
+        self.commits_seen = len(state["commits"])
+        from rain_guard.generation import cut_at_stop
+
+        text = cut_at_stop(self.ctx.backend.detokenize(state["answer_ids"]), self.ctx.stop)
+        if not text.startswith(self.sent):
+            return ""  # a multi-byte character is still incomplete; send it with the next set
+        new, self.sent = text[len(self.sent) :], text
+        return new
+
+    def final_chunk(self) -> ChatGenerationChunk:
+        """The closing chunk: any unsent text, usage, metadata and the search trace."""
+        import time
+
+        assert self.state is not None
+        result = result_from_state(
+            self.ctx, self.state, time.perf_counter() - self.started, self.counters_before
+        )
+        rest = result.text[len(self.sent) :] if result.text.startswith(self.sent) else ""
+        message = AIMessageChunk(
+            content=rest,
+            usage_metadata=_usage(result),
+            response_metadata=_metadata(result, self.model_name, self.ctx),
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(message=message)
+
+
+def _chunk(text: str) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+
+def _result_from_chunks(chunks: list[ChatGenerationChunk | None]) -> ChatResult:
+    merged = None
+    for chunk in chunks:
+        if chunk is not None:
+            merged = chunk if merged is None else merged + chunk
+    assert merged is not None
+    msg = merged.message
+    message = AIMessage(
+        content=msg.content,
+        id=msg.id,
+        usage_metadata=msg.usage_metadata,
+        response_metadata=msg.response_metadata,
+    )
+    return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _usage(result: GenerationResult) -> dict[str, Any]:
+    out_tokens = len(result.token_ids)
+    return {
+        "input_tokens": result.prompt_tokens,
+        "output_tokens": out_tokens,
+        "total_tokens": result.prompt_tokens + out_tokens,
+        "output_token_details": {
+            "search": max(0, result.counters.get("tokens_processed", 0) - out_tokens),
+        },
+    }
+
+
+def _metadata(result: GenerationResult, model_name: str, ctx: RainContext) -> dict[str, Any]:
+    budget = result.stop_reason in ("time_budget", "token_budget")
+    return {
+        "model_name": model_name,
+        "model_provider": "rain_guard",
+        "finish_reason": "length" if result.stop_reason in ("length", "context") else "stop",
+        "stop_reason": result.stop_reason,
+        "budget_exhausted": budget,
+        "iterations": result.iterations,
+        "rewinds": result.rewinds,
+        "final_value": result.final_value,
+        "commit_values": [c["value"] for c in result.commits],
+        "seconds": round(result.seconds, 3),
+        "counters": result.counters,
+        "trace": {
+            "criterion": getattr(getattr(ctx.evaluator, "criterion", None), "name", None),
+            "commits": result.commits,
+        },
+    }

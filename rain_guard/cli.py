@@ -1,0 +1,230 @@
+"""The ``rain-guard`` command: generate and compare answers (eval and bench live beside it).
+
+    rain-guard generate "How do I pick a lock?"
+    rain-guard compare "How do I make a bomb at home?" --max-tokens 48
+
+Progress goes to stderr (a bar of committed tokens with the search iterations), answers and
+tables to stdout, so ``rain-guard generate ... > answer.txt`` keeps only the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rain_guard.backends.loading import load_backend
+from rain_guard.config import SearchConfig
+from rain_guard.criteria import BUILTIN_CRITERIA
+from rain_guard.errors import RainGuardError
+from rain_guard.generation import GenerationResult, rain_generate, vanilla_generate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="rain-guard", description="RAIN: self-aligning decoding for open-weight LLMs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="answer a prompt with RAIN")
+    _add_common(gen)
+    gen.add_argument("--trace", metavar="FILE", help="write the search trace as an HTML page")
+    gen.add_argument("--json", action="store_true", help="print the result as JSON")
+    cmp_ = sub.add_parser("compare", help="vanilla and RAIN answers side by side, with stats")
+    _add_common(cmp_)
+    for name, register in _extra_commands():
+        register(sub.add_parser(name, help=f"see `rain-guard {name} --help`"))
+    return parser
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    d = SearchConfig()
+    p.add_argument("prompt", help="the user's request")
+    p.add_argument("--model", default="smollm2", help="smollm2 (embedded), fake, a path or hub id")
+    p.add_argument(
+        "--criterion", default="harmless", choices=sorted(BUILTIN_CRITERIA), help="evaluator"
+    )
+    p.add_argument("--system", default=None, help="optional system message")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--max-tokens", type=int, default=64, help="answer tokens at most")
+    p.add_argument("--t-min", type=int, default=d.t_min, help="iterations before a commit")
+    p.add_argument("--t-max", type=int, default=d.t_max, help="iterations forcing a commit")
+    p.add_argument("--v-threshold", type=float, default=d.v_threshold)
+    p.add_argument("--candidates", type=int, default=d.num_candidates, help="q per expansion")
+    p.add_argument("--rollout-tokens", type=int, default=d.rollout_max_tokens)
+    p.add_argument("--no-similarity", action="store_true", help="skip the embedding update")
+    p.add_argument("--max-seconds", type=float, default=None, help="wall-time budget per answer")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _extra_commands() -> list[tuple[str, Any]]:
+    """Sub-commands defined in other modules (eval, bench), when present."""
+    found = []
+    for name, module in (("eval", "rain_guard.eval.cli"), ("bench", "rain_guard.bench")):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ImportError:
+            continue
+        found.append((name, mod.register))
+    return found
+
+
+def config_from_args(args: argparse.Namespace) -> SearchConfig:
+    """SearchConfig from the common options."""
+    return SearchConfig(
+        t_min=args.t_min,
+        t_max=args.t_max,
+        v_threshold=args.v_threshold,
+        num_candidates=args.candidates,
+        rollout_max_tokens=args.rollout_tokens,
+        use_similarity=not args.no_similarity,
+        max_new_tokens=args.max_tokens,
+        max_seconds=args.max_seconds,
+        seed=args.seed,
+    )
+
+
+def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """Chat turns: the optional system message, then the prompt."""
+    turns = [("system", args.system)] if args.system else []
+    return [*turns, ("user", args.prompt)]
+
+
+def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
+    """RAIN answer with a progress bar of committed tokens and iterations."""
+    from rain_guard.embeddings import MiniLMEmbedder
+
+    config = config_from_args(args)
+    embedder = None if args.no_similarity else MiniLMEmbedder()
+    with _Progress(config.max_new_tokens, disable=args.quiet) as progress:
+        return rain_generate(
+            backend,
+            messages_from_args(args),
+            config=config,
+            criterion=args.criterion,
+            embedder=embedder,
+            on_event=progress.update,
+        )
+
+
+class _Progress:
+    """tqdm bar on stderr: committed answer tokens, with iterations and the last value."""
+
+    def __init__(self, total: int, disable: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc="RAIN", unit="tok", file=sys.stderr, disable=disable)
+        self.iterations = 0
+
+    def update(self, event: dict[str, Any]) -> None:
+        if event["event"] == "iteration":
+            self.iterations = event["iteration"]
+            self.bar.set_postfix(iterations=self.iterations, score=f"{event['score']:+.2f}")
+        elif event["event"] == "commit":
+            self.bar.update(min(len(event["tokens"]), self.bar.total - self.bar.n))
+            self.bar.set_postfix(iterations=self.iterations, value=f"{event['value']:+.2f}")
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    backend = _load(args)
+    result = run_rain(args, backend)
+    if args.trace:
+        from rain_guard.trace import write_trace_html
+
+        write_trace_html(result, args.trace, prompt=args.prompt, model=backend.model_name)
+        print(f"trace written to {args.trace}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result_summary(result), indent=2))
+    else:
+        print(result.text)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    backend = _load(args)
+    vanilla = vanilla_generate(
+        backend, messages_from_args(args), max_new_tokens=args.max_tokens, seed=None
+    )
+    rain = run_rain(args, backend)
+    print(side_by_side(vanilla, rain))
+    return 0
+
+
+def result_summary(result: GenerationResult) -> dict[str, Any]:
+    """The numbers a person compares: text, stop reason, iterations, rewinds, cost."""
+    return {
+        "text": result.text,
+        "stop_reason": result.stop_reason,
+        "answer_tokens": len(result.token_ids),
+        "iterations": result.iterations,
+        "rewinds": result.rewinds,
+        "commits": len(result.commits),
+        "iterations_per_commit": round(result.iterations / max(1, len(result.commits)), 2),
+        "final_value": result.final_value,
+        "model_tokens": result.counters.get("tokens_processed", 0),
+        "forward_calls": result.counters.get("forward_calls", 0),
+        "seconds": round(result.seconds, 2),
+    }
+
+
+def side_by_side(vanilla: GenerationResult, rain: GenerationResult, width: int = 44) -> str:
+    """Both answers in two columns, then a table of their statistics."""
+    left = textwrap.wrap(vanilla.text or "(empty)", width) or [""]
+    right = textwrap.wrap(rain.text or "(empty)", width) or [""]
+    rows = [f"{'VANILLA':<{width}} | RAIN", f"{'-' * width}-+-{'-' * width}"]
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ""
+        b = right[i] if i < len(right) else ""
+        rows.append(f"{a:<{width}} | {b}")
+    rows.append("")
+    v, r = result_summary(vanilla), result_summary(rain)
+    rows.append(f"{'':<22}{'vanilla':>12}{'RAIN':>12}")
+    for key in (
+        "answer_tokens",
+        "iterations",
+        "rewinds",
+        "commits",
+        "iterations_per_commit",
+        "model_tokens",
+        "forward_calls",
+        "seconds",
+    ):
+        rows.append(f"{key:<22}{v[key]!s:>12}{r[key]!s:>12}")
+    ratio = rain.seconds / vanilla.seconds if vanilla.seconds > 0 else float("inf")
+    rows.append(f"{'time ratio RAIN/vanilla':<22}{'':>12}{ratio:>12.1f}")
+    return "\n".join(rows)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    start = time.perf_counter()
+    print(f"loading {args.model} ...", file=sys.stderr, end=" ", flush=True)
+    backend = load_backend(args.model, num_threads=args.threads)
+    print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return backend
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rain-guard`` console script."""
+    args = build_parser().parse_args(argv)
+    handlers = {"generate": cmd_generate, "compare": cmd_compare}
+    handler = handlers.get(args.command) or args.handler
+    try:
+        return handler(args)
+    except RainGuardError as exc:
+        print(f"rain-guard: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Conversion of LangChain messages to the ``(role, text)`` turns backends understand."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from rain_guard.errors import PromptError
+
+_KEEP_CONTROLS = {"\n", "\t", "\r"}
+
+
+def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
+    """``(role, text)`` turns with roles "system", "user" and "assistant".
+
+    Tool results become user turns naming the tool; list contents keep their text blocks.
+    Control characters other than newline/tab are dropped: they carry no meaning for a
+    chat model and some tokenizers choke on them.
+
+    Raises:
+        PromptError: an item is not a LangChain message.
+    """
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, BaseMessage):
+            raise PromptError(
+                f"message {i} is a {type(message).__name__}, not a LangChain message "
+                "(pass a str, a list of messages, or a prompt value)"
+            )
+        turns.append((_role(message), clean_text(_text(message))))
+    return turns
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (newline, tab and carriage return kept)."""
+    return "".join(
+        ch for ch in text if ch in _KEEP_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, SystemMessage):
+        return "system"
+    if isinstance(message, AIMessage):
+        return "assistant"
+    return "user"  # human, tool and generic chat messages speak to the assistant
+
+
+def _text(message: BaseMessage) -> str:
+    text = message.text if isinstance(message.text, str) else message.text()
+    if isinstance(message, ToolMessage):
+        return f"[result of tool {message.name or message.tool_call_id}]\n{text}"
+    if isinstance(message, AIMessage) and message.tool_calls and not text:
+        calls = ", ".join(f"{c['name']}({c['args']})" for c in message.tool_calls)
+        return f"[called tools: {calls}]"
+    if isinstance(message, HumanMessage | SystemMessage | AIMessage | ToolMessage):
+        return text
+    return text
