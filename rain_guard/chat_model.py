@@ -9,6 +9,7 @@ search is still weighing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
@@ -30,6 +31,7 @@ from rain_guard.generation import (
     prepare_prompt,
     result_from_state,
     stream_search,
+    vanilla_generate,
 )
 from rain_guard.graph import RainContext, RainState
 from rain_guard.messages import to_turns
@@ -104,10 +106,14 @@ class ChatRAIN(BaseChatModel):
     """Longest roll-out to a sentence boundary before an evaluation."""
     num_threads: int | None = None
     """CPU threads of the local model (None: torch's default)."""
+    use_rain: bool = True
+    """False decodes plainly (greedy, same model, no search): the unguarded baseline."""
     max_retries: int = 0
     """Accepted for drop-in compatibility; local backends do not retry."""
     api_key: SecretStr | None = None
     """Accepted for drop-in compatibility; used only by served-engine backends."""
+
+    _evaluators: dict[int, Evaluator] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self.search_config()  # fail fast on bad settings; cheap, loads nothing
@@ -173,10 +179,13 @@ class ChatRAIN(BaseChatModel):
         """The evaluator: ``evaluator`` if set, else self-evaluation on ``criterion``."""
         if self.evaluator is not None:
             return self.evaluator
-        if isinstance(self.criterion, dict):
-            parts = [(self._self_evaluator(backend, c), w) for c, w in self.criterion.items()]
-            return CombinedEvaluator(parts)
-        return self._self_evaluator(backend, self.criterion)
+        if id(backend) not in self._evaluators:  # one per backend keeps the score cache warm
+            if isinstance(self.criterion, dict):
+                parts = [(self._self_evaluator(backend, c), w) for c, w in self.criterion.items()]
+                self._evaluators[id(backend)] = CombinedEvaluator(parts)
+            else:
+                self._evaluators[id(backend)] = self._self_evaluator(backend, self.criterion)
+        return self._evaluators[id(backend)]
 
     def _self_evaluator(self, backend: Backend, criterion: Any) -> SelfEvaluator:
         if not isinstance(criterion, Criterion) and not (
@@ -215,7 +224,7 @@ class ChatRAIN(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.streaming:
+        if self.streaming and self.use_rain:
             chunks = list(self._stream(messages, stop, run_manager, **kwargs))
             return _result_from_chunks(chunks)
         return _result_from_chunks(list(self._stream_chunks(messages, stop, **kwargs)))
@@ -235,12 +244,33 @@ class ChatRAIN(BaseChatModel):
     def _stream_chunks(
         self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
+        if not self.use_rain:
+            yield self._vanilla_chunk(messages, stop, **kwargs)
+            return
         run = _Run(self, messages, stop, **kwargs)
         for state in run.steps:
             delta = run.delta(state)
             if delta:
                 yield _chunk(delta)
         yield run.final_chunk()
+
+    def _vanilla_chunk(
+        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> ChatGenerationChunk:
+        ctx = self._context(stop, **kwargs)
+        result = vanilla_generate(
+            ctx.backend,
+            to_turns(messages),
+            max_new_tokens=ctx.config.max_new_tokens,
+            stop=ctx.stop,
+        )
+        message = AIMessageChunk(
+            content=result.text,
+            usage_metadata=_usage(result),
+            response_metadata=_metadata(result, kwargs.get("model", self.model_label()), ctx),
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(message=message)
 
     async def _agenerate(
         self,
@@ -262,6 +292,11 @@ class ChatRAIN(BaseChatModel):
         """Each search super-step runs in a worker thread; cancelling the task stops the
         search before the next step (within one iteration) and releases the model."""
         loop = asyncio.get_running_loop()
+        if not self.use_rain:
+            yield await loop.run_in_executor(
+                None, lambda: self._vanilla_chunk(messages, stop, **kwargs)
+            )
+            return
         run = await loop.run_in_executor(None, lambda: _Run(self, messages, stop, **kwargs))
         try:
             while (state := await loop.run_in_executor(None, next, run.steps, None)) is not None:
@@ -272,7 +307,8 @@ class ChatRAIN(BaseChatModel):
                         await run_manager.on_llm_new_token(delta, chunk=chunk)
                     yield chunk
         finally:
-            run.steps.close()
+            with contextlib.suppress(ValueError):  # still running in a worker: it ends alone
+                run.steps.close()
         yield run.final_chunk()
 
 

@@ -1,0 +1,16 @@
+"""A small tool-using agent with the RAIN guard at its exit, for `langgraph dev` / Studio.
+
+The agent answers with the embedded SmolLM2 decoding plainly (fast, unguarded); the guard
+scores each final answer for harmlessness and regenerates unsafe ones with RAIN in place.
+Weights load on the first request, not at import.
+"""
+
+from rain_guard import ChatRAIN
+from rain_guard.agent_graph import build_guarded_agent
+from rain_guard.guard import RainGuardNode
+from rain_guard.tools_demo import calculator, choose_calculator
+
+agent_model = ChatRAIN(use_rain=False, max_tokens=64)
+guard = RainGuardNode(ChatRAIN(max_tokens=64, t_min=2, t_max=8), threshold=0.0)
+
+graph = build_guarded_agent(agent_model, guard, [calculator], tool_chooser=choose_calculator)
