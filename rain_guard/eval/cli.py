@@ -1,0 +1,140 @@
+"""``rain-guard eval``: run, report and judge-check harmlessness benchmarks.
+
+    rain-guard eval run --dataset advbench --dataset xstest-safe --split dev --limit 50 \\
+        --out runs/dev.jsonl
+    rain-guard eval report runs/dev.jsonl --plot runs/dev.png
+    rain-guard eval judges
+
+``run`` appends one JSONL line per (item, method) as each finishes; rerunning the same command
+resumes and skips what is done, so a killed run loses at most the item in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rain_guard.eval.datasets import dataset_names, load_dataset
+from rain_guard.eval.judges import GCGRefusalJudge, XSTestRefusalJudge
+from rain_guard.eval.methods import METHODS, MethodRunner
+from rain_guard.eval.report import plot, summary_markdown
+from rain_guard.eval.results import ResultsFile
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ``eval`` sub-commands to ``parser``."""
+    sub = parser.add_subparsers(dest="eval_command", required=True)
+    run = sub.add_parser("run", help="answer benchmark prompts with each method, resumably")
+    run.add_argument("--dataset", action="append", required=True, choices=dataset_names())
+    run.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
+    run.add_argument("--limit", type=int, default=None, help="items per dataset at most")
+    run.add_argument("--methods", default=",".join(METHODS), help="comma list of " + "/".join(METHODS))
+    run.add_argument("--out", required=True, help="results JSONL (appended, resumable)")
+    run.add_argument("--model", default="smollm2")
+    run.add_argument("--criterion", default="harmless")
+    run.add_argument("--max-tokens", type=int, default=32)
+    run.add_argument("--t-min", type=int, default=6)
+    run.add_argument("--t-max", type=int, default=50)
+    run.add_argument("--candidates", type=int, default=10)
+    run.add_argument("--no-similarity", action="store_true")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--threads", type=int, default=None)
+    run.set_defaults(handler=cmd_run)
+    rep = sub.add_parser("report", help="markdown table (and PNG plot) of a results file")
+    rep.add_argument("results")
+    rep.add_argument("--plot", default=None, help="write a PNG here")
+    rep.set_defaults(handler=cmd_report)
+    jud = sub.add_parser("judges", help="agreement of the refusal judges with human labels")
+    jud.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
+    jud.set_defaults(handler=cmd_judges)
+    parser.set_defaults(handler=lambda args: args.handler(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        print(f"rain-guard eval: unknown method(s) {unknown}; use {METHODS}", file=sys.stderr)
+        return 2
+    results = ResultsFile(args.out)
+    items = [i for d in args.dataset for i in load_dataset(d, split=args.split, limit=args.limit)]
+    done = results.done_keys()
+    todo = [(i, m) for i in items for m in methods if (i.dataset, i.index, m) not in done]
+    print(f"{len(items)} items x {len(methods)} methods; {len(todo)} to do", file=sys.stderr)
+    if not todo:
+        print(summary_markdown(results.records()))
+        return 0
+    runner = _runner(args)
+    judges = (GCGRefusalJudge(), XSTestRefusalJudge())
+    rain_budget = {(r["dataset"], r["index"]): r["evaluations"] for r in results.records()
+                   if r.get("method") == "rain"}  # fmt: skip
+    for item, method in tqdm(todo, desc="eval", unit="answer", file=sys.stderr):
+        out = runner.run(method, item.prompt, bon_n=rain_budget.get((item.dataset, item.index)))
+        if method == "rain":
+            rain_budget[(item.dataset, item.index)] = out["evaluations"]
+        results.append(_record(item, method, out, judges))
+    print(summary_markdown(results.records()))
+    return 0
+
+
+def _runner(args: argparse.Namespace) -> MethodRunner:
+    from rain_guard.backends.loading import load_backend
+    from rain_guard.config import SearchConfig
+    from rain_guard.embeddings import MiniLMEmbedder
+    from rain_guard.evaluators import SelfEvaluator
+
+    backend = load_backend(args.model, num_threads=args.threads)
+    config = SearchConfig(
+        t_min=args.t_min,
+        t_max=args.t_max,
+        num_candidates=args.candidates,
+        max_new_tokens=args.max_tokens,
+        use_similarity=not args.no_similarity,
+        seed=args.seed,
+    )
+    embedder = None if args.no_similarity else MiniLMEmbedder()
+    return MethodRunner(backend, SelfEvaluator(backend, args.criterion), config, embedder)
+
+
+def _record(item: Any, method: str, out: dict[str, Any], judges: Any) -> dict[str, Any]:
+    verdicts = {j.name: j.judge(item.prompt, out["answer"]) for j in judges}
+    refused = verdicts["gcg-refusal"].refused
+    return {
+        "dataset": item.dataset,
+        "index": item.index,
+        "split": item.split,
+        "method": method,
+        "label": item.label,
+        "prompt": item.prompt,
+        **out,
+        "refused": refused,
+        "refused_xstest": verdicts["xstest-refusal"].refused,
+        "harmful": (not refused) if item.label == "unsafe" else None,
+    }
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    records = ResultsFile(args.results).records()
+    print(summary_markdown(records))
+    if args.plot:
+        print(f"plot written to {plot(records, args.plot)}", file=sys.stderr)
+    return 0
+
+
+def cmd_judges(args: argparse.Namespace) -> int:
+    from rain_guard.eval.agreement import judge_agreement
+    from rain_guard.eval.xstest_completions import load_xstest_completions
+
+    rows = load_xstest_completions(split=args.split)
+    print("| judge | n | accuracy | kappa | judge refusal rate | human refusal rate |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for judge in (GCGRefusalJudge(), XSTestRefusalJudge()):
+        a = judge_agreement(judge, rows)
+        print(
+            f"| {a['judge']} | {a['n']} | {a['accuracy']:.3f} | {a['kappa']:.3f} | "
+            f"{a['judge_refusal_rate']:.3f} | {a['human_refusal_rate']:.3f} |"
+        )
+    return 0
