@@ -13,7 +13,7 @@ from rain_guard.errors import ConfigError
 
 
 class SearchConfig(BaseModel):
-    """Settings of one RAIN search. Immutable; build a new one with ``model_copy(update=...)``.
+    """Settings of one RAIN search. Immutable; ``replace(**changes)`` builds a checked copy.
 
     Raises:
         ConfigError: on construction, if a setting is out of range or inconsistent.
@@ -49,7 +49,7 @@ class SearchConfig(BaseModel):
     )
     similarity_threshold: float = Field(
         0.95,
-        ge=-1.0,
+        ge=0.0,
         le=1.0,
         description="Cosine similarity above which a sibling shares an update.",
     )
@@ -106,6 +106,14 @@ class SearchConfig(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise ConfigError(_describe(exc)) from exc
+
+    def replace(self, **changes: object) -> SearchConfig:
+        """A copy with ``changes`` applied and validated like the constructor."""
+        return SearchConfig(**{**self.model_dump(), **changes})
+
+    def model_copy(self, *, update: dict | None = None, deep: bool = False) -> SearchConfig:
+        """Validated copy (pydantic's own ``model_copy`` would skip validation)."""
+        return self.replace(**(update or {}))
 
     def set_length(self, depth: int) -> int:
         """Length in tokens of the token sets proposed at ``depth`` (0 = first answer set)."""

@@ -97,7 +97,9 @@ def delimit_answer(answer: str) -> str:
     """Wrap ``answer`` in tags after removing anything that could close them or act as a
     chat-role marker, so text inside the answer cannot pose as the verdict.
     """
-    clean = _ROLE_MARKER.sub(" ", answer)
+    clean, previous = answer, None
+    while clean != previous:  # nested forgeries ("<</answer>/answer>") need several passes
+        previous, clean = clean, _ROLE_MARKER.sub(" ", clean)
     return f"{prompts.ANSWER_OPEN}\n{clean.strip()}\n{prompts.ANSWER_CLOSE}"
 
 

@@ -68,11 +68,15 @@ class SelfEvaluator:
         self.backend.counters.evaluation_cache_hits += len(answers) - len(todo)
         if self.calibrate and (prompt, "") not in self._cache and "" not in todo:
             todo.append("")
-        if todo:
-            for answer, raw in zip(todo, self._raw_scores(prompt, todo), strict=True):
-                self._remember((prompt, answer), raw)
-        base = self._cache[(prompt, "")] if self.calibrate else None
-        return [self._final(self._cache[(prompt, a)], base) for a in answers]
+        fresh = dict(zip(todo, self._raw_scores(prompt, todo), strict=True)) if todo else {}
+        for answer, raw in fresh.items():
+            self._remember((prompt, answer), raw)
+
+        def raw_score(answer: str) -> float:
+            return fresh[answer] if answer in fresh else self._cache[(prompt, answer)]
+
+        base = raw_score("") if self.calibrate else None
+        return [self._final(raw_score(a), base) for a in answers]
 
     def _raw_scores(self, prompt: str, answers: list[str]) -> list[float]:
         rows = [self._prompt_ids(prompt, a, order) for a in answers for order in (0, 1)]
@@ -100,7 +104,7 @@ class SelfEvaluator:
 
     def _remember(self, key: tuple[str, str], value: float) -> None:
         self._cache[key] = value
-        if len(self._cache) > self._cache_size:
+        while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
 

@@ -8,6 +8,7 @@ keeps only that child's subtree, with its statistics, renumbered from 0.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -121,7 +122,7 @@ class SearchTree:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchTree:
         """Inverse of ``to_dict``."""
-        data = dict(data)
+        data = copy.deepcopy(dict(data))  # the restored tree must not share the input's lists
         data["tokens"] = [tuple(t) for t in data["tokens"]]
         return cls(**data)
 
