@@ -1,0 +1,678 @@
+"""TransformersBackend: any local Hugging Face causal LM behind the Backend protocol.
+
+What makes it fast enough for RAIN on a CPU:
+
+* Prefix KV caches. The few most recent prefixes are kept with their ``DynamicCache`` and
+  next-token logits. A call whose prefix shares leading token ids with a kept one reuses it:
+  the cache is forked (cheap: layer objects are copied, tensors shared, since updates
+  concatenate instead of writing in place), cropped back to the shared part (the rewind) and
+  fed only the rest. Sharing is decided on token ids, so a cache is never fed a mismatch.
+* Batching. ``propose`` runs all candidate rows of a request as one batch per step, so a request
+  costs about ``length`` forward calls; ``option_probs`` scores all prompts in one right-padded
+  forward after their shared prefix.
+* Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
+
+Kept caches are only reused for plain attention caches (``DynamicLayer``); models with other
+cache layers (sliding windows, recurrent states) are recomputed from scratch each call.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.errors import BackendError, PromptError
+
+logger = logging.getLogger(__name__)
+
+# Special tokens that end a turn in common chat formats; added to the stop ids when present.
+END_OF_TURN_TOKENS = (
+    "<|im_end|>",  # ChatML (SmolLM2, Qwen)
+    "<|eot_id|>",  # Llama 3
+    "<|end_of_text|>",  # Llama 3 base
+    "<end_of_turn>",  # Gemma
+    "<|end|>",  # Phi-3
+    "<|endoftext|>",  # GPT-2 family, SmolLM2
+)
+FALLBACK_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
+DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither config nor tokenizer says
+_TAIL_TOKENS = 8  # prefix tokens decoded with a continuation to find its last character
+
+
+@dataclass
+class _Entry:
+    """A kept prefix: its ids, a cache covering exactly them, and the next-token logits."""
+
+    ids: tuple[int, ...]
+    cache: Any
+    logits: torch.Tensor  # (vocab,) float32
+
+
+class TransformersBackend:
+    """The Backend protocol for a local ``AutoModelForCausalLM`` and its tokenizer.
+
+    Args:
+        model: A causal LM (put in eval mode here).
+        tokenizer: Its tokenizer; its chat template is used when it has one.
+        model_name: Name shown in reports (default: the config's ``_name_or_path``).
+        num_threads: ``torch.set_num_threads`` value (process-wide); None leaves it alone.
+        max_cached_prefixes: Prefix KV caches kept (about 46 KB per token each for
+            SmolLM2-135M in fp32); the search, its roll-outs and the evaluator each want one.
+        max_batch: Rows per forward pass in ``option_probs``, to bound memory.
+        max_rounds: Sampling rounds per ``propose`` request; a second round (at most twice
+            the missing count in rows) tops up when samples repeat each other.
+
+    Calls are serialised by a lock: one model call at a time, safe to share across threads.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        model_name: str | None = None,
+        num_threads: int | None = None,
+        max_cached_prefixes: int = 4,
+        max_batch: int = 16,
+        max_rounds: int = 2,
+    ) -> None:
+        if num_threads is not None:
+            torch.set_num_threads(int(num_threads))
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.model_name = model_name or str(
+            getattr(model.config, "_name_or_path", "") or "transformers"
+        )
+        self.counters = WorkCounters()
+        self.max_cached_prefixes = max_cached_prefixes
+        self.max_batch = max_batch
+        self.max_rounds = max_rounds
+        self._lock = threading.RLock()
+        self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._has_logits_to_keep = "logits_to_keep" in params
+        self._vocab = int(model.get_input_embeddings().num_embeddings)
+        self._device = model.device
+        self._specials = _special_tokens(tokenizer)
+        self._special_re = _alternation(self._specials)
+        self._stop_ids = _stop_ids(model, tokenizer, self._specials)
+        self._pad_id = _first_int(tokenizer.pad_token_id, *sorted(self._stop_ids), 0)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | None = None,
+        *,
+        dtype: str = "float32",
+        num_threads: int | None = None,
+    ) -> TransformersBackend:
+        """Load a model by name or path (see ``rain_guard.models.load_model``) and wrap it.
+
+        Raises:
+            ModelNotFoundError: nothing loadable under that name.
+            ModelLoadError: found but broken.
+        """
+        from rain_guard.models import load_model
+
+        model, tokenizer, name = load_model(name_or_path, dtype=dtype)
+        return cls(model, tokenizer, model_name=name, num_threads=num_threads)
+
+    # ----------------------------------------------------------------- text <-> ids
+
+    @property
+    def context_length(self) -> int:
+        """Longest sequence (tokens): the smaller of the config's and the tokenizer's limits."""
+        config = self.model.config
+        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        limits = [
+            getattr(text_config, attr, None)
+            for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "n_ctx")
+        ]
+        limits.append(getattr(self.tokenizer, "model_max_length", None))
+        sane = [int(v) for v in limits if isinstance(v, int) and 0 < v < 10_000_000]
+        return min(sane) if sane else DEFAULT_CONTEXT_LENGTH
+
+    @property
+    def stop_token_ids(self) -> frozenset[int]:
+        """EOS ids of the tokenizer, config and generation config, plus end-of-turn tokens."""
+        return self._stop_ids
+
+    def tokenize(self, text: str) -> list[int]:
+        """Ids of ``text``; text that looks like a special token is split like plain text."""
+        return list(
+            self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
+        )
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
+        return self.tokenizer.decode(
+            [int(i) for i in ids], skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+
+    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        """Ids of the messages in the model's chat format, with the generation prompt appended.
+
+        Special-token look-alikes inside message contents (e.g. ``"<|im_start|>"`` typed by a
+        user) are tokenised as plain text, so a message cannot forge a turn. Without a chat
+        template the prompt is "System: ...", "User: ..." lines ending in "Assistant:", after
+        the BOS token if the tokenizer normally adds one.
+
+        Raises:
+            PromptError: no messages, a malformed message, or the template rejects them.
+        """
+        pairs = _check_messages(messages)
+        if not getattr(self.tokenizer, "chat_template", None):
+            return self._fallback_chat_ids(pairs)
+        contents = [content for _, content in pairs]
+        if self._special_re is None or not any(self._special_re.search(c) for c in contents):
+            text = self._render(pairs)
+            return list(self.tokenizer.encode(text, add_special_tokens=False))
+        return self._encode_protected(pairs)
+
+    def _render(self, pairs: list[tuple[str, str]]) -> str:
+        try:
+            return self.tokenizer.apply_chat_template(
+                [{"role": role, "content": content} for role, content in pairs],
+                add_generation_prompt=True,
+                tokenize=False,
+            )
+        except Exception as exc:  # jinja errors: e.g. roles must alternate
+            raise PromptError(
+                f"the chat template of {self.model_name} rejected the messages: {exc}"
+            ) from exc
+
+    def _fallback_chat_ids(self, pairs: list[tuple[str, str]]) -> list[int]:
+        lines = [
+            f"{FALLBACK_ROLES.get(role, role.capitalize())}: {content}\n" for role, content in pairs
+        ]
+        ids = self.tokenize("".join(lines) + "Assistant:")
+        bos = self.tokenizer.bos_token_id
+        adds_bos = bos is not None and self.tokenizer.encode("a")[:1] == [bos]
+        return [bos, *ids] if adds_bos else ids
+
+    def _encode_protected(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """Chat ids where the template's special tokens are special and contents are text.
+
+        The template is rendered with a unique marker in place of each content, so its own
+        special tokens are found without any guessing; the contents are then put back as
+        plain text (verbatim, even if the template would have trimmed them). The tokenizer
+        itself splits text at special tokens before anything else, so encoding the text runs
+        between the template's specials one by one gives the ids of the whole text, except
+        that look-alikes inside contents stay plain text.
+        """
+        marks = {f"RAINGUARDMSG{uuid.uuid4().hex}X{i}": c for i, (_, c) in enumerate(pairs)}
+        text = self._render([(role, mark) for (role, _), mark in zip(pairs, marks, strict=True)])
+        ids: list[int] = []
+        run = ""  # plain text waiting to be encoded
+        for chunk in re.split("(" + "|".join(marks) + ")", text):
+            if chunk in marks:
+                run += marks[chunk]
+                continue
+            cursor = 0
+            for match in self._special_re.finditer(chunk):
+                run += chunk[cursor : match.start()]
+                ids += self.tokenize(run) if run else []
+                ids.append(self._specials[match.group()])
+                run, cursor = "", match.end()
+            run += chunk[cursor:]
+        return ids + (self.tokenize(run) if run else [])
+
+    # ----------------------------------------------------------------- protocol calls
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[list[Candidate]]:
+        """Distinct candidate sets per request: the greedy set first, then top-k samples.
+
+        Sets of one token are simply the most likely tokens (no sampling). Longer sets are
+        sampled token by token from the top-``top_k`` tokens at ``temperature``, all rows in
+        one batch. A set ends early right after a stop id. ``logprob`` is measured at
+        temperature 1 under the top-``top_k`` renormalised distribution for every set, so
+        greedy and sampled priors compare fairly; for one-token sets it is the full softmax
+        probability renormalised over the top ``top_k`` tokens, the same pool, so sets added
+        by later calls (dynamic node addition) get comparable priors.
+        """
+        with self._lock, torch.inference_mode():
+            return [self._propose_one(request) for request in requests]
+
+    def rollout(
+        self,
+        prefixes: Sequence[Sequence[int]],
+        *,
+        boundaries: str,
+        max_tokens: int,
+        seed: int,
+        temperature: float = 1.0,
+    ) -> list[list[int]]:
+        """Sample each prefix on (full distribution at ``temperature``) to the next boundary.
+
+        Stops when the decoded text ends with a character of ``boundaries``, after a stop id
+        (included), or after ``max_tokens``. A prefix that already ends at a boundary or with a
+        stop id gets no tokens. Returns only the new ids.
+        """
+        _check_temperature(temperature)
+        with self._lock, torch.inference_mode():
+            generator = torch.Generator().manual_seed(seed)
+            return [
+                self._rollout_one(
+                    _check_ids(p, self._vocab), boundaries, max_tokens, temperature, generator
+                )
+                for p in prefixes
+            ]
+
+    def option_probs(
+        self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
+    ) -> list[list[float]]:
+        """Full-softmax next-token probability of each option id after each prompt.
+
+        Prompts are scored in right-padded batches of at most ``max_batch`` rows after their
+        shared leading ids, which are computed once and kept as a prefix cache.
+        """
+        rows = [_check_ids(p, self._vocab) for p in prompts]
+        options = list(_check_ids(option_ids, self._vocab, allow_empty=True))
+        out: list[list[float]] = []
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(rows), self.max_batch):
+                probs = self._next_token_probs(rows[start : start + self.max_batch])
+                out += probs[:, options].tolist()
+        return out
+
+    def generate(
+        self, prefix: Sequence[int], *, max_new_tokens: int, seed: int | None
+    ) -> list[int]:
+        """Vanilla decoding: greedy when ``seed`` is None, else sampling the full softmax.
+
+        Returns the new ids; a stop id ends decoding and is not included.
+        """
+        ids = _check_ids(prefix, self._vocab)
+        if max_new_tokens <= 0:
+            return []
+        with self._lock, torch.inference_mode():
+            generator = None if seed is None else torch.Generator().manual_seed(seed)
+            cache, logits = self._prefill(ids)
+            new: list[int] = []
+            while len(new) < max_new_tokens:
+                token = _pick(logits, generator)
+                if token in self._stop_ids:
+                    break
+                new.append(token)
+                if len(new) < max_new_tokens:
+                    logits = self._extend(cache, [token])
+            return new
+
+    # ----------------------------------------------------------------- propose
+
+    def _propose_one(self, req: ProposalRequest) -> list[Candidate]:
+        ids = _check_ids(req.prefix, self._vocab)
+        if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
+            raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
+        _check_temperature(req.temperature)
+        cache, logits = self._prefill(ids)
+        if req.length == 1:
+            return self._top_tokens(logits, req)
+        generator = torch.Generator().manual_seed(req.seed)
+        found: dict[tuple[int, ...], float] = {}
+        rows = req.num_candidates + min(len(req.exclude), req.num_candidates)
+        for round_ in range(self.max_rounds):
+            if round_ > 0:
+                cache, logits = self._prefill(ids)  # an exact hit: a fresh fork, no forward
+            for tokens, logprob in self._sample_sets(
+                cache, logits, rows, req, generator, round_ == 0
+            ):
+                if tokens not in req.exclude and tokens not in found:
+                    found[tokens] = logprob
+            missing = req.num_candidates - len(found)
+            if missing <= 0:
+                break
+            rows = min(2 * missing, 2 * req.num_candidates)
+        return [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
+
+    def _top_tokens(self, logits: torch.Tensor, req: ProposalRequest) -> list[Candidate]:
+        """One-token sets: the most likely tokens not excluded, best first."""
+        logp = torch.log_softmax(logits, dim=-1)
+        log_pool = torch.logsumexp(logp.topk(min(req.top_k, self._vocab)).values, dim=0)
+        wanted = min(self._vocab, req.num_candidates + len(req.exclude))
+        out = []
+        for token in logp.topk(wanted).indices.tolist():
+            if (token,) not in req.exclude:
+                out.append(Candidate((token,), min(0.0, float(logp[token] - log_pool))))
+            if len(out) == req.num_candidates:
+                break
+        return out
+
+    def _sample_sets(
+        self,
+        cache: Any,
+        first_logits: torch.Tensor,
+        n: int,
+        req: ProposalRequest,
+        generator: torch.Generator,
+        greedy_first: bool,
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """``n`` token sets drawn as one batch; row 0 is greedy when ``greedy_first``.
+
+        ``cache`` (one row, consumed) covers the prefix and ``first_logits`` follow it. Rows
+        that produce a stop id leave the batch (``batch_select_indices``).
+        """
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+        k = min(req.top_k, self._vocab)
+        seqs: list[list[int]] = [[] for _ in range(n)]
+        logps = [0.0] * n
+        alive = list(range(n))  # seqs index of each live cache row, ascending
+        logits = first_logits.unsqueeze(0).expand(n, -1)
+        for step in range(req.length):
+            values, indices = logits.topk(k, dim=-1)  # (rows, k)
+            values, indices = values.cpu(), indices.cpu()
+            logp = torch.log_softmax(values, dim=-1)  # temperature 1, top-k renormalised
+            picks = torch.multinomial(
+                torch.softmax(values / req.temperature, dim=-1), 1, generator=generator
+            )
+            if greedy_first and alive[0] == 0:
+                picks[0, 0] = 0  # topk is sorted: column 0 is the argmax
+            tokens = indices.gather(1, picks).squeeze(1).tolist()
+            step_logp = logp.gather(1, picks).squeeze(1).tolist()
+            keep = []
+            for j, row in enumerate(alive):
+                seqs[row].append(tokens[j])
+                logps[row] += step_logp[j]
+                if tokens[j] not in self._stop_ids:
+                    keep.append(j)
+            if step == req.length - 1 or not keep:
+                break
+            if len(keep) < len(alive):
+                cache.batch_select_indices(torch.tensor(keep, device=self._device))
+                alive = [alive[j] for j in keep]
+            logits = self._step_rows(cache, [tokens[j] for j in keep])
+        return [(tuple(s), lp) for s, lp in zip(seqs, logps, strict=True)]
+
+    # ----------------------------------------------------------------- rollout
+
+    def _rollout_one(
+        self,
+        ids: tuple[int, ...],
+        boundaries: str,
+        max_tokens: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> list[int]:
+        if max_tokens <= 0 or self._at_boundary(ids, [], boundaries):
+            return []
+        cache, logits = self._prefill(ids)
+        new: list[int] = []
+        while True:
+            token = _pick(logits / temperature, generator)
+            new.append(token)
+            if len(new) >= max_tokens or self._at_boundary(ids, new, boundaries):
+                return new
+            logits = self._extend(cache, [token])
+
+    def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
+        """True after a stop id or when the text of the prefix tail + ``new`` ends a sentence."""
+        last = new[-1] if new else (ids[-1] if ids else None)
+        if last in self._stop_ids:
+            return True
+        text = self.detokenize([*ids[-_TAIL_TOKENS:], *new])
+        return bool(text) and text[-1] in boundaries
+
+    # ----------------------------------------------------------------- option scoring
+
+    def _next_token_probs(self, rows: list[tuple[int, ...]]) -> torch.Tensor:
+        """(rows, vocab) next-token probabilities: shared prefix once, suffixes right-padded."""
+        common = min(_common_length(rows), min(len(r) for r in rows) - 1)
+        if common > 0:
+            cache, _ = self._prefill(rows[0][:common])
+        else:
+            cache = self._new_cache()
+        if len(rows) > 1:
+            cache.batch_repeat_interleave(len(rows))
+        suffixes = [r[common:] for r in rows]
+        width = max(len(s) for s in suffixes)
+        input_ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), common + width), dtype=torch.long)
+        mask[:, :common] = 1
+        for i, suffix in enumerate(suffixes):
+            input_ids[i, : len(suffix)] = torch.tensor(suffix)
+            mask[i, common : common + len(suffix)] = 1
+        last = [len(s) - 1 for s in suffixes]
+        positions = sorted(set(last))
+        padded = any(n != width - 1 for n in last)
+        logits = self._forward(
+            input_ids,
+            cache,
+            mask if padded else None,
+            keep=torch.tensor(positions, device=self._device),
+        )
+        column = {p: i for i, p in enumerate(positions)}
+        picked = logits[torch.arange(len(rows)), [column[n] for n in last]]
+        return torch.softmax(picked, dim=-1).cpu()
+
+    # ----------------------------------------------------------------- KV caches
+
+    def _prefill(self, ids: tuple[int, ...]) -> tuple[Any, torch.Tensor]:
+        """A private cache covering ``ids`` (the caller may extend it) and the logits after.
+
+        Reuses the kept prefix sharing the most leading ids: fork it, crop it back to the
+        shared part (at most ``len(ids) - 1`` so the last position yields fresh logits) and
+        feed only the rest. The result is kept; prefixes it extends are dropped. Caches
+        other than plain attention ones are neither kept nor forked.
+        """
+        entry, common = self._best_entry(ids)
+        if entry is not None and common == len(ids) == len(entry.ids):
+            self._entries.move_to_end(entry.ids)
+            self._count_reuse(common)
+            return self._fork(entry.cache), entry.logits
+        keep = min(common, len(ids) - 1)
+        cache = self._cropped(entry, keep) if entry is not None and keep > 0 else None
+        if cache is None:
+            cache, keep = self._new_cache(), 0
+        self._count_reuse(keep)
+        logits = self._extend(cache, ids[keep:])
+        if not _is_plain(cache):
+            return cache, logits  # may update in place: never keep or fork it
+        self._remember(_Entry(ids, cache, logits))
+        return self._fork(cache), logits
+
+    def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | None, int]:
+        best, best_len = None, 0
+        for entry in reversed(self._entries.values()):  # most recent first wins ties
+            common = _common_length([entry.ids, ids])
+            if common > best_len:
+                best, best_len = entry, common
+        return best, best_len
+
+    def _cropped(self, entry: _Entry, keep: int) -> Any | None:
+        """A fork of ``entry``'s cache holding its first ``keep`` positions, or None."""
+        cache = self._fork(entry.cache)
+        current = cache.get_seq_length()
+        try:
+            if current > keep:
+                cache.crop(-(current - keep))  # transformers 5.24 accepts only n <= 0
+        except (ValueError, NotImplementedError, RuntimeError) as exc:
+            logger.debug("cache crop failed (%s); recomputing the prefix", exc)
+            return None
+        return cache if cache.get_seq_length() == keep else None
+
+    def _remember(self, entry: _Entry) -> None:
+        for ids in [
+            k for k in self._entries if len(k) <= len(entry.ids) and entry.ids[: len(k)] == k
+        ]:
+            del self._entries[ids]  # superseded: the new entry covers it
+        self._entries[entry.ids] = entry
+        while len(self._entries) > self.max_cached_prefixes:
+            self._entries.popitem(last=False)
+
+    def _new_cache(self) -> Any:
+        try:
+            return DynamicCache(config=self.model.config)
+        except Exception:  # noqa: BLE001 - configs without layer types: lazy layers
+            return DynamicCache()
+
+    def _fork(self, cache: Any) -> Any:
+        """An independent view of a plain cache: updates to either leave the other intact.
+
+        Copying the layer objects suffices (0.06 ms, no tensor copy), because updates, crops
+        and batch ops of ``DynamicLayer`` rebind ``keys``/``values`` instead of writing in
+        place; a unit test pins that.
+        """
+        fork = copy.copy(cache)
+        fork.layers = [copy.copy(layer) for layer in cache.layers]
+        return fork
+
+    def clear_cache(self) -> None:
+        """Drop every kept prefix cache (frees their memory)."""
+        with self._lock:
+            self._entries.clear()
+
+    # ----------------------------------------------------------------- forward passes
+
+    def _extend(self, cache: Any, tokens: Sequence[int]) -> torch.Tensor:
+        """Feed ``tokens`` as one row; the logits after the last one, (vocab,) float32."""
+        input_ids = torch.tensor([list(tokens)], dtype=torch.long)
+        return self._forward(input_ids, cache, None, keep=1)[0, -1]
+
+    def _step_rows(self, cache: Any, tokens: Sequence[int]) -> torch.Tensor:
+        """Feed one token to each row of a batched cache; (rows, vocab) float32 logits."""
+        input_ids = torch.tensor(list(tokens), dtype=torch.long).view(-1, 1)
+        return self._forward(input_ids, cache, None, keep=1)[:, -1]
+
+    def _forward(
+        self, input_ids: torch.Tensor, cache: Any, mask: torch.Tensor | None, keep: Any
+    ) -> torch.Tensor:
+        """One model call; ``keep`` is 1 (last position) or a tensor of positions to return."""
+        kwargs: dict[str, Any] = {self._cache_kw: cache, "use_cache": True}
+        if mask is not None:
+            kwargs["attention_mask"] = mask.to(self._device)
+        if self._has_logits_to_keep:
+            kwargs["logits_to_keep"] = keep
+        try:
+            out = self.model(input_ids=input_ids.to(self._device), **kwargs)
+        except Exception as exc:
+            raise BackendError(f"{self.model_name} forward pass failed: {exc}") from exc
+        self.counters.forward_calls += 1
+        fed = mask[:, -input_ids.shape[1] :].sum() if mask is not None else input_ids.numel()
+        self.counters.tokens_processed += int(fed)
+        logits = out.logits
+        if not self._has_logits_to_keep:
+            logits = logits[:, -1:] if isinstance(keep, int) else logits[:, keep]
+        return logits.float()
+
+    def _count_reuse(self, tokens: int) -> None:
+        extra = self.counters.extra
+        extra["prefix_tokens_reused"] = extra.get("prefix_tokens_reused", 0) + tokens
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _pick(logits: torch.Tensor, generator: torch.Generator | None) -> int:
+    """Argmax without a generator, else a draw from the softmax of ``logits``."""
+    if generator is None:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float().cpu(), dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _is_plain(cache: Any) -> bool:
+    """True for a DynamicCache of plain attention layers, whose ops never write in place."""
+    return (
+        type(cache) is DynamicCache
+        and all(type(layer) is DynamicLayer for layer in cache.layers)
+        and (cache.layers or cache.layer_class_to_replicate is DynamicLayer)
+    )
+
+
+def _common_length(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common leading run of ``seqs``."""
+    first, n = seqs[0], min(len(s) for s in seqs)
+    if all(tuple(s[:n]) == tuple(first[:n]) for s in seqs[1:]):
+        return n
+    for i in range(n):
+        token = first[i]
+        if any(s[i] != token for s in seqs[1:]):
+            return i
+    return n
+
+
+def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tuple[int, ...]:
+    out = tuple(int(i) for i in ids)
+    if not out and not allow_empty:
+        raise BackendError("an empty token sequence has no next-token distribution")
+    if out and (min(out) < 0 or max(out) >= vocab):
+        raise BackendError(
+            f"token ids must lie in [0, {vocab}); got min {min(out)}, max {max(out)}"
+        )
+    return out
+
+
+def _check_temperature(temperature: float) -> None:
+    if not temperature > 0:
+        raise BackendError(f"temperature must be > 0, got {temperature}")
+
+
+def _check_messages(messages: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    if not messages:
+        raise PromptError("no messages to answer")
+    pairs = []
+    for message in messages:
+        if not (isinstance(message, tuple | list) and len(message) == 2):
+            raise PromptError(f"a message must be a (role, content) pair, got {message!r}")
+        role, content = message
+        if not isinstance(role, str) or not isinstance(content, str):
+            raise PromptError(f"role and content must be strings, got {message!r}")
+        pairs.append((role, content))
+    return pairs
+
+
+def _special_tokens(tokenizer: Any) -> dict[str, int]:
+    """Text -> id of every special added token (those the tokenizer matches before BPE)."""
+    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    specials = {str(tok): int(i) for i, tok in decoder.items() if getattr(tok, "special", False)}
+    for text in getattr(tokenizer, "all_special_tokens", []) or []:
+        token_id = tokenizer.convert_tokens_to_ids(text)
+        if isinstance(token_id, int):
+            specials.setdefault(text, token_id)
+    return specials
+
+
+def _alternation(words: dict[str, int]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def _stop_ids(model: Any, tokenizer: Any, specials: dict[str, int]) -> frozenset[int]:
+    ids: set[int] = set()
+    sources = (
+        tokenizer.eos_token_id,
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+        getattr(model.config, "eos_token_id", None),
+    )
+    for source in sources:
+        ids.update(_ints(source))
+    ids.update(specials[text] for text in END_OF_TURN_TOKENS if text in specials)
+    return frozenset(ids)
+
+
+def _ints(value: Any) -> list[int]:
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return [value]
+    return [int(v) for v in value]
+
+
+def _first_int(*values: Any) -> int:
+    return next(int(v) for v in values if isinstance(v, int))
