@@ -19,10 +19,11 @@ from rain_guard.errors import (
     ModelNotFoundError,
     PromptError,
     RainGuardError,
+    ResumeError,
 )
 from rain_guard.evaluators import CombinedEvaluator, Evaluator, FunctionEvaluator, SelfEvaluator
-from rain_guard.generation import GenerationResult, rain_generate, vanilla_generate
-from rain_guard.graph import RainContext, RainState, build_rain_graph
+from rain_guard.generation import GenerationResult, rain_generate, resume_rain, vanilla_generate
+from rain_guard.graph import RainContext, RainState, build_rain_graph, build_resumable_rain_graph
 from rain_guard.templates import criterion_from_template
 from rain_guard.tree import SearchTree
 
@@ -50,14 +51,17 @@ __all__ = [
     "RainContext",
     "RainGuardError",
     "RainState",
+    "ResumeError",
     "SearchConfig",
     "SearchTree",
     "SelfEvaluator",
     "WorkCounters",
     "build_rain_graph",
+    "build_resumable_rain_graph",
     "criterion_from_template",
     "get_criterion",
     "load_backend",
     "rain_generate",
+    "resume_rain",
     "vanilla_generate",
 ]

@@ -4,12 +4,19 @@ Construction is cheap: weights load on the first call and are shared by every Ch
 names the same model. ``invoke``/``batch``/``stream`` and their async forms run the LangGraph
 search (``rain_guard.graph``); ``stream`` yields only committed token sets, never text the
 search is still weighing.
+
+Errors are typed (``rain_guard.errors``): bad settings raise ``ConfigError`` at construction,
+input that is not a prompt raises ``PromptError`` before any model work. Budgets
+(``timeout``, ``max_model_tokens``) end the search gracefully: the answer so far comes back
+with ``response_metadata["budget_exhausted"]``. Cancelling ``ainvoke``/``astream`` stops the
+search after the model call in flight, which the cancellation waits for, so the model is free.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -17,13 +24,15 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from langchain_core.prompt_values import PromptValue
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
 from rain_guard.config import SearchConfig
-from rain_guard.criteria import Criterion
+from rain_guard.criteria import BUILTIN_CRITERIA, Criterion
 from rain_guard.embeddings import Embedder, MiniLMEmbedder
+from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
 from rain_guard.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
 from rain_guard.generation import (
     GenerationResult,
@@ -35,7 +44,9 @@ from rain_guard.generation import (
 )
 from rain_guard.graph import RainContext, RainState
 from rain_guard.messages import to_turns
+from rain_guard.prompts import REQUIRED_PLACEHOLDERS
 from rain_guard.templates import criterion_from_template
+
 
 class ChatRAIN(BaseChatModel):
     """Chat model whose answers come from RAIN's self-evaluating tree search.
@@ -115,8 +126,41 @@ class ChatRAIN(BaseChatModel):
 
     _evaluators: dict[int, Evaluator] = PrivateAttr(default_factory=dict)
 
+    def __init__(self, **data: Any) -> None:
+        """Build the model; bad settings raise a typed error naming them.
+
+        Raises:
+            ConfigError: a setting of the wrong type or out of range (``max_tokens <= 0``,
+                ``t_min > t_max``, a threshold outside its range, ...), instead of pydantic's
+                ValidationError (ConfigError is a ValueError too).
+            CriterionError: an unknown built-in criterion name or a malformed template.
+        """
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _typed_error(exc) from exc
+
     def model_post_init(self, context: Any, /) -> None:
         self.search_config()  # fail fast on bad settings; cheap, loads nothing
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
+        _check_criterion(self.criterion)
+
+    def _convert_input(self, model_input: Any) -> PromptValue:
+        """LangChain's input coercion, with a PromptError for input that is not a prompt.
+
+        LangChain accepts a str, a PromptValue or a list of messages (message objects,
+        ``(role, text)`` pairs, OpenAI-style dicts); anything else (``42``, a bare dict,
+        ``[42]``) would raise its untyped ValueError/NotImplementedError.
+        """
+        try:
+            return super()._convert_input(model_input)
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PromptError(
+                f"cannot use a {type(model_input).__name__} as a prompt: pass a str, a list of "
+                f"messages or a prompt value ({first})"
+            ) from exc
 
     @property
     def _llm_type(self) -> str:
@@ -167,7 +211,10 @@ class ChatRAIN(BaseChatModel):
             "max_seconds": self.timeout,
             "max_model_tokens": self.max_model_tokens,
         }
-        return SearchConfig(**{**settings, **overrides})
+        try:
+            return SearchConfig(**{**settings, **overrides})
+        except ConfigError as exc:  # name ChatRAIN's fields, not SearchConfig's
+            raise ConfigError(_chat_field_names(str(exc))) from exc
 
     def get_backend(self) -> Backend:
         """The backend, loading (once per process and model) the weights if needed."""
@@ -289,8 +336,11 @@ class ChatRAIN(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        """Each search super-step runs in a worker thread; cancelling the task stops the
-        search before the next step (within one iteration) and releases the model."""
+        """Run the search one super-step per worker-thread hop, so that it can be cancelled.
+
+        Cancelling the task stops the search before the next step (within one iteration);
+        the cancellation waits for the step in flight, so the model is free afterwards.
+        """
         loop = asyncio.get_running_loop()
         if not self.use_rain:
             yield await loop.run_in_executor(
@@ -298,8 +348,14 @@ class ChatRAIN(BaseChatModel):
             )
             return
         run = await loop.run_in_executor(None, lambda: _Run(self, messages, stop, **kwargs))
+        step: asyncio.Future[RainState | None] | None = None
         try:
-            while (state := await loop.run_in_executor(None, next, run.steps, None)) is not None:
+            while True:
+                step = loop.run_in_executor(None, next, run.steps, None)
+                # shield: a cancel interrupts the wait, not the super-step in the worker
+                state = await asyncio.shield(step)
+                if state is None:
+                    break
                 delta = run.delta(state)
                 if delta:
                     chunk = _chunk(delta)
@@ -307,9 +363,66 @@ class ChatRAIN(BaseChatModel):
                         await run_manager.on_llm_new_token(delta, chunk=chunk)
                     yield chunk
         finally:
-            with contextlib.suppress(ValueError):  # still running in a worker: it ends alone
+            await _finish_step(step)
+            with contextlib.suppress(ValueError):  # generator still running: cannot happen now
                 run.steps.close()
         yield run.final_chunk()
+
+
+async def _finish_step(step: asyncio.Future[Any] | None) -> None:
+    """Wait for a super-step still running in a worker after a cancel.
+
+    So no search work outlives the call and the model is free for the next one. It is at
+    most one super-step: a single model call plus bookkeeping. Its result no longer matters.
+    """
+    if step is None or step.done():
+        return
+    with contextlib.suppress(Exception):
+        await step
+
+
+def _typed_error(exc: ValidationError) -> RainGuardError:
+    """The RainGuardError a validator raised inside ``exc``, else a ConfigError naming fields."""
+    for err in exc.errors():
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, RainGuardError):
+            return inner
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "ChatRAIN"
+        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r:.60})")
+    return ConfigError("invalid ChatRAIN settings: " + "; ".join(parts))
+
+
+_CHAT_FIELDS = {"max_new_tokens": "max_tokens", "max_seconds": "timeout"}
+
+
+def _chat_field_names(message: str) -> str:
+    """A SearchConfig error message with the ChatRAIN names of renamed fields."""
+    message = message.replace("invalid SearchConfig", "invalid ChatRAIN settings", 1)
+    for config_name, chat_name in _CHAT_FIELDS.items():
+        message = re.sub(rf"\b{config_name}\b", chat_name, message)
+    return message
+
+
+def _check_criterion(criterion: Any) -> None:
+    """Fail at construction on what can be checked without a model: names and templates."""
+    if isinstance(criterion, dict):
+        if not criterion:
+            raise CriterionError("a criterion dict needs at least one {criterion: weight}")
+        for name, weight in criterion.items():
+            if not isinstance(weight, int | float) or weight <= 0:
+                raise CriterionError(f"criterion weight for {name!r} must be > 0, got {weight!r}")
+            _check_criterion(name)
+    elif isinstance(criterion, str) and "{" not in criterion:
+        if criterion not in BUILTIN_CRITERIA:
+            needs = ", ".join("{" + name + "}" for name in sorted(REQUIRED_PLACEHOLDERS))
+            raise CriterionError(
+                f"unknown criterion {criterion!r}; built-ins: {sorted(BUILTIN_CRITERIA)} "
+                f"(or pass a template with {needs})"
+            )
+    elif not isinstance(criterion, Criterion):
+        criterion_from_template(criterion)  # raises CriterionError on a malformed template
 
 
 class _Run:
@@ -397,10 +510,11 @@ def _usage(result: GenerationResult) -> dict[str, Any]:
 
 def _metadata(result: GenerationResult, model_name: str, ctx: RainContext) -> dict[str, Any]:
     budget = result.stop_reason in ("time_budget", "token_budget")
+    cut_short = budget or result.stop_reason in ("length", "context")
     return {
         "model_name": model_name,
         "model_provider": "rain_guard",
-        "finish_reason": "length" if result.stop_reason in ("length", "context") else "stop",
+        "finish_reason": "length" if cut_short else "stop",  # "length": the answer was cut
         "stop_reason": result.stop_reason,
         "budget_exhausted": budget,
         "iterations": result.iterations,

@@ -137,6 +137,7 @@ class _Progress:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """`rain-guard generate`: the RAIN answer (optionally JSON and an HTML trace)."""
     backend = _load(args)
     result = run_rain(args, backend)
     if args.trace:
@@ -152,6 +153,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """`rain-guard compare`: vanilla and RAIN answers side by side with their statistics."""
     backend = _load(args)
     vanilla = vanilla_generate(
         backend, messages_from_args(args), max_new_tokens=args.max_tokens, seed=None

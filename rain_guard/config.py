@@ -126,8 +126,12 @@ class SearchConfig(BaseModel):
 
 
 def _describe(exc: ValidationError) -> str:
+    """One line naming each bad field and its value (a consistency error names its fields)."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "SearchConfig"
-        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+        if err["loc"]:
+            where = ".".join(str(p) for p in err["loc"])
+            parts.append(f"{where}: {err['msg']} (got {err.get('input')!r:.80})")
+        else:  # a model-level check: its message already names the fields and values
+            parts.append(err["msg"].removeprefix("Value error, "))
     return "invalid SearchConfig: " + "; ".join(parts)

@@ -33,3 +33,11 @@ class ModelLoadError(RainGuardError, RuntimeError):
 
 class BackendError(RainGuardError, RuntimeError):
     """The language-model backend failed while serving a request."""
+
+
+class ResumeError(RainGuardError, LookupError):
+    """A checkpointed generation cannot be resumed.
+
+    There is no checkpoint for the thread, or it was made for other messages, other settings
+    (budgets excepted) or another model.
+    """

@@ -1,7 +1,13 @@
-"""build_rain_graph(): RAIN as a LangGraph state machine whose nodes are the paper's steps.
+r"""build_rain_graph(): RAIN as a LangGraph state machine whose nodes are the paper's steps.
 
     START -> select -> expand -> evaluate -> backward -> (select | commit | END)
-                   \\-> evaluate (leaf cannot grow)        commit -> (select | END)
+                   \-> evaluate (leaf cannot grow)        commit -> (select | END)
+
+``build_resumable_rain_graph(checkpointer)`` wraps it for long generations that must survive a
+crash: an outer graph whose one looping node, ``search_commit``, runs the search above until
+exactly one commit. A checkpointer on the outer graph therefore saves once per commit (the
+tree with its embeddings is too big to save after each of the ~4 super-steps of an
+iteration), and a killed run resumes from its last commit.
 
 The graph is what runs: ``rain_guard.generation.rain_generate`` and ``ChatRAIN`` invoke it.
 State holds only data (token ids, the SearchTree's lists, counters); the model, evaluator and
@@ -12,13 +18,16 @@ checkpointers and no tensor or KV cache ever enters it.
 from __future__ import annotations
 
 import time
+import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer
 
 from rain_guard import search
 from rain_guard.backends.base import Backend, ProposalRequest
@@ -74,6 +83,8 @@ class RainContext:
         config: Search settings.
         embedder: Sentence encoder for the similarity update; None switches it off.
         stop: Stop strings; generation ends after the commit that contains one.
+        stop_after_commit: End the run right after one commit (used by the resumable graph,
+            which checkpoints between commits); the state is then ready for the next one.
     """
 
     backend: Backend
@@ -81,6 +92,7 @@ class RainContext:
     config: SearchConfig = field(default_factory=SearchConfig)
     embedder: Embedder | None = None
     stop: tuple[str, ...] = ()
+    stop_after_commit: bool = False
 
 
 def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> RainState:
@@ -231,13 +243,28 @@ def route_after_backward(
     return "select"
 
 
-def route_after_commit(state: RainState) -> Literal["select", "__end__"]:
-    """Stop at EOS, a stop string or the token budget; otherwise search the next set."""
-    return "__end__" if state.get("stop_reason") is not None else "select"
+def route_after_commit(
+    state: RainState, runtime: Runtime[RainContext]
+) -> Literal["select", "__end__"]:
+    """Stop at EOS, a stop string or the token budget; otherwise search the next set.
+
+    With ``stop_after_commit`` the run also ends here, so that a caller can save the state
+    between commits; running the graph again from that state continues exactly as if it had
+    gone on to ``select``.
+    """
+    if state.get("stop_reason") is not None or runtime.context.stop_after_commit:
+        return "__end__"
+    return "select"
 
 
-def build_rain_graph() -> CompiledStateGraph:
-    """The compiled RAIN search graph (invoke with ``context=RainContext(...)``)."""
+def build_rain_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
+    """The compiled RAIN search graph (invoke with ``context=RainContext(...)``).
+
+    Args:
+        checkpointer: LangGraph's ``compile`` argument. None (default) inherits a parent
+            graph's checkpointer; False never checkpoints, which the resumable graph uses so
+            that only its per-commit state is saved.
+    """
     graph = StateGraph(RainState, context_schema=RainContext)
     graph.add_node("select", select_node)
     graph.add_node("expand", expand_node)
@@ -252,7 +279,7 @@ def build_rain_graph() -> CompiledStateGraph:
         "backward", route_after_backward, {"select": "select", "commit": "commit", "__end__": END}
     )
     graph.add_conditional_edges("commit", route_after_commit, {"select": "select", "__end__": END})
-    return graph.compile(name="rain_search")
+    return graph.compile(checkpointer=checkpointer, name="rain_search")
 
 
 def recursion_limit(config: SearchConfig) -> int:
@@ -346,3 +373,180 @@ def _budget_stop(state: RainState, ctx: RainContext) -> StopReason | None:
         if used >= config.max_model_tokens:
             return "token_budget"
     return None
+
+
+# --- resumable generation: one checkpoint per commit ---------------------------------------
+
+BUDGET_SETTINGS = frozenset({"max_seconds", "max_model_tokens"})
+"""Settings a resumed run may change: budgets only (everything else steers the search)."""
+
+
+class GenerationState(TypedDict, total=False):
+    """State of the resumable graph: what a checkpointer saves after every commit.
+
+    Keys:
+        prompt_ids: Chat prompt ids (as in ``RainState``).
+        question: The request as the evaluator sees it.
+        answer_ids: Committed answer ids.
+        tree: The search tree under the committed text as ``SearchTree.to_dict()``: plain
+            lists, because LangGraph's serializer turns a dataclass's token tuples into lists.
+        iterations: Inner iterations so far.
+        rewinds: Iterations that backed up so far.
+        commits: One record per commit.
+        stop_reason: Why generation ended (None while running).
+        seconds_used: Wall time of finished ``search_commit`` steps (for the time budget).
+        model_tokens_used: Backend tokens processed by finished steps (for the token budget).
+        settings: The run's SearchConfig without budgets (``resume_settings``); a resume with
+            other settings would not give the uninterrupted answer, so it is refused.
+        model_name: The backend's model name, checked on resume for the same reason.
+    """
+
+    prompt_ids: list[int]
+    question: str
+    answer_ids: list[int]
+    tree: dict[str, Any]
+    iterations: int
+    rewinds: int
+    commits: list[dict[str, Any]]
+    stop_reason: StopReason | None
+    seconds_used: float
+    model_tokens_used: int
+    settings: dict[str, Any]
+    model_name: str
+
+
+def resume_settings(config: SearchConfig) -> dict[str, Any]:
+    """The settings a checkpoint must share with a run that resumes it (budgets excluded)."""
+    return config.model_dump(mode="json", exclude=set(BUDGET_SETTINGS))
+
+
+def initial_generation_state(
+    prompt_ids: list[int], question: str, ctx: RainContext
+) -> GenerationState:
+    """State of a resumable generation before its first commit."""
+    return GenerationState(
+        prompt_ids=list(prompt_ids),
+        question=question,
+        answer_ids=[],
+        tree=SearchTree().to_dict(),
+        iterations=0,
+        rewinds=0,
+        commits=[],
+        stop_reason=None,
+        seconds_used=0.0,
+        model_tokens_used=0,
+        settings=resume_settings(ctx.config),
+        model_name=str(ctx.backend.model_name),
+    )
+
+
+def search_state(state: GenerationState, backend: Backend) -> RainState:
+    """The search graph's state that continues ``state``, as the search graph would have.
+
+    After a commit the search graph goes on with ``leaf`` at the root; the last score and
+    path embeddings are overwritten before they are read again, so they are not saved.
+    Budget baselines are set back by what earlier steps (and processes) already used.
+    """
+    return RainState(
+        prompt_ids=list(state["prompt_ids"]),
+        question=state["question"],
+        answer_ids=list(state["answer_ids"]),
+        tree=SearchTree.from_dict(state["tree"]),
+        leaf=ROOT,
+        score=0.0,
+        path_embeddings=None,
+        iterations=state["iterations"],
+        rewinds=state["rewinds"],
+        commits=list(state["commits"]),
+        stop_reason=state.get("stop_reason"),
+        started_at=time.time() - state.get("seconds_used", 0.0),
+        model_tokens_at_start=backend.counters.tokens_processed - state.get("model_tokens_used", 0),
+    )
+
+
+# The per-commit search must be run with durability="exit": it would otherwise inherit the
+# outer graph's "sync", which LangGraph 1.2 cannot honour without a checkpointer (it fails on a
+# missing checkpoint future). LangGraph then warns that durability has no effect: expected.
+warnings.filterwarnings(
+    "ignore", message="`durability` has no effect", category=UserWarning, module="langgraph"
+)
+
+
+@cache
+def _commit_graph() -> CompiledStateGraph:
+    """The search graph that never checkpoints (the outer graph saves once per commit)."""
+    return build_rain_graph(checkpointer=False)
+
+
+def search_commit_node(state: GenerationState, runtime: Runtime[RainContext]) -> dict[str, Any]:
+    """Search until exactly one commit (or the end: EOS, stop string, budget) and save it.
+
+    Runs ``build_rain_graph`` with ``stop_after_commit`` and forwards its progress events.
+    """
+    ctx = replace(runtime.context, stop_after_commit=True)
+    counters = ctx.backend.counters
+    started, tokens_before = time.time(), counters.tokens_processed
+    final = search_state(state, ctx.backend)
+    run_config = {"recursion_limit": commit_recursion_limit(ctx.config)}
+    for mode, payload in _commit_graph().stream(
+        final,
+        run_config,
+        context=ctx,
+        stream_mode=["values", "custom"],
+        durability="exit",  # never inherit the outer "sync": this graph has no checkpointer
+    ):
+        if mode == "custom":
+            runtime.stream_writer(payload)
+        else:
+            final = payload
+    return {
+        "answer_ids": list(final["answer_ids"]),
+        "tree": final["tree"].to_dict(),
+        "iterations": final["iterations"],
+        "rewinds": final["rewinds"],
+        "commits": list(final["commits"]),
+        "stop_reason": final.get("stop_reason"),
+        "seconds_used": state.get("seconds_used", 0.0) + time.time() - started,
+        "model_tokens_used": state.get("model_tokens_used", 0)
+        + counters.tokens_processed
+        - tokens_before,
+    }
+
+
+def route_after_search_commit(state: GenerationState) -> Literal["search_commit", "__end__"]:
+    """Search for the next commit until generation has a stop reason."""
+    return "__end__" if state.get("stop_reason") is not None else "search_commit"
+
+
+def build_resumable_rain_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
+    """RAIN as a graph that a checkpointer saves once per commit, so a killed run resumes.
+
+        START -> search_commit -> (search_commit | END)
+
+    Invoke it with ``context=RainContext(...)``, a ``thread_id`` and
+    ``initial_generation_state(...)``; after a crash, invoke it with ``None`` as input on the
+    same thread to resume from the last saved commit. ``rain_guard.generation.rain_generate``
+    (with ``checkpointer=``) and ``resume_rain`` do this and check that the settings match.
+
+    Args:
+        checkpointer: Where commits are saved, e.g. ``SqliteSaver``; None compiles without.
+    """
+    graph = StateGraph(GenerationState, context_schema=RainContext)
+    graph.add_node("search_commit", search_commit_node)
+    graph.add_edge(START, "search_commit")
+    graph.add_conditional_edges(
+        "search_commit",
+        route_after_search_commit,
+        {"search_commit": "search_commit", "__end__": END},
+    )
+    return graph.compile(checkpointer=checkpointer, name="rain_resumable")
+
+
+def commit_recursion_limit(config: SearchConfig) -> int:
+    """Super-steps of one commit: at most t_max iterations of 4 steps, the commit, slack."""
+    return 4 * config.t_max + 16
+
+
+def resumable_recursion_limit(config: SearchConfig) -> int:
+    """Steps of the resumable graph: one per commit (each adds a token), plus slack."""
+    return config.max_new_tokens + 16

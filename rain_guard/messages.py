@@ -17,8 +17,7 @@ def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
     """``(role, text)`` turns with roles "system", "user" and "assistant".
 
     Tool results become user turns naming the tool; list contents keep their text blocks.
-    Control characters other than newline/tab are dropped: they carry no meaning for a
-    chat model and some tokenizers choke on them.
+    Texts are cleaned by ``clean_text`` (control characters and lone surrogates dropped).
 
     Raises:
         PromptError: an item is not a LangChain message.
@@ -35,7 +34,15 @@ def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
 
 
 def clean_text(text: str) -> str:
-    """``text`` without control characters (newline, tab and carriage return kept)."""
+    r"""``text`` without control characters and lone surrogates; newline, tab and CR kept.
+
+    Why: a prompt may come from bytes decoded with ``errors="surrogateescape"`` (lone
+    surrogates such as ``"\udcff"``, which cannot be encoded as UTF-8 and make tokenizers
+    raise) or carry terminal escapes and NULs, which mean nothing to a chat model. Dropping
+    them never fails; text decoded with ``errors="replace"`` keeps its U+FFFD characters,
+    which are ordinary text. Applied to every message (``to_turns``) and by
+    ``rain_guard.generation.prepare_prompt``, so all entry points see the same prompt.
+    """
     return "".join(
         ch for ch in text if ch in _KEEP_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cs")
     )

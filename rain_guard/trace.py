@@ -61,7 +61,9 @@ def render_trace_html(trace: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def write_trace_html(result: GenerationResult, path: str | Path, *, prompt: str, model: str) -> Path:
+def write_trace_html(
+    result: GenerationResult, path: str | Path, *, prompt: str, model: str
+) -> Path:
     """Render the trace of ``result`` to ``path`` and return the path."""
     out = Path(path)
     out.write_text(render_trace_html(trace_from_result(result, prompt, model)), encoding="utf-8")

@@ -98,7 +98,7 @@ class SearchTree:
         return max(kids, key=lambda k: (self.visits[k], self.value[k]))
 
     def reroot(self, child: int) -> SearchTree:
-        """A new tree whose root is ``child``, keeping its subtree and statistics, ids renumbered."""
+        """A tree rooted at ``child`` with its subtree and statistics, ids renumbered from 0."""
         if self.parent[child] != ROOT:
             raise ValueError(f"node {child} is not a child of the root")
         order = [child]

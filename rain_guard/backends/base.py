@@ -113,8 +113,9 @@ class Backend(Protocol):
         seed: int,
         temperature: float = 1.0,
     ) -> list[list[int]]:
-        """Sample a continuation of each prefix until a boundary character, a stop id or
-        ``max_tokens``; returns only the new ids (possibly none).
+        """Sample a continuation of each prefix up to a boundary, a stop id or ``max_tokens``.
+
+        Returns only the new ids (possibly none).
         """
 
     def option_probs(

@@ -4,11 +4,18 @@ Words are tokens (a token keeps its leading space), the vocabulary grows as new 
 tokenised, and the next-token distribution is a pseudo-random function of the last two ids,
 so every run with the same seed is identical. ``boost`` makes chosen words likely, and
 ``judge`` scripts the evaluator's option probabilities from the evaluation text.
+
+Thread safety and determinism: calls are serialised by a lock (one call at a time, like
+``TransformersBackend``), so concurrent ``batch`` calls never corrupt the vocabulary. A word
+first seen gets the next free id, so ids of words outside ``BASE_WORDS`` depend on the order
+in which texts were first tokenised: the same prompts in the same order (or a backend that has
+already seen every prompt word) give the same answers, concurrently or not.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -54,6 +61,7 @@ class FakeBackend:
             self._bias[self._ids[word]] = extra
         self._judge = judge or (lambda text: 0.5)
         self._context_length = context_length
+        self._lock = threading.RLock()
 
     @property
     def context_length(self) -> int:
@@ -64,10 +72,12 @@ class FakeBackend:
         return frozenset({self._ids[EOS]})
 
     def tokenize(self, text: str) -> list[int]:
-        return [self._id(piece) for piece in _TOKEN.findall(text)]
+        with self._lock:
+            return [self._id(piece) for piece in _TOKEN.findall(text)]
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        return "".join(self._vocab[i] for i in ids if i != self._ids[EOS])
+        with self._lock:
+            return "".join(self._vocab[i] for i in ids if i != self._ids[EOS])
 
     def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
         text = "".join(f"<|{role}|>{content}\n" for role, content in messages) + "<|assistant|>"
@@ -82,7 +92,8 @@ class FakeBackend:
         return z / z.sum()
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[list[Candidate]]:
-        return [self._propose_one(r) for r in requests]
+        with self._lock:
+            return [self._propose_one(r) for r in requests]
 
     def _propose_one(self, req: ProposalRequest) -> list[Candidate]:
         rng = np.random.default_rng(req.seed)
@@ -120,6 +131,17 @@ class FakeBackend:
         seed: int,
         temperature: float = 1.0,
     ) -> list[list[int]]:
+        with self._lock:
+            return self._rollout(prefixes, boundaries, max_tokens, seed, temperature)
+
+    def _rollout(
+        self,
+        prefixes: Sequence[Sequence[int]],
+        boundaries: str,
+        max_tokens: int,
+        seed: int,
+        temperature: float,
+    ) -> list[list[int]]:
         rng = np.random.default_rng(seed)
         outs = []
         for prefix in prefixes:
@@ -142,6 +164,12 @@ class FakeBackend:
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
     ) -> list[list[float]]:
+        with self._lock:
+            return self._option_probs(prompts, option_ids)
+
+    def _option_probs(
+        self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
+    ) -> list[list[float]]:
         self.counters.forward_calls += 1
         self.counters.tokens_processed += sum(len(p) for p in prompts)
         out = []
@@ -153,6 +181,10 @@ class FakeBackend:
     def generate(
         self, prefix: Sequence[int], *, max_new_tokens: int, seed: int | None
     ) -> list[int]:
+        with self._lock:
+            return self._generate(prefix, max_new_tokens, seed)
+
+    def _generate(self, prefix: Sequence[int], max_new_tokens: int, seed: int | None) -> list[int]:
         rng = np.random.default_rng(seed)
         ids, new = list(prefix), []
         while len(new) < max_new_tokens:

@@ -11,6 +11,7 @@ import threading
 
 from rain_guard.backends.base import Backend
 from rain_guard.backends.fake import FakeBackend
+from rain_guard.errors import ModelNotFoundError
 
 _LOADED: dict[tuple[str, int | None], Backend] = {}
 _LOCK = threading.Lock()
@@ -27,6 +28,8 @@ def load_backend(model: str | None = None, *, num_threads: int | None = None) ->
         ModelNotFoundError: nothing could be found under that name.
         ModelLoadError: the model was found but could not be loaded.
     """
+    if model is not None and not model.strip():
+        raise ModelNotFoundError("the model name is empty: give a name, path or hub id")
     key = (model or "smollm2", num_threads)
     with _LOCK:
         if key not in _LOADED:

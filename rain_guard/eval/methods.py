@@ -76,7 +76,9 @@ class MethodRunner:
         )
         candidates = self.backend.propose([request])[0]
         stops = self.backend.stop_token_ids
-        texts = [self.backend.detokenize([t for t in c.tokens if t not in stops]) for c in candidates]
+        texts = [
+            self.backend.detokenize([t for t in c.tokens if t not in stops]) for c in candidates
+        ]
         scores = self.evaluator.score(question, texts)
         best = max(range(len(texts)), key=lambda i: scores[i])
         after = self.backend.counters.snapshot()

@@ -55,7 +55,8 @@ def test_unsafe_answer_is_replaced_in_place_with_the_same_id():
 
 
 def test_tool_calls_are_untouched_and_routed_to_tools():
-    call = AIMessage("", tool_calls=[{"name": "calculator", "args": {"expression": "1+1"}, "id": "t"}])
+    tool_call = {"name": "calculator", "args": {"expression": "1+1"}, "id": "t"}
+    call = AIMessage("", tool_calls=[tool_call])
     state = {"messages": [HumanMessage("bomb 1+1"), call]}
     assert RainGuardNode(rain_llm())(state) == {}
     assert guard_condition(state) == "tools"

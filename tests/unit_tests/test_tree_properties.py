@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -192,3 +193,133 @@ def test_expand_priors_are_a_distribution_with_clipped_greedy(probs, mix, at_roo
         expected = [mix * p + (1 - mix) / len(expected) for p in expected]
     for g, e in zip(got, expected, strict=True):
         assert math.isclose(g, e, rel_tol=1e-9, abs_tol=1e-12)
+
+
+# --- each step against its definition ----------------------------------------------------------
+
+
+def grow(data: st.DataObject, config: SearchConfig, steps: int) -> SearchTree:
+    """A random tree: expansions at random growable nodes and backups of random scores."""
+    tree = SearchTree()
+    for _ in range(steps):
+        growable = [n for n in range(len(tree)) if not tree.terminal[n]]
+        if data.draw(st.booleans(), label="expand?") and growable:
+            node = data.draw(st.sampled_from(growable), label="grow at")
+            search.expand(tree, node, data.draw(candidates, label="grown"), config, STOP)
+        else:
+            node = data.draw(st.integers(0, len(tree) - 1), label="back up at")
+            score = data.draw(st.floats(-1.0, 1.0), label="grown score")
+            search.backward(tree, node, score, config, draw_embeddings(data, tree, node))
+    return tree
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), config=configs, steps=st.integers(0, 25))
+def test_select_takes_the_puct_argmax_at_every_level(data, config, steps):
+    tree = grow(data, config, steps)
+    leaf = search.select(tree, config)  # no dynamic node addition: a pure walk
+    assert tree.is_leaf(leaf)
+    parent = ROOT
+    for node in tree.path(leaf):
+        scores = [search.puct(tree, k, config.c_puct) for k in tree.children[parent]]
+        assert tree.children[parent].index(node) == scores.index(max(scores))  # first max
+        parent = node
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), config=configs, steps=st.integers(0, 25), score=st.floats(-1.0, 1.0))
+def test_backward_is_a_running_mean_on_the_path_and_touches_nothing_else(
+    data, config, steps, score
+):
+    tree = grow(data, config, steps)
+    leaf = data.draw(st.integers(0, len(tree) - 1), label="leaf")
+    old = SearchTree.from_dict(tree.to_dict())
+    search.backward(tree, leaf, score, config, None)  # no embeddings: no similarity update
+    on_path = {ROOT, *old.path(leaf)}
+    for node in range(len(tree)):
+        if node in on_path:
+            assert tree.visits[node] == old.visits[node] + 1
+            assert tree.real_visits[node] == old.real_visits[node] + 1
+            expected = old.value[node] + (score - old.value[node]) / (old.visits[node] + 1)
+            assert math.isclose(tree.value[node], expected, abs_tol=1e-12)
+        else:
+            assert (tree.visits[node], tree.value[node]) == (old.visits[node], old.value[node])
+            assert tree.real_visits[node] == old.real_visits[node]
+    for node in on_path - {ROOT}:
+        assert tree.q_min <= tree.value[node] <= tree.q_max
+    assert tree.embedding == old.embedding
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), config=configs, steps=st.integers(0, 25), score=st.floats(-1.0, 1.0))
+def test_similarity_update_shares_only_with_similar_siblings(data, config, steps, score):
+    tree = grow(data, config, steps)
+    leaf = data.draw(st.integers(0, len(tree) - 1), label="leaf")
+    path = tree.path(leaf)
+    drawn = data.draw(st.lists(vectors, min_size=len(path), max_size=len(path)), label="emb")
+    embeddings = [list(v) for v in drawn]
+    old = SearchTree.from_dict(tree.to_dict())
+    search.backward(tree, leaf, score, config, embeddings)
+    expected_visits, expected_value = list(old.visits), list(old.value)
+    for i, node in enumerate(path):
+        expected_visits[node] += 1
+        expected_value[node] += (score - old.value[node]) / expected_visits[node]
+        if not config.use_similarity:
+            assert tree.embedding[node] == old.embedding[node]
+            continue
+        # the node's embedding becomes the running mean of what was evaluated through it
+        new, before = np.asarray(embeddings[i], dtype=np.float64), old.embedding[node]
+        mean = new if before is None else before + (new - before) / (old.real_visits[node] + 1)
+        assert np.allclose(tree.embedding[node], mean)
+        for sib in old.children[old.parent[node]]:
+            if sib == node or old.embedding[sib] is None:  # embedded siblings have visits >= 1
+                continue
+            sim = search.cosine(np.asarray(tree.embedding[node]), np.asarray(old.embedding[sib]))
+            if sim >= config.similarity_threshold:
+                weight = config.similarity_weight * sim
+                expected_visits[sib] = old.visits[sib] + weight
+                expected_value[sib] = (
+                    old.value[sib] * old.visits[sib] + weight * score
+                ) / expected_visits[sib]
+    expected_visits[ROOT] += 1
+    expected_value[ROOT] += (score - old.value[ROOT]) / expected_visits[ROOT]
+    for node in range(len(tree)):
+        assert math.isclose(tree.visits[node], expected_visits[node], abs_tol=1e-9), node
+        assert math.isclose(tree.value[node], expected_value[node], abs_tol=1e-9), node
+        # a similar sibling's value moves towards the score, never past it
+        lo, hi = sorted((old.value[node], score))
+        assert lo - 1e-9 <= tree.value[node] <= hi + 1e-9 or tree.value[node] == old.value[node]
+    assert tree.real_visits == [
+        old.real_visits[n] + (n in {ROOT, *path}) for n in range(len(tree))
+    ]  # shared updates are not real visits
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), config=configs, steps=st.integers(1, 25))
+def test_commit_keeps_exactly_the_chosen_subtree(data, config, steps):
+    tree = grow(data, config, steps)
+    if tree.is_leaf(ROOT):
+        return
+    old = SearchTree.from_dict(tree.to_dict())
+    new, best = search.commit(tree, config)
+    assert tree == old  # the old tree is left intact
+    kids = old.children[ROOT]
+    assert best == max(kids, key=lambda k: (old.visits[k], old.value[k]))
+    subtree = [n for n in range(len(old)) if best in (n, *old.path(n))]
+    assert len(new) == len(subtree)
+
+    def sets(tree: SearchTree, node: int) -> tuple[tuple[int, ...], ...]:
+        return tuple(tree.tokens[n] for n in tree.path(node))  # unique: siblings differ
+
+    by_path = {sets(old, n)[1:]: n for n in subtree}
+    assert len(by_path) == len(subtree)
+    for node in range(len(new)):
+        twin = by_path[sets(new, node)]  # the same token sets below the new root
+        for name in ("visits", "real_visits", "value", "embedding", "terminal", "score", "depth"):
+            assert getattr(new, name)[node] == getattr(old, name)[twin], name
+        if new.parent[node] not in (NO_PARENT, ROOT):
+            assert new.prior[node] == old.prior[twin]
+    if new.children[ROOT]:  # the new root's children are re-smoothed towards uniform
+        old_priors = np.asarray([old.prior[by_path[sets(new, k)]] for k in new.children[ROOT]])
+        expected = search.mix_uniform(old_priors, config.root_prior_mix)
+        assert np.allclose([new.prior[k] for k in new.children[ROOT]], expected)

@@ -1,0 +1,106 @@
+"""Budgets: wall time (``timeout`` / ``max_seconds``) and model tokens (``max_model_tokens``).
+
+When one runs out the search stops after the iteration in progress and the answer committed
+so far comes back, flagged in ``response_metadata`` ("budget_exhausted", "stop_reason"),
+never an exception and never a hang.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from rain_guard import ChatRAIN, FakeBackend
+from rain_guard.backends.base import Candidate, ProposalRequest
+from rain_guard.config import SearchConfig
+from rain_guard.evaluators import FunctionEvaluator
+from rain_guard.generation import rain_generate
+
+SEARCH = {"use_similarity": False, "t_min": 2, "t_max": 4, "max_tokens": 400}
+
+
+class SlowFake(FakeBackend):
+    """FakeBackend whose proposals take ``delay`` seconds (a model call's wall time)."""
+
+    def __init__(self, delay: float = 0.02, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[list[Candidate]]:
+        time.sleep(self.delay)
+        return super().propose(requests)
+
+
+def committed_text(message: Any) -> str:
+    return "".join(c["text"] for c in message.response_metadata["trace"]["commits"])
+
+
+def test_time_budget_returns_the_answer_so_far():
+    llm = ChatRAIN(backend=SlowFake(), timeout=0.4, **SEARCH)
+    start = time.perf_counter()
+    message = llm.invoke("hi")
+    elapsed = time.perf_counter() - start
+    meta = message.response_metadata
+    assert meta["stop_reason"] == "time_budget"
+    assert meta["budget_exhausted"] is True
+    assert meta["finish_reason"] == "length"  # cut short, like max_tokens
+    assert elapsed < 0.4 + 1.0  # stops within about one iteration of the budget
+    assert message.content == committed_text(message)
+    assert message.usage_metadata["output_tokens"] < 400
+
+
+def test_token_budget_returns_the_answer_so_far():
+    budget = 2500
+    message = ChatRAIN(backend=FakeBackend(), max_model_tokens=budget, **SEARCH).invoke("hi")
+    meta = message.response_metadata
+    assert meta["stop_reason"] == "token_budget"
+    assert meta["budget_exhausted"] is True
+    used = meta["counters"]["tokens_processed"]
+    assert budget <= used < budget + 1000  # checked after every iteration
+    assert message.content  # some commits happened before the budget ran out
+    assert message.content == committed_text(message)
+
+
+def test_a_budget_too_small_for_one_commit_gives_an_empty_answer_not_an_error():
+    message = ChatRAIN(backend=FakeBackend(), max_model_tokens=1, **SEARCH).invoke("hi")
+    assert message.content == ""
+    assert message.response_metadata["budget_exhausted"] is True
+    assert message.response_metadata["iterations"] == 1
+
+
+def test_without_a_budget_nothing_is_exhausted():
+    message = ChatRAIN(backend=FakeBackend(), **{**SEARCH, "max_tokens": 6}).invoke("hi")
+    assert message.response_metadata["budget_exhausted"] is False
+    assert message.response_metadata["stop_reason"] in ("length", "eos")
+
+
+def test_stream_ends_with_the_budget_flag():
+    llm = ChatRAIN(backend=FakeBackend(), max_model_tokens=2500, **SEARCH)
+    chunks = list(llm.stream("hi"))
+    last = chunks[-1].response_metadata
+    assert last["stop_reason"] == "token_budget"
+    assert last["budget_exhausted"] is True
+    assert "".join(c.content for c in chunks) == committed_text(chunks[-1])
+
+
+async def test_async_time_budget():
+    llm = ChatRAIN(backend=SlowFake(), timeout=0.3, **SEARCH)
+    message = await llm.ainvoke("hi")
+    assert message.response_metadata["stop_reason"] == "time_budget"
+
+
+@pytest.mark.parametrize(
+    ("budget", "reason"),
+    [({"max_seconds": 0.3}, "time_budget"), ({"max_model_tokens": 800}, "token_budget")],
+)
+def test_plain_api_budgets(budget, reason):
+    config = SearchConfig(t_min=2, t_max=4, max_new_tokens=400, **budget)
+    result = rain_generate(
+        SlowFake(), [("user", "hi")], evaluator=FunctionEvaluator(lambda p, a: 0.5), config=config
+    )
+    assert result.stop_reason == reason
+    assert result.text == "".join(c["text"] for c in result.commits)
+    assert result.iterations >= 1
