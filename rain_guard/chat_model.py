@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Callable, AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -294,7 +294,7 @@ class ChatRAIN(BaseChatModel):
         if not self.use_rain:
             yield self._vanilla_chunk(messages, stop, **kwargs)
             return
-        run = _Run(self, messages, stop, **kwargs)
+        run = _Run(self, messages, stop, writer=_parent_stream_writer(), **kwargs)
         for state in run.steps:
             delta = run.delta(state)
             if delta:
@@ -347,7 +347,10 @@ class ChatRAIN(BaseChatModel):
                 None, lambda: self._vanilla_chunk(messages, stop, **kwargs)
             )
             return
-        run = await loop.run_in_executor(None, lambda: _Run(self, messages, stop, **kwargs))
+        writer = _parent_stream_writer()  # read here: executor threads lack the context
+        run = await loop.run_in_executor(
+            None, lambda: _Run(self, messages, stop, writer=writer, **kwargs)
+        )
         step: asyncio.Future[RainState | None] | None = None
         try:
             while True:
@@ -429,7 +432,12 @@ class _Run:
     """One answer in progress: the search steps and the text already streamed."""
 
     def __init__(
-        self, llm: ChatRAIN, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
+        self,
+        llm: ChatRAIN,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None,
+        writer: Callable[[Any], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         import time
 
@@ -439,7 +447,7 @@ class _Run:
         self.started = time.perf_counter()
         self.counters_before = self.ctx.backend.counters.snapshot()
         prompt_ids, question = prepare_prompt(self.ctx.backend, to_turns(messages), self.ctx.config)
-        self.steps = stream_search(self.ctx, prompt_ids, question)
+        self.steps = stream_search(self.ctx, prompt_ids, question, on_event=writer)
         self.state: RainState | None = None
         self.sent = ""
         self.commits_seen = 0
@@ -474,6 +482,21 @@ class _Run:
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message)
+
+
+def _parent_stream_writer() -> Callable[[Any], None] | None:
+    """The enclosing LangGraph run's custom-stream writer, if ChatRAIN runs inside a graph.
+
+    Search progress (iterations and commits) then reaches ``stream_mode="custom"`` of the
+    caller's graph; evaluator calls never reach ``stream_mode="messages"`` because they do
+    not go through LangChain callbacks at all.
+    """
+    try:
+        from langgraph.config import get_stream_writer
+
+        return get_stream_writer()
+    except (ImportError, RuntimeError, KeyError):  # not inside a LangGraph run
+        return None
 
 
 def _chunk(text: str) -> ChatGenerationChunk:
