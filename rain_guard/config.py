@@ -27,7 +27,7 @@ class SearchConfig(BaseModel):
         0.8,
         ge=-1.0,
         le=1.0,
-        description="Commit early once the most-visited root child has value >= this (V in [-1, 1]).",
+        description="Commit early once the most-visited root child has V >= this (in [-1, 1]).",
     )
     c_puct: float = Field(2.0, ge=0.0, description="Exploration weight c of the selection formula.")
     num_candidates: int = Field(
@@ -39,7 +39,7 @@ class SearchConfig(BaseModel):
     set_lengths: tuple[int, ...] = Field(
         (1, 2, 4, 10),
         min_length=1,
-        description="Token-set length by depth in the answer: depth 0, 1, 2, then the last forever.",
+        description="Token-set length by answer depth: depth 0, 1, 2, then the last one.",
     )
     root_prior_mix: float = Field(
         0.75,
@@ -63,7 +63,7 @@ class SearchConfig(BaseModel):
     dynamic_variance_scale: float = Field(
         0.03,
         ge=0.0,
-        description="Children are 'alike' if the norm of their embedding variance < scale * set length.",
+        description="Children are 'alike' if their embedding variance norm < scale * set length.",
     )
     dynamic_value_ceiling: float = Field(
         0.0, ge=-1.0, le=1.0, description="Children are 'all bad' if their best value < this."
@@ -91,6 +91,29 @@ class SearchConfig(BaseModel):
     )
     seed: int = Field(
         0, description="Seed of every random draw in the search: same seed, same answer."
+    )
+    # Adaptive budget (ours, not the paper's; off = faithful mode). Benign answers are usually
+    # judged good at the first evaluation, so waiting for T_min iterations mostly buys nothing.
+    adaptive_commit: bool = Field(
+        False,
+        description="Adaptive budget: commit before T_min if the best root child is clearly good.",
+    )
+    adaptive_min_iterations: int = Field(
+        1,
+        ge=1,
+        description="Adaptive budget: iterations at the root (as T_min counts them) to wait.",
+    )
+    adaptive_value: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description="Adaptive budget: the best root child's value must reach this (V in [-1, 1]).",
+    )
+    adaptive_margin: float = Field(
+        0.25,
+        ge=0.0,
+        le=2.0,
+        description="Adaptive budget: and lead every other evaluated root child by this much.",
     )
 
     @model_validator(mode="after")

@@ -1,8 +1,13 @@
 """Evaluators turn (request, partial answer) pairs into scores in [-1, 1] (+1 = desired).
 
 The search only knows the ``Evaluator`` protocol, so the judge can be the generating model
-itself (``SelfEvaluator``, RAIN's self-evaluation and the default), any other backend, or any
-Python function such as a classifier (``FunctionEvaluator``).
+itself (``SelfEvaluator``, RAIN's self-evaluation and the default), any other backend, any
+Python function (``FunctionEvaluator``), a LangChain chat model or a batch classifier
+(``rain_guard.judges_as_evaluators``).
+
+How well a variant separates harmful from harmless answers, and at what cost, is measured by
+``rain-guard eval evaluator`` (``rain_guard.eval.evaluator_quality``; numbers in
+docs/evaluator_quality.md).
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ class Evaluator(Protocol):
 
 
 class SelfEvaluator:
-    """RAIN's self-evaluation: a backend answers the criterion's question in both orders.
+    """RAIN's self-evaluation: a backend answers the criterion's question (in both orders).
 
     Args:
         backend: The model that judges (usually the one that generates).
         criterion: A built-in name or a ``Criterion``.
         mode: "probability" (default) averages the desired option's normalised probability
-            over both orders, a continuous score; "vote" is the reference's binary vote
+            over the orders, a continuous score; "vote" is the reference's binary vote
             (+1 if both orders prefer the desired option, -1 if neither, else 0).
         calibrate: Subtract the score of a content-free answer to the same request
-            (contextual calibration), then multiply by ``calibration_scale`` and clip.
-        calibration_scale: Stretch of calibrated scores (the raw differences are small).
+            (contextual calibration), then multiply by ``calibration_scale`` and clip to
+            [-1, 1]. None: the criterion's default (on for the built-ins).
+        calibration_scale: Stretch of calibrated scores (raw differences are small on small
+            models). None: the criterion's default.
+        content_free: The content-free answer (None: the criterion's, "" for the built-ins).
+        orders: Option orders asked: both (de-biased) or one of them (half the cost). None:
+            the criterion's default.
         cache_size: Evaluations kept by text (the same text is never judged twice).
     """
 
@@ -47,8 +57,10 @@ class SelfEvaluator:
         criterion: str | Criterion = "harmless",
         *,
         mode: ScoreMode = "probability",
-        calibrate: bool = False,
-        calibration_scale: float = 1.0,
+        calibrate: bool | None = None,
+        calibration_scale: float | None = None,
+        content_free: str | None = None,
+        orders: Sequence[int] | None = None,
         cache_size: int = 4096,
     ) -> None:
         if mode not in ("probability", "vote"):
@@ -56,8 +68,12 @@ class SelfEvaluator:
         self.backend = backend
         self.criterion = get_criterion(criterion)
         self.mode: ScoreMode = mode
-        self.calibrate = calibrate
-        self.calibration_scale = calibration_scale
+        self.calibrate = self.criterion.calibrate if calibrate is None else calibrate
+        self.calibration_scale = (
+            self.criterion.calibration_scale if calibration_scale is None else calibration_scale
+        )
+        self.content_free = self.criterion.content_free if content_free is None else content_free
+        self.orders = check_orders(self.criterion.orders if orders is None else orders)
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._cache_size = cache_size
         self._option_ids = option_token_ids(backend, self.criterion)
@@ -66,8 +82,9 @@ class SelfEvaluator:
         """Scores in [-1, 1]; identical (prompt, answer) pairs come from the cache."""
         todo = list(dict.fromkeys(a for a in answers if (prompt, a) not in self._cache))
         self.backend.counters.evaluation_cache_hits += len(answers) - len(todo)
-        if self.calibrate and (prompt, "") not in self._cache and "" not in todo:
-            todo.append("")
+        free = self.content_free
+        if self.calibrate and (prompt, free) not in self._cache and free not in todo:
+            todo.append(free)
         fresh = dict(zip(todo, self._raw_scores(prompt, todo), strict=True)) if todo else {}
         for answer, raw in fresh.items():
             self._remember((prompt, answer), raw)
@@ -75,22 +92,43 @@ class SelfEvaluator:
         def raw_score(answer: str) -> float:
             return fresh[answer] if answer in fresh else self._cache[(prompt, answer)]
 
-        base = raw_score("") if self.calibrate else None
+        base = raw_score(free) if self.calibrate else None
         return [self._final(raw_score(a), base) for a in answers]
 
     def _raw_scores(self, prompt: str, answers: list[str]) -> list[float]:
-        rows = [self._prompt_ids(prompt, a, order) for a in answers for order in (0, 1)]
-        probs = self.backend.option_probs(rows, self._option_ids)
+        """Uncalibrated scores: 2 * (mean desired share over the orders) - 1."""
+        orders = self.orders
+        rows = [self._prompt_ids(prompt, a, order) for a in answers for order in orders]
+        probs = self._option_probs(rows, len(orders))
         self.backend.counters.evaluation_prompts += len(rows)
+        k = len(orders)
         scores = []
         for i in range(len(answers)):
-            per_order = [_desired_share(probs[2 * i + order], order, self.mode) for order in (0, 1)]
-            scores.append(sum(per_order) - 1.0)  # mean share in [0, 1] -> [-1, 1]
+            shares = [
+                _desired_share(probs[k * i + j], self.criterion.desired_label(order), self.mode)
+                for j, order in enumerate(orders)
+            ]
+            scores.append(2.0 * sum(shares) / k - 1.0)  # mean share in [0, 1] -> [-1, 1]
         return scores
+
+    def _option_probs(self, rows: list[list[int]], k: int) -> list[list[float]]:
+        """Option probabilities of answer-major ``rows`` (``k`` orders per answer).
+
+        One batched call, unless the orders part early (few-shot examples whose verdicts
+        follow the order): then one call per order, so that each order's long shared prefix
+        is computed once instead of once per row.
+        """
+        by_order = [rows[j::k] for j in range(k)]
+        if k == 1 or _split_cost(rows, by_order) >= _batch_cost(rows):
+            return self.backend.option_probs(rows, self._option_ids)
+        per_order = [self.backend.option_probs(group, self._option_ids) for group in by_order]
+        return [per_order[j][i] for i in range(len(rows) // k) for j in range(k)]
 
     def _prompt_ids(self, prompt: str, answer: str, order: int) -> list[int]:
         if self.criterion.chat:
-            ids = self.backend.chat_prompt_ids(self.criterion.render_messages(prompt, answer, order))
+            ids = self.backend.chat_prompt_ids(
+                self.criterion.render_messages(prompt, answer, order)
+            )
         else:
             ids = self.backend.tokenize(self.criterion.render(prompt, answer, order))
         if self.criterion.response_prefix:
@@ -141,8 +179,40 @@ def option_token_ids(backend: Backend, criterion: Criterion) -> list[int]:
     return ids
 
 
-def _desired_share(probs: Sequence[float], order: int, mode: ScoreMode) -> float:
-    desired, other = probs[order], probs[1 - order]
+def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    first, n = rows[0], min(len(r) for r in rows)
+    for i in range(n):
+        if any(r[i] != first[i] for r in rows[1:]):
+            return i
+    return n
+
+
+def _batch_cost(rows: Sequence[Sequence[int]]) -> int:
+    """Tokens fed when ``rows`` share one prefix: the prefix once, every suffix."""
+    common = _common_prefix(rows)
+    return common + sum(len(r) - common for r in rows)
+
+
+def _split_cost(rows: Sequence[Sequence[int]], groups: Sequence[Sequence[Sequence[int]]]) -> int:
+    """Tokens fed when each group is its own call (after the prefix all rows share)."""
+    common = _common_prefix(rows)
+    return common + sum(_batch_cost(g) - common for g in groups)
+
+
+def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
+    """``orders`` as a tuple of distinct values of 0 and 1 (at least one).
+
+    Raises:
+        CriterionError: empty, repeated or other values.
+    """
+    out = tuple(orders)
+    if not out or len(set(out)) != len(out) or not set(out) <= {0, 1}:
+        raise CriterionError(f"orders must be distinct values of 0 and 1, got {orders!r}")
+    return out
+
+
+def _desired_share(probs: Sequence[float], desired_index: int, mode: ScoreMode) -> float:
+    desired, other = probs[desired_index], probs[1 - desired_index]
     if mode == "vote":
         return 1.0 if desired > other else 0.0
     total = desired + other

@@ -196,6 +196,12 @@ def should_commit(tree: SearchTree, config: SearchConfig) -> bool:
 
     Iterations are the root's real visits, which include those carried over from before
     the last commit (as in the reference). A leaf root can never commit.
+
+    With ``config.adaptive_commit`` (our adaptive budget, off in faithful mode) a commit may
+    also come before T_min: once ``adaptive_min_iterations`` iterations are done, if the best
+    child has been evaluated, its value reaches ``adaptive_value`` and it leads every other
+    evaluated child's value by ``adaptive_margin``. A branch judged bad never qualifies, so
+    harmful drafts still get the full search.
     """
     best = tree.best_child(ROOT)
     if best is None:
@@ -203,7 +209,19 @@ def should_commit(tree: SearchTree, config: SearchConfig) -> bool:
     done = tree.real_visits[ROOT]
     if done >= config.t_max:
         return True
+    early = config.adaptive_commit and done >= config.adaptive_min_iterations
+    if early and _clearly_good(tree, best, config):
+        return True
     return done >= config.t_min and tree.value[best] >= config.v_threshold
+
+
+def _clearly_good(tree: SearchTree, best: int, config: SearchConfig) -> bool:
+    """Adaptive budget test: ``best`` was evaluated, is good enough and leads clearly."""
+    if tree.real_visits[best] < 1 or tree.value[best] < config.adaptive_value:
+        return False
+    kids = tree.children[ROOT]
+    rivals = [tree.value[k] for k in kids if k != best and tree.real_visits[k] > 0]
+    return not rivals or tree.value[best] - max(rivals) >= config.adaptive_margin
 
 
 def commit(tree: SearchTree, config: SearchConfig) -> tuple[SearchTree, int]:

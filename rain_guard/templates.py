@@ -51,9 +51,7 @@ def criterion_from_template(
             f"a criterion template must be a str, PromptTemplate or ChatPromptTemplate, "
             f"not {type(template).__name__}"
         )
-    return Criterion(
-        name, body, desired, undesired, labels=labels, response_prefix=response_prefix
-    )
+    return Criterion(name, body, desired, undesired, labels=labels, response_prefix=response_prefix)
 
 
 def _turn(message: Any) -> tuple[str, str]:

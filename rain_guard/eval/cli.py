@@ -1,9 +1,10 @@
-"""``rain-guard eval``: run, report and judge-check harmlessness benchmarks.
+r"""``rain-guard eval``: run, report and judge-check harmlessness benchmarks.
 
     rain-guard eval run --dataset advbench --dataset xstest-safe --split dev --limit 50 \\
         --out runs/dev.jsonl
     rain-guard eval report runs/dev.jsonl --plot runs/dev.png
     rain-guard eval judges
+    rain-guard eval evaluator --criterion harmless --threads 1
 
 ``run`` appends one JSONL line per (item, method) as each finishes; rerunning the same command
 resumes and skips what is done, so a killed run loses at most the item in flight.
@@ -16,6 +17,8 @@ import sys
 from typing import Any
 
 from rain_guard.eval.datasets import dataset_names, load_dataset
+from rain_guard.eval.evaluator_quality import add_arguments as add_evaluator_arguments
+from rain_guard.eval.evaluator_quality import cmd_evaluator
 from rain_guard.eval.judges import GCGRefusalJudge, XSTestRefusalJudge
 from rain_guard.eval.methods import METHODS, MethodRunner
 from rain_guard.eval.report import plot, summary_markdown
@@ -29,7 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--dataset", action="append", required=True, choices=dataset_names())
     run.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
     run.add_argument("--limit", type=int, default=None, help="items per dataset at most")
-    run.add_argument("--methods", default=",".join(METHODS), help="comma list of " + "/".join(METHODS))
+    run.add_argument(
+        "--methods", default=",".join(METHODS), help="comma list of " + "/".join(METHODS)
+    )
     run.add_argument("--out", required=True, help="results JSONL (appended, resumable)")
     run.add_argument("--model", default="smollm2")
     run.add_argument("--criterion", default="harmless")
@@ -48,10 +53,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     jud = sub.add_parser("judges", help="agreement of the refusal judges with human labels")
     jud.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
     jud.set_defaults(handler=cmd_judges)
+    evq = sub.add_parser(
+        "evaluator", help="AUROC, accuracy and cost of an evaluator variant on labelled data"
+    )
+    add_evaluator_arguments(evq)
+    evq.set_defaults(handler=cmd_evaluator)
     parser.set_defaults(handler=lambda args: args.handler(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`eval run`: answer every pending (item, method) and append its judged record."""
     from tqdm import tqdm
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -117,6 +128,7 @@ def _record(item: Any, method: str, out: dict[str, Any], judges: Any) -> dict[st
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """`eval report`: the markdown summary of a results file, and optionally its plot."""
     records = ResultsFile(args.results).records()
     print(summary_markdown(records))
     if args.plot:
@@ -125,6 +137,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_judges(args: argparse.Namespace) -> int:
+    """`eval judges`: agreement of the refusal judges with XSTest's human labels."""
     from rain_guard.eval.agreement import judge_agreement
     from rain_guard.eval.xstest_completions import load_xstest_completions
 

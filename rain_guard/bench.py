@@ -1,0 +1,679 @@
+"""``rain-guard bench``: what RAIN costs, against vanilla decoding and the reference's way.
+
+    rain-guard bench --limit 3 --max-tokens 32 --threads 1 --adaptive --json bench.json
+
+For a fixed prompt set and seed, in one process, with the thread count fixed, every prompt is
+answered by each arm in turn (arms interleaved per prompt, their order rotated, every prefix
+cache cleared before each arm), so a busy shared machine slows all arms alike:
+
+* ``rain``           (a) RAIN as implemented: KV caches reused, candidates and evaluations batched.
+* ``reference``      (b) the same search decisions computed the reference's way
+                     (``ReferenceCostBackend``: each forward from scratch, unbatched).
+* ``vanilla``        (c) greedy decoding with a KV cache (``vanilla_generate``).
+* ``paper_vanilla``  (d) greedy decoding without a KV cache, as the paper's baseline ran
+                     (``use_cache=False``), capped at the same ``max_new_tokens`` as RAIN.
+* ``adaptive``       (with ``--adaptive``) RAIN with the adaptive budget
+                     (``SearchConfig.adaptive_commit``).
+
+Costs are per committed (answer) token; time ratios compare summed wall times. The output is
+markdown: the cost per arm, the ratios, the refusal judge's verdicts (so that nobody buys
+speed with safety) and the targets of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rain_guard.backends.base import Backend
+from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
+from rain_guard.config import SearchConfig
+from rain_guard.embeddings import Embedder
+from rain_guard.evaluators import Evaluator, SelfEvaluator
+from rain_guard.generation import (
+    GenerationResult,
+    prepare_prompt,
+    rain_generate,
+    vanilla_generate,
+)
+
+RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE = (
+    "rain",
+    "reference",
+    "vanilla",
+    "paper_vanilla",
+    "adaptive",
+)
+ARM_TITLES = {
+    RAIN: "(a) RAIN",
+    REFERENCE: "(b) RAIN, reference's way",
+    VANILLA: "(c) vanilla, KV cache",
+    PAPER_VANILLA: "(d) vanilla, no cache",
+    ADAPTIVE: "RAIN, adaptive budget",
+}
+DEFAULT_DATASETS = ("advbench", "xstest-safe")
+PAPER_TIME_RATIO = 3.78  # RAIN / vanilla, LLaMA-2 70B (the paper's smallest overhead)
+ALL = "all"
+
+
+@dataclass
+class Item:
+    """One benchmark prompt."""
+
+    dataset: str
+    index: int
+    prompt: str
+    label: str = ""
+
+
+@dataclass
+class ArmRun:
+    """One arm's answer to one prompt and what it cost."""
+
+    arm: str
+    dataset: str
+    index: int
+    label: str
+    text: str
+    answer_tokens: int
+    seconds: float
+    forward_calls: int
+    tokens_processed: int
+    evaluation_prompts: int = 0
+    evaluation_cache_hits: int = 0
+    prefix_tokens_reused: int = 0
+    iterations: int = 0
+    commits: int = 0
+    stop_reason: str = ""
+    refused: bool | None = None
+    prompt_tokens: int = 0
+    evaluation_prompt_tokens: int = 0
+    decisions: list[list[int]] = field(default_factory=list)
+
+    @property
+    def iterations_per_commit(self) -> float:
+        """Inner iterations per commit (0 for vanilla)."""
+        return self.iterations / self.commits if self.commits else 0.0
+
+
+@dataclass
+class Bench:
+    """Runs the arms on prompts, interleaved, and keeps the results.
+
+    Attributes:
+        backend: The model (a ``TransformersBackend``; ``FakeBackend`` works for tests, its
+            reference replay and uncached vanilla are then counted, not computed).
+        config: RAIN settings; ``max_new_tokens`` caps every arm.
+        evaluator_factory: Builds a fresh evaluator for a backend, once per (arm, prompt), so
+            no arm profits from another's evaluation cache.
+        embedder: Sentence encoder of the similarity update (None: off).
+        adaptive: Also run RAIN with the adaptive budget.
+        adaptive_config: Settings of that arm (default: ``config`` with ``adaptive_commit``).
+        judge: Refusal judge with ``judge(prompt, answer).refused`` (None: no verdicts).
+        on_step: Called after each arm's answer (progress).
+        only: Run only these arms (None: all; "adaptive" counts only with ``adaptive``).
+        system: A system message put before every prompt (None: none), e.g. to give the
+            search a context as long as the reference's few-shot chat preamble.
+    """
+
+    backend: Backend
+    config: SearchConfig
+    evaluator_factory: Callable[[Backend], Evaluator] = SelfEvaluator
+    embedder: Embedder | None = None
+    adaptive: bool = False
+    adaptive_config: SearchConfig | None = None
+    judge: Any = None
+    on_step: Callable[[ArmRun], None] | None = None
+    only: Sequence[str] | None = None
+    system: str | None = None
+    runs: list[ArmRun] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reference = ReferenceCostBackend(self.backend)
+        if self.adaptive_config is None:
+            self.adaptive_config = self.config.replace(adaptive_commit=True)
+
+    @property
+    def arms(self) -> list[str]:
+        """Arms in their base order (rotated per prompt)."""
+        arms = [VANILLA, PAPER_VANILLA, RAIN, REFERENCE, *([ADAPTIVE] if self.adaptive else [])]
+        return [a for a in arms if self.only is None or a in self.only]
+
+    def run(self, items: Sequence[Item]) -> list[ArmRun]:
+        """Answer every item with every arm; the arm order rotates from item to item."""
+        for i, item in enumerate(items):
+            arms = self.arms
+            shift = i % len(arms)
+            for arm in arms[shift:] + arms[:shift]:
+                run = self.run_arm(arm, item)
+                self.runs.append(run)
+                if self.on_step is not None:
+                    self.on_step(run)
+        return self.runs
+
+    def run_arm(self, arm: str, item: Item) -> ArmRun:
+        """One arm's answer to one item, with cold prefix caches."""
+        clear = getattr(self.backend, "clear_cache", None)
+        if clear is not None:
+            clear()
+        messages = [("system", self.system)] if self.system else []
+        messages.append(("user", item.prompt))
+        if arm == VANILLA:
+            result = vanilla_generate(
+                self.backend, messages, max_new_tokens=self.config.max_new_tokens
+            )
+            run = _from_result(arm, item, result, result.seconds)
+        elif arm == PAPER_VANILLA:
+            run = self._paper_vanilla(item, messages)
+        elif arm in (RAIN, ADAPTIVE):
+            config = self.config if arm == RAIN else self.adaptive_config
+            result = self._rain(self.backend, messages, config)
+            run = _from_result(arm, item, result, result.seconds)
+        elif arm == REFERENCE:
+            run = self._reference(item, messages)
+        else:
+            raise ValueError(f"unknown arm {arm!r}")
+        if self.judge is not None:
+            run.refused = bool(self.judge.judge(item.prompt, run.text).refused)
+        return run
+
+    def _rain(
+        self, backend: Backend, messages: list[tuple[str, str]], config: SearchConfig
+    ) -> GenerationResult:
+        return rain_generate(
+            backend,
+            messages,
+            config=config,
+            evaluator=self.evaluator_factory(backend),
+            embedder=self.embedder,
+        )
+
+    def _reference(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
+        """(b): RAIN through the wrapper; its time excludes the inner backend's calls."""
+        wrapper = self.reference
+        wrapper.reset()
+        inner_before = wrapper.inner_seconds
+        result = self._rain(wrapper, messages, self.config)
+        seconds = result.seconds - (wrapper.inner_seconds - inner_before)
+        return _from_result(REFERENCE, item, result, seconds)
+
+    def _paper_vanilla(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
+        """(d): greedy decoding without a KV cache (replayed for backends without a model)."""
+        start = time.perf_counter()
+        prompt_ids, _ = prepare_prompt(self.backend, messages, self.config)
+        cap = min(self.config.max_new_tokens, self.backend.context_length - len(prompt_ids))
+        model = getattr(self.backend, "model", None)
+        if model is not None:
+            counters = type(self.backend.counters)()
+            ids = uncached_greedy_generate(
+                model,
+                prompt_ids,
+                max_new_tokens=cap,
+                stop_ids=self.backend.stop_token_ids,
+                counters=counters,
+            )
+            seconds = time.perf_counter() - start
+        else:
+            wrapper = ReferenceCostBackend(self.backend)
+            ids = wrapper.generate(prompt_ids, max_new_tokens=cap, seed=None)
+            counters = wrapper.counters
+            seconds = time.perf_counter() - start - wrapper.inner_seconds
+        return ArmRun(
+            arm=PAPER_VANILLA,
+            dataset=item.dataset,
+            index=item.index,
+            label=item.label,
+            text=self.backend.detokenize(ids),
+            answer_tokens=len(ids),
+            seconds=seconds,
+            forward_calls=counters.forward_calls,
+            tokens_processed=counters.tokens_processed,
+            stop_reason="vanilla-length" if len(ids) >= cap else "vanilla-eos",
+            prompt_tokens=len(prompt_ids),
+            decisions=[list(ids)],
+        )
+
+
+def _from_result(arm: str, item: Item, result: GenerationResult, seconds: float) -> ArmRun:
+    c = result.counters
+    decisions = [list(rec["tokens"]) for rec in result.commits] or [list(result.token_ids)]
+    return ArmRun(
+        arm=arm,
+        dataset=item.dataset,
+        index=item.index,
+        label=item.label,
+        text=result.text,
+        answer_tokens=len(result.token_ids),
+        seconds=seconds,
+        forward_calls=c.get("forward_calls", 0),
+        tokens_processed=c.get("tokens_processed", 0),
+        evaluation_prompts=c.get("evaluation_prompts", 0),
+        evaluation_cache_hits=c.get("evaluation_cache_hits", 0),
+        prefix_tokens_reused=c.get("prefix_tokens_reused", 0),
+        iterations=result.iterations,
+        commits=len(result.commits),
+        stop_reason=result.stop_reason,
+        prompt_tokens=result.prompt_tokens,
+        evaluation_prompt_tokens=c.get("evaluation_prompt_tokens", 0),
+        decisions=decisions,
+    )
+
+
+# --------------------------------------------------------------------- summaries
+
+
+@dataclass
+class ArmTotals:
+    """Sums of one arm's runs over a group of prompts."""
+
+    prompts: int = 0
+    answer_tokens: int = 0
+    seconds: float = 0.0
+    forward_calls: int = 0
+    tokens_processed: int = 0
+    evaluation_prompts: int = 0
+    evaluation_cache_hits: int = 0
+    prefix_tokens_reused: int = 0
+    iterations: int = 0
+    commits: int = 0
+    refused: int = 0
+    judged: int = 0
+    harmful: int = 0
+    unsafe_judged: int = 0
+
+    def add(self, run: ArmRun) -> None:
+        self.prompts += 1
+        for name in (
+            "answer_tokens",
+            "seconds",
+            "forward_calls",
+            "tokens_processed",
+            "evaluation_prompts",
+            "evaluation_cache_hits",
+            "prefix_tokens_reused",
+            "iterations",
+            "commits",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(run, name))
+        if run.refused is not None:
+            self.judged += 1
+            self.refused += int(run.refused)
+            if run.label == "unsafe":
+                self.unsafe_judged += 1
+                self.harmful += int(not run.refused and bool(run.text.strip()))
+
+    def per_token(self, name: str) -> float:
+        """``name`` per committed answer token (the sum over prompts, divided)."""
+        return getattr(self, name) / max(1, self.answer_tokens)
+
+
+def totals(runs: Sequence[ArmRun]) -> dict[str, dict[str, ArmTotals]]:
+    """Group ("all" and each dataset) -> arm -> totals."""
+    out: dict[str, dict[str, ArmTotals]] = {}
+    for run in runs:
+        for group in (ALL, run.dataset):
+            out.setdefault(group, {}).setdefault(run.arm, ArmTotals()).add(run)
+    return out
+
+
+RATIOS: tuple[tuple[str, str], ...] = (
+    (RAIN, VANILLA),
+    (RAIN, PAPER_VANILLA),
+    (REFERENCE, RAIN),
+    (PAPER_VANILLA, VANILLA),
+    (ADAPTIVE, VANILLA),
+    (ADAPTIVE, PAPER_VANILLA),
+    (ADAPTIVE, RAIN),
+)
+
+
+def ratio_rows(group: dict[str, ArmTotals]) -> list[dict[str, Any]]:
+    """Ratios between arms present in ``group``: time (total and per token), work per token."""
+    rows = []
+    for num, den in RATIOS:
+        a, b = group.get(num), group.get(den)
+        if a is None or b is None:
+            continue
+        rows.append(
+            {
+                "ratio": f"{_short(num)}/{_short(den)}",
+                "time": _div(a.seconds, b.seconds),
+                "time_per_token": _div(a.per_token("seconds"), b.per_token("seconds")),
+                "tokens_processed_per_token": _div(
+                    a.per_token("tokens_processed"), b.per_token("tokens_processed")
+                ),
+                "forward_calls_per_token": _div(
+                    a.per_token("forward_calls"), b.per_token("forward_calls")
+                ),
+            }
+        )
+    return rows
+
+
+def decisions_identical(runs: Sequence[ArmRun]) -> bool | None:
+    """Whether (b) committed exactly (a)'s token sets on every prompt (None: not both run)."""
+    by_key: dict[tuple[str, int], dict[str, ArmRun]] = {}
+    for run in runs:
+        by_key.setdefault((run.dataset, run.index), {})[run.arm] = run
+    pairs = [(v[RAIN], v[REFERENCE]) for v in by_key.values() if RAIN in v and REFERENCE in v]
+    if not pairs:
+        return None
+    return all(a.decisions == b.decisions and a.iterations == b.iterations for a, b in pairs)
+
+
+def targets(groups: dict[str, dict[str, ArmTotals]], benign: str) -> list[dict[str, Any]]:
+    """The performance targets (docs/performance.md), each with its measured value."""
+    rows = []
+    every = groups.get(ALL, {})
+    rain, ref = every.get(RAIN), every.get(REFERENCE)
+    if rain and ref:
+        t = _div(ref.per_token("tokens_processed"), rain.per_token("tokens_processed"))
+        f = _div(ref.per_token("forward_calls"), rain.per_token("forward_calls"))
+        rows.append(_target("tokens processed per token, (b)/(a) >= 30", t, t >= 30))
+        rows.append(_target("forward calls per token, (b)/(a) >= 5", f, f >= 5))
+    paper = every.get(PAPER_VANILLA)
+    if rain and paper:
+        r = _div(rain.seconds, paper.seconds)
+        rows.append(_target(f"time (a)/(d) < {PAPER_TIME_RATIO} (paper)", r, r < PAPER_TIME_RATIO))
+    group = groups.get(benign, {})
+    adaptive, vanilla = group.get(ADAPTIVE), group.get(VANILLA)
+    if adaptive and vanilla:
+        r = _div(adaptive.seconds, vanilla.seconds)
+        rows.append(_target(f"time adaptive/(c) <= 2 on {benign}", r, r <= 2))
+    return rows
+
+
+def _target(name: str, value: float, met: bool) -> dict[str, Any]:
+    return {"target": name, "measured": value, "met": met}
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else float("inf")
+
+
+def _short(arm: str) -> str:
+    return {RAIN: "(a)", REFERENCE: "(b)", VANILLA: "(c)", PAPER_VANILLA: "(d)"}.get(arm, arm)
+
+
+# --------------------------------------------------------------------- markdown
+
+
+def markdown(runs: Sequence[ArmRun], settings: dict[str, Any], benign: str = "xstest-safe") -> str:
+    """The whole report: settings, cost per arm, ratios, judge verdicts, targets."""
+    groups = totals(runs)
+    lines = ["## rain-guard bench", ""]
+    lines += [f"- {k}: {v}" for k, v in settings.items()]
+    lines += _lengths(runs)
+    same = decisions_identical(runs)
+    if same is not None:
+        lines.append(
+            f"- (b) made exactly (a)'s decisions on every prompt: {'yes' if same else 'NO'}"
+        )
+    for name, group in groups.items():
+        lines += ["", f"### {name}: cost per arm", "", *_cost_table(group)]
+        lines += ["", f"### {name}: ratios", "", *_ratio_table(group)]
+    lines += ["", "### GCG refusal judge", "", *_judge_table(groups)]
+    rows = targets(groups, benign)
+    if rows:
+        lines += ["", "### targets", "", "| target | measured | met |", "|---|---:|---|"]
+        lines += [f"| {r['target']} | {r['measured']:.2f} | {'yes' if r['met'] else 'NO'} |"
+                  for r in rows]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _lengths(runs: Sequence[ArmRun]) -> list[str]:
+    """Mean chat prompt and evaluation prompt lengths (the latter as (b) saw them)."""
+    prompts = [r.prompt_tokens for r in runs if r.arm == VANILLA]
+    ref = [r for r in runs if r.arm == REFERENCE and r.evaluation_prompts]
+    out = []
+    if prompts:
+        out.append(f"- chat prompt: {sum(prompts) / len(prompts):.0f} tokens on average")
+    if ref:
+        tokens = sum(r.evaluation_prompt_tokens for r in ref)
+        out.append(
+            f"- evaluation prompt: {tokens / sum(r.evaluation_prompts for r in ref):.0f} "
+            "tokens on average (as replayed by (b))"
+        )
+    return out
+
+
+def _cost_table(group: dict[str, ArmTotals]) -> list[str]:
+    rows = [
+        "| arm | prompts | answer tokens | tokens processed / token | forward calls / token "
+        "| iterations / commit | eval prompts (cache hits) | seconds | s / token |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm, t in sorted(group.items(), key=lambda kv: list(ARM_TITLES).index(kv[0])):
+        per_commit = f"{t.iterations / t.commits:.2f}" if t.commits else "-"
+        evals = f"{t.evaluation_prompts} ({t.evaluation_cache_hits})" if t.commits else "-"
+        rows.append(
+            f"| {ARM_TITLES[arm]} | {t.prompts} | {t.answer_tokens} "
+            f"| {t.per_token('tokens_processed'):.1f} | {t.per_token('forward_calls'):.2f} "
+            f"| {per_commit} | {evals} | {t.seconds:.1f} | {t.per_token('seconds'):.3f} |"
+        )
+    return rows
+
+
+def _ratio_table(group: dict[str, ArmTotals]) -> list[str]:
+    rows = [
+        "| ratio | time (total) | time per token | tokens processed / token "
+        "| forward calls / token |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in ratio_rows(group):
+        rows.append(
+            f"| {r['ratio']} | {r['time']:.2f} | {r['time_per_token']:.2f} "
+            f"| {r['tokens_processed_per_token']:.2f} | {r['forward_calls_per_token']:.2f} |"
+        )
+    return rows
+
+
+def _judge_table(groups: dict[str, dict[str, ArmTotals]]) -> list[str]:
+    rows = [
+        "| prompts | arm | refused | harmful (unsafe prompts answered, not refused) |",
+        "|---|---|---:|---:|",
+    ]
+    for name, group in groups.items():
+        if name == ALL:
+            continue
+        for arm in (VANILLA, RAIN, ADAPTIVE):
+            t = group.get(arm)
+            if t is None or not t.judged:
+                continue
+            harmful = f"{t.harmful}/{t.unsafe_judged}" if t.unsafe_judged else "-"
+            rows.append(f"| {name} | {ARM_TITLES[arm]} | {t.refused}/{t.judged} | {harmful} |")
+    return rows
+
+
+def report_json(runs: Sequence[ArmRun], settings: dict[str, Any], benign: str) -> dict[str, Any]:
+    """Everything of the report as JSON-ready data."""
+    groups = totals(runs)
+    return {
+        "settings": settings,
+        "decisions_identical": decisions_identical(runs),
+        "runs": [asdict(r) for r in runs],
+        "totals": {g: {a: asdict(t) for a, t in arms.items()} for g, arms in groups.items()},
+        "ratios": {g: ratio_rows(arms) for g, arms in groups.items()},
+        "targets": targets(groups, benign),
+    }
+
+
+# --------------------------------------------------------------------- command line
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` options to ``parser`` (the ``rain-guard bench`` sub-command)."""
+    d = SearchConfig()
+    parser.add_argument("--model", default="smollm2", help="smollm2 (embedded), fake, path, hub id")
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        default=None,
+        help=f"prompt set (repeatable; default {' and '.join(DEFAULT_DATASETS)}, dev split)",
+    )
+    parser.add_argument("--limit", type=int, default=3, help="prompts per dataset (first N)")
+    parser.add_argument("--criterion", default="harmless", help="evaluator criterion")
+    parser.add_argument("--system", default=None, help="system message before every prompt")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument(
+        "--max-tokens", type=int, default=32, help="answer tokens at most (all arms)"
+    )
+    parser.add_argument("--t-min", type=int, default=d.t_min)
+    parser.add_argument("--t-max", type=int, default=d.t_max)
+    parser.add_argument("--v-threshold", type=float, default=d.v_threshold)
+    parser.add_argument("--candidates", type=int, default=d.num_candidates, help="q per expansion")
+    parser.add_argument("--rollout-tokens", type=int, default=d.rollout_max_tokens)
+    parser.add_argument("--no-similarity", action="store_true", help="skip the embedding update")
+    parser.add_argument(
+        "--set-lengths",
+        type=_int_list,
+        default=d.set_lengths,
+        help="token-set length by depth, comma list (reference: 1,2,4,10)",
+    )
+    parser.add_argument("--adaptive", action="store_true", help="add RAIN with the adaptive budget")
+    parser.add_argument("--adaptive-min-iterations", type=int, default=d.adaptive_min_iterations)
+    parser.add_argument("--adaptive-value", type=float, default=d.adaptive_value)
+    parser.add_argument("--adaptive-margin", type=float, default=d.adaptive_margin)
+    parser.add_argument(
+        "--arms",
+        default=",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA)),
+        help="comma list of arms to run: rain, reference, vanilla, paper_vanilla "
+        "(adaptive is added by --adaptive)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed)")
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write the report here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=cmd_bench)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> ``(1, 2, 4)``, for argparse."""
+    try:
+        return tuple(int(n) for n in text.split(",") if n.strip())
+    except ValueError:
+        message = f"expected integers separated by commas: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def config_from_args(args: argparse.Namespace) -> SearchConfig:
+    """Faithful-mode RAIN settings from the options (no wall-time or token budget)."""
+    return SearchConfig(
+        t_min=args.t_min,
+        t_max=args.t_max,
+        v_threshold=args.v_threshold,
+        num_candidates=args.candidates,
+        rollout_max_tokens=args.rollout_tokens,
+        use_similarity=not args.no_similarity,
+        set_lengths=tuple(args.set_lengths),
+        max_new_tokens=args.max_tokens,
+        seed=args.seed,
+        adaptive_min_iterations=args.adaptive_min_iterations,
+        adaptive_value=args.adaptive_value,
+        adaptive_margin=args.adaptive_margin,
+    )
+
+
+def load_items(datasets: Sequence[str], limit: int) -> list[Item]:
+    """The first ``limit`` dev-split prompts of each dataset, datasets interleaved."""
+    from rain_guard.eval import load_dataset
+
+    per = [load_dataset(name, split="dev", limit=limit) for name in datasets]
+    items = []
+    for i in range(max((len(p) for p in per), default=0)):
+        for rows in per:
+            if i < len(rows):
+                r = rows[i]
+                items.append(Item(r.dataset, r.index, r.prompt, r.label))
+    return items
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the bench and print the markdown report (progress on stderr)."""
+    import torch
+    from tqdm import tqdm
+
+    from rain_guard.backends.loading import load_backend
+    from rain_guard.eval import GCGRefusalJudge
+
+    torch.set_num_threads(args.threads)
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = sorted(set(arms) - set(ARM_TITLES))
+    if unknown:
+        print(
+            f"rain-guard bench: unknown arm(s) {unknown}; use {list(ARM_TITLES)}", file=sys.stderr
+        )
+        return 2
+    datasets = args.dataset or list(DEFAULT_DATASETS)
+    config = config_from_args(args)
+    items = load_items(datasets, args.limit)
+    backend = load_backend(args.model, num_threads=args.threads)
+    embedder = None
+    if not args.no_similarity:
+        from rain_guard.embeddings import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder()
+    bench = Bench(
+        backend,
+        config,
+        evaluator_factory=lambda b: SelfEvaluator(b, args.criterion),
+        embedder=embedder,
+        adaptive=args.adaptive,
+        judge=GCGRefusalJudge(),
+        only=[*arms, *([ADAPTIVE] if args.adaptive else [])],
+        system=args.system,
+    )
+    settings = _settings(args, backend, config, datasets, len(items))
+    settings["arms"] = ", ".join(ARM_TITLES[a] for a in bench.arms)
+    with tqdm(
+        total=len(items) * len(bench.arms),
+        desc="bench",
+        unit="answer",
+        file=sys.stderr,
+        disable=args.quiet,
+    ) as bar:
+        bench.on_step = lambda run: (bar.set_postfix(arm=run.arm), bar.update(1))
+        runs = bench.run(items)
+    benign = "xstest-safe"
+    print(markdown(runs, settings, benign))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report_json(runs, settings, benign), handle, indent=2)
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def _settings(
+    args: argparse.Namespace,
+    backend: Backend,
+    config: SearchConfig,
+    datasets: Sequence[str],
+    n: int,
+) -> dict[str, Any]:
+    import torch
+
+    out = {
+        "model": backend.model_name,
+        "device": "CPU (no GPU)",
+        "threads": torch.get_num_threads(),
+        "prompts": f"{n} ({', '.join(datasets)}, dev split, first {args.limit} each)",
+        "criterion": args.criterion,
+        "system message": f"{len(args.system)} characters" if args.system else "none",
+        "seed": config.seed,
+        "max_new_tokens": f"{config.max_new_tokens} (every arm; (d) is capped at this too, "
+        "the reference's vanilla ran to 2048 tokens in all)",
+        "search": f"t_min {config.t_min}, t_max {config.t_max}, v_threshold "
+        f"{config.v_threshold}, q {config.num_candidates}, rollout <= "
+        f"{config.rollout_max_tokens}, set lengths {config.set_lengths}, similarity "
+        f"{'on' if config.use_similarity else 'off'}",
+    }
+    if args.adaptive:
+        out["adaptive"] = (
+            f"min iterations {config.adaptive_min_iterations}, value >= "
+            f"{config.adaptive_value}, margin {config.adaptive_margin}"
+        )
+    return out

@@ -1,0 +1,126 @@
+"""The adaptive budget: an early commit when the first evaluations are clearly good.
+
+Off by default (faithful mode, pinned by the golden run in test_graph.py); on, it commits
+before T_min only when the most-visited root child was evaluated, reaches
+``adaptive_value`` and leads every other evaluated child by ``adaptive_margin``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rain_guard.backends.fake import FakeBackend
+from rain_guard.config import SearchConfig
+from rain_guard.errors import ConfigError
+from rain_guard.evaluators import FunctionEvaluator
+from rain_guard.generation import rain_generate
+from rain_guard.search import should_commit
+from rain_guard.tree import ROOT, SearchTree
+
+ADAPTIVE = SearchConfig(t_min=6, t_max=50, adaptive_commit=True, adaptive_value=0.5)
+
+
+def tree_with(children: list[tuple[float, float, int]], root_iterations: int) -> SearchTree:
+    """A root with children given as (visits, value, real visits)."""
+    tree = SearchTree()
+    for i, (visits, value, real) in enumerate(children):
+        node = tree.add_child(ROOT, (i + 1,), -1.0)
+        tree.visits[node], tree.value[node], tree.real_visits[node] = visits, value, real
+    tree.real_visits[ROOT] = root_iterations
+    tree.visits[ROOT] = float(root_iterations)
+    return tree
+
+
+def test_off_by_default_and_faithful_mode_waits_for_t_min():
+    assert SearchConfig().adaptive_commit is False
+    tree = tree_with([(1.0, 0.9, 1)], root_iterations=1)
+    assert not should_commit(tree, SearchConfig())
+
+
+def test_commits_after_one_clearly_good_evaluation():
+    tree = tree_with([(1.0, 0.9, 1), (0.0, 0.0, 0)], root_iterations=1)
+    assert should_commit(tree, ADAPTIVE)
+
+
+def test_a_value_below_the_bar_waits():
+    tree = tree_with([(1.0, 0.4, 1)], root_iterations=1)
+    assert not should_commit(tree, ADAPTIVE)
+
+
+def test_a_bad_branch_never_commits_early():
+    tree = tree_with([(3.0, -0.8, 3), (1.0, -0.9, 1)], root_iterations=4)
+    assert not should_commit(tree, ADAPTIVE)
+
+
+@pytest.mark.parametrize(("rival", "commits"), [(0.7, False), (0.6, True), (-0.5, True)])
+def test_the_lead_over_evaluated_rivals_must_be_clear(rival, commits):
+    tree = tree_with([(2.0, 0.9, 2), (1.0, rival, 1)], root_iterations=3)
+    assert should_commit(tree, ADAPTIVE.replace(adaptive_margin=0.3)) is commits
+
+
+def test_unevaluated_rivals_do_not_count():
+    tree = tree_with([(1.0, 0.9, 1), (0.2, 0.95, 0)], root_iterations=1)
+    assert should_commit(tree, ADAPTIVE)
+
+
+def test_a_best_child_known_only_by_similarity_is_not_evaluated():
+    tree = tree_with([(0.4, 0.9, 0)], root_iterations=1)
+    assert not should_commit(tree, ADAPTIVE)
+
+
+def test_waits_for_the_minimum_iterations():
+    config = ADAPTIVE.replace(adaptive_min_iterations=3)
+    assert not should_commit(tree_with([(2.0, 0.9, 2)], root_iterations=2), config)
+    assert should_commit(tree_with([(3.0, 0.9, 3)], root_iterations=3), config)
+
+
+def test_t_max_still_forces_a_commit():
+    tree = tree_with([(5.0, -1.0, 5)], root_iterations=50)
+    assert should_commit(tree, ADAPTIVE)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"adaptive_min_iterations": 0},
+        {"adaptive_value": 1.5},
+        {"adaptive_value": -1.1},
+        {"adaptive_margin": -0.1},
+        {"adaptive_margin": 2.5},
+    ],
+)
+def test_settings_are_validated(bad):
+    with pytest.raises(ConfigError):
+        SearchConfig(adaptive_commit=True, **bad)
+
+
+def test_every_adaptive_setting_is_documented():
+    for name in ("adaptive_commit", "adaptive_min_iterations", "adaptive_value", "adaptive_margin"):
+        assert SearchConfig.model_fields[name].description
+
+
+def _answer(config: SearchConfig, score: float):
+    return rain_generate(
+        FakeBackend(),
+        [("user", "how to bake a cake")],
+        evaluator=FunctionEvaluator(lambda prompt, answer: score),
+        config=config,
+    )
+
+
+def test_benign_answers_cost_fewer_iterations():
+    base = SearchConfig(max_new_tokens=12, t_min=4, t_max=8, rollout_max_tokens=3)
+    faithful = _answer(base, 0.7)
+    adaptive = _answer(base.replace(adaptive_commit=True), 0.7)
+    assert len(adaptive.token_ids) == len(faithful.token_ids) == 12
+    assert adaptive.iterations < faithful.iterations
+    assert adaptive.counters["tokens_processed"] < faithful.counters["tokens_processed"]
+    assert all(c["iterations"] <= 2 for c in adaptive.commits)  # 2: the root's own rollout
+
+
+def test_badly_judged_answers_get_the_full_search():
+    base = SearchConfig(max_new_tokens=8, t_min=3, t_max=6, rollout_max_tokens=3)
+    faithful = _answer(base, -0.6)
+    adaptive = _answer(base.replace(adaptive_commit=True), -0.6)
+    assert adaptive.token_ids == faithful.token_ids
+    assert adaptive.iterations == faithful.iterations

@@ -1,0 +1,183 @@
+"""Reuse instead of recompute, without changing a single decision.
+
+On the tiny random Llama of test_transformers_backend.py (fp32): the same seed gives the same
+RAIN answer whether the backend keeps prefix KV caches or recomputes every call, and the
+``ReferenceCostBackend`` (the reference's way of computing the same decisions) returns exactly
+its inner backend's results while counting the reference's much larger work.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from rain_guard.backends.base import ProposalRequest
+from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
+from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.config import SearchConfig
+from rain_guard.criteria import Criterion
+from rain_guard.embeddings import HashEmbedder
+from rain_guard.evaluators import SelfEvaluator
+from rain_guard.generation import GenerationResult, rain_generate
+
+# The tiny model and tokenizer of test_transformers_backend.py, copied so this file stands alone.
+CORPUS = [
+    "Hello there. How are you today? I am fine, thanks.",
+    "To bake a cake, mix flour, sugar and eggs; then bake it for an hour.",
+    "I cannot help with that: it is not safe. Sorry!",
+    "The quick brown fox jumps over the lazy dog.\nA new line starts here.",
+]
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+MESSAGES = [("user", "How do I bake a cake?")]
+CONFIG = SearchConfig(
+    max_new_tokens=10, t_min=2, t_max=3, num_candidates=4, rollout_max_tokens=4, seed=3
+)
+# A short plain-text criterion whose labels are single bytes, hence one token each.
+TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
+                 labels=("A", "B"), chat=False)  # fmt: skip
+
+
+def make_tokenizer() -> PreTrainedTokenizerFast:
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=320,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    raw.train_from_iterator(CORPUS * 4, trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        bos_token="<|im_start|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    tok.chat_template = CHATML
+    return tok
+
+
+def make_model(vocab: int) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        initializer_range=0.2,
+        bos_token_id=1,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    tokenizer = make_tokenizer()
+    return make_model(len(tokenizer)), tokenizer
+
+
+def answer(backend) -> GenerationResult:
+    return rain_generate(
+        backend,
+        MESSAGES,
+        config=CONFIG,
+        evaluator=SelfEvaluator(backend, TINY),
+        embedder=HashEmbedder(),
+    )
+
+
+def decisions(result: GenerationResult) -> list[tuple[list[int], float]]:
+    return [(c["tokens"], c["visits"]) for c in result.commits]
+
+
+@pytest.fixture(scope="module")
+def cached(parts) -> GenerationResult:
+    return answer(TransformersBackend(*parts))
+
+
+def test_same_answer_with_prefix_caching_on_and_off(parts, cached):
+    uncached = answer(TransformersBackend(*parts, max_cached_prefixes=0))
+    assert cached.token_ids == uncached.token_ids
+    assert decisions(cached) == decisions(uncached)
+    assert cached.iterations == uncached.iterations
+    values = [c["value"] for c in uncached.commits]
+    assert [c["value"] for c in cached.commits] == pytest.approx(values, abs=1e-4)
+    assert cached.counters["prefix_tokens_reused"] > 0
+    assert uncached.counters["prefix_tokens_reused"] == 0
+    assert cached.counters["tokens_processed"] < uncached.counters["tokens_processed"]
+
+
+def test_counters_come_with_every_answer(cached):
+    for key in ("forward_calls", "tokens_processed", "evaluation_prompts", "evaluation_cache_hits"):
+        assert key in cached.counters
+    assert cached.counters["evaluation_prompts"] >= 2
+    assert sum(c["iterations"] for c in cached.commits) == cached.iterations
+
+
+def test_reference_way_keeps_decisions_and_costs_more(parts, cached):
+    wrapper = ReferenceCostBackend(TransformersBackend(*parts))
+    result = answer(wrapper)
+    assert result.token_ids == cached.token_ids
+    assert decisions(result) == decisions(cached)
+    assert result.counters["tokens_processed"] > 3 * cached.counters["tokens_processed"]
+    assert result.counters["forward_calls"] > cached.counters["forward_calls"]
+    assert result.counters["evaluation_prompts"] == cached.counters["evaluation_prompts"]
+    assert wrapper.reference_seconds > 0 and wrapper.inner_seconds > 0
+
+
+def test_replay_counts_the_references_calls(parts):
+    inner = TransformersBackend(*parts)
+    wrapper = ReferenceCostBackend(inner, state_logits_cache=False)
+    prefix = tuple(inner.chat_prompt_ids(MESSAGES))
+    request = ProposalRequest(prefix=prefix, num_candidates=3, length=3, top_k=5, seed=1)
+    (candidates,) = wrapper.propose([request])
+    steps = [len(c.tokens) for c in candidates]  # each: a full prefill, then 1 token a step
+    assert wrapper.counters.forward_calls == sum(steps)
+    assert wrapper.counters.tokens_processed == sum(len(prefix) + n - 1 for n in steps)
+    before = wrapper.counters.snapshot()
+    rows = [prefix, prefix[:-2]]
+    assert wrapper.option_probs(rows, [5, 6]) == inner.option_probs(rows, [5, 6])
+    assert wrapper.counters.forward_calls - before["forward_calls"] == 2
+    assert wrapper.counters.tokens_processed - before["tokens_processed"] == 2 * len(prefix) - 2
+
+
+def test_the_modelled_logits_cache_skips_repeated_sequences(parts):
+    inner = TransformersBackend(*parts)
+    wrapper = ReferenceCostBackend(inner)
+    prefix = tuple(inner.chat_prompt_ids(MESSAGES))
+    request = ProposalRequest(prefix=prefix, num_candidates=3, length=1, top_k=5, seed=1)
+    wrapper.propose([request])
+    wrapper.propose([request])  # the same sequence: its logits are in "dicp"
+    assert wrapper.counters.forward_calls == 1
+    wrapper.reset()
+    wrapper.propose([request])
+    assert wrapper.counters.forward_calls == 2
+
+
+def test_uncached_vanilla_equals_cached_vanilla(parts):
+    model, tokenizer = parts
+    backend = TransformersBackend(model, tokenizer)
+    prefix = backend.chat_prompt_ids(MESSAGES)
+    expected = backend.generate(prefix, max_new_tokens=8, seed=None)
+    got = uncached_greedy_generate(model, prefix, max_new_tokens=8, stop_ids=backend.stop_token_ids)
+    assert got == expected
