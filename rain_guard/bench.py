@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rain_guard.backends.base import Backend
+from rain_guard.backends.base import Backend, WorkCounters
 from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import Embedder
@@ -209,7 +209,7 @@ class Bench:
         cap = min(self.config.max_new_tokens, self.backend.context_length - len(prompt_ids))
         model = getattr(self.backend, "model", None)
         if model is not None:
-            counters = type(self.backend.counters)()
+            counters = WorkCounters()
             ids = uncached_greedy_generate(
                 model,
                 prompt_ids,
