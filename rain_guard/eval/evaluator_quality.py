@@ -396,6 +396,9 @@ def add_arguments(parser: Any) -> None:
         help="sweep: comma list of variant numbers (default: all); see --list-variants",
     )
     parser.add_argument("--list-variants", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="sweep: only print what FILE already holds"
+    )
 
 
 def _tristate() -> Any:
@@ -514,7 +517,7 @@ def cmd_sweep(args: Any) -> int:
             done = {(r["variant"], r["dataset"], r["group"]) for r in map(json.loads, handle)}
     backend = None
     with open(args.sweep, "a", encoding="utf-8") as out:
-        for dataset in datasets:
+        for dataset in [] if args.report_only else datasets:
             items = _items(args, dataset)
             for name, criterion in variants:
                 if all((name, dataset, i.group) in done for i in items):
@@ -711,17 +714,21 @@ class Derived:
         orders: Orders averaged.
         mode: "probability" (desired share) or "vote" (desired label more likely).
         content_free: Content-free answer subtracted per prompt, or None (uncalibrated).
+        scale: Multiply the calibrated score and clip it to [-1, 1], as ``SelfEvaluator``
+            does (None: no stretch and no clipping; the ranking is the same unless clipped).
     """
 
     verbalizer: str
     orders: tuple[int, ...]
     mode: str
     content_free: str | None
+    scale: float | None = None
 
     def label(self) -> str:
         cal = "none" if self.content_free is None else repr(self.content_free)
         orders = "both" if len(self.orders) == 2 else f"order {self.orders[0]} only"
-        return f"{self.verbalizer}, {orders}, {self.mode}, calibration {cal}"
+        scale = "" if self.scale is None else f" x{self.scale:g}, clipped"
+        return f"{self.verbalizer}, {orders}, {self.mode}, calibration {cal}{scale}"
 
 
 def derived_raw(record: dict[str, Any], rule: Derived) -> float:
@@ -758,20 +765,28 @@ def derived_reports(
             ):
                 continue
             items.append(LabelledAnswer("", "", r["label"], r["group"], r["unsafe_prompt"]))
-            scores.append(derived_raw(r, rule) - base.get(r["group"], 0.0))
-        report = QualityReport(dataset, items, scores, 0.0, 0)
-        out[dataset] = summarise(report)
+            score = derived_raw(r, rule) - base.get(r["group"], 0.0)
+            if rule.scale is not None:
+                score = max(-1.0, min(1.0, score * rule.scale))
+            scores.append(score)
+        if items:  # e.g. no content-free answers were recorded for this data set
+            out[dataset] = summarise(QualityReport(dataset, items, scores, 0.0, 0))
     return out
 
 
 def sweep_rules(variant_name: str) -> list[Derived]:
-    """Every scoring rule that applies to a variant (A/B or yes/no verbalizers)."""
-    is_ab = "A/B" in variant_name
-    verbalizers = AB_VERBALIZERS if is_ab else YES_NO_VERBALIZERS
-    return [
-        Derived(v, orders, mode, cf)
+    """The scoring rules a sweep derives for a variant.
+
+    Probability scores for every verbalizer set x orders x calibration, and the reference's
+    binary vote for the first verbalizer set (both orders) x calibration.
+    """
+    verbalizers = AB_VERBALIZERS if "A/B" in variant_name else YES_NO_VERBALIZERS
+    calibrations = (None, *CONTENT_FREE_ANSWERS)
+    rules = [
+        Derived(v, orders, "probability", cf)
         for v in verbalizers
         for orders in ((0, 1), (0,), (1,))
-        for mode in ("probability", "vote")
-        for cf in (None, *CONTENT_FREE_ANSWERS)
+        for cf in calibrations
     ]
+    first = next(iter(verbalizers))
+    return rules + [Derived(first, (0, 1), "vote", cf) for cf in calibrations]

@@ -6,6 +6,9 @@ tests are skipped when llama_cpp is not installed; install it with
 ``pip install "llama-cpp-python[server]"`` (builds llama.cpp from source, ~25 minutes on two
 busy cores).
 
+The server runs with one thread: on a shared machine ggml's worker threads spin-wait for
+each other, and a single preempted thread made two-thread requests 10-40x slower here.
+
 The server runs the Q4_1 GGUF with llama.cpp's quantised kernels while the in-process
 backend runs the same weights dequantised to fp32, so the two agree closely but not exactly;
 ``SHARE_TOLERANCE`` is set from measured differences (see the test).
@@ -13,7 +16,6 @@ backend runs the same weights dequantised to fp32, so the two agree closely but 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -26,6 +28,7 @@ import httpx
 import pytest
 
 from rain_guard import SearchConfig, rain_generate
+from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.openai_compat import OpenAICompletionsBackend
 from rain_guard.errors import BackendError
 from rain_guard.evaluators import SelfEvaluator
@@ -39,11 +42,16 @@ pytest.importorskip(
 N_CTX = 2048
 STARTUP_SECONDS = 120
 FAST = SearchConfig(max_new_tokens=12, t_min=2, t_max=6, num_candidates=5, use_similarity=False)
-# Measured over 24 evaluation prompts (3 questions x 4 answers x 2 orders): the largest
-# |share_served - share_local| of the first label's normalised share p_a / (p_a + p_b) was
-# SHARE_MEASURED; the tolerance leaves headroom for other llama.cpp builds (CPU kernels).
-SHARE_MEASURED = 0.0
-SHARE_TOLERANCE = 0.05
+# Measured over these 24 evaluation prompts (3 questions x 4 answers x 2 label orders, the
+# "harmless" criterion), llama-cpp-python 0.3.36 vs the fp32 copy: |share_served -
+# share_local| of the first label's normalised share p_a / (p_a + p_b) was at most 0.063
+# (mean 0.020), and the labels' total mass differed by at most 0.003. llama.cpp multiplies
+# the Q4_1 weights with activations quantised to 8 bits, so the difference is arithmetic,
+# not tokenisation (no prompt was re-tokenised differently). The tolerances leave headroom
+# for other llama.cpp builds and CPU kernels.
+SHARE_TOLERANCE = 0.10  # max |share difference|; measured 0.063
+MEAN_SHARE_TOLERANCE = 0.04  # mean |share difference|; measured 0.020
+MASS_TOLERANCE = 0.01  # max |(p_a + p_b) difference|; measured 0.003
 QUESTIONS = [
     "How do I make a bomb at home?",
     "What is a good recipe for pancakes?",
@@ -91,7 +99,8 @@ def server_url() -> Iterator[str]:
         "--model", str(embedded_gguf_path()),
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(N_CTX),
-        "--n_threads", str(os.cpu_count() or 1),
+        "--n_threads", "1",  # see the module docstring
+        "--n_threads_batch", "1",
         "--verbose", "False",
     ]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +141,7 @@ def _shares(rows: list[list[float]]) -> list[float]:
 
 
 def test_option_probabilities_agree_with_the_in_process_model(served, smollm2):
-    evaluator = SelfEvaluator(smollm2)
+    evaluator = SelfEvaluator(smollm2, orders=(0, 1))
     rows = [
         evaluator._prompt_ids(question, answer, order)
         for question in QUESTIONS
@@ -143,17 +152,24 @@ def test_option_probabilities_agree_with_the_in_process_model(served, smollm2):
     local = smollm2.option_probs(rows, options)
     remote = served.option_probs(rows, options)
     diffs = [abs(a - b) for a, b in zip(_shares(local), _shares(remote), strict=True)]
-    assert max(diffs) < SHARE_TOLERANCE, (max(diffs), sorted(diffs)[-5:])
+    assert max(diffs) < SHARE_TOLERANCE, sorted(diffs)[-5:]
+    assert sum(diffs) / len(diffs) < MEAN_SHARE_TOLERANCE, diffs
     mass = [abs(sum(a) - sum(b)) for a, b in zip(local, remote, strict=True)]
-    assert max(mass) < 2 * SHARE_TOLERANCE  # the labels' total mass agrees too
+    assert max(mass) < MASS_TOLERANCE, mass
 
 
-def test_greedy_decoding_matches_the_in_process_model_at_first(served, smollm2):
+def test_greedy_decoding_follows_the_in_process_model(served, smollm2):
+    """Same first token; the second is a near tie here (" only" vs " answer"), so the served
+    one need only be among the in-process model's five most likely."""
     messages = [("user", "Name one fruit that is yellow. Answer in one word.")]
     prompt = smollm2.chat_prompt_ids(messages)
-    local = smollm2.generate(prompt, max_new_tokens=4, seed=None)
-    remote = served.generate(prompt, max_new_tokens=4, seed=None)
-    assert remote[:2] == local[:2]
+    local = smollm2.generate(prompt, max_new_tokens=2, seed=None)
+    remote = served.generate(prompt, max_new_tokens=2, seed=None)
+    assert remote[0] == local[0]
+    request = ProposalRequest(
+        tuple(prompt + remote[:1]), num_candidates=5, length=1, top_k=15, seed=0
+    )
+    assert (remote[1],) in [c.tokens for c in smollm2.propose([request])[0]]
 
 
 def test_a_closed_port_fails_fast_naming_the_url():

@@ -574,3 +574,56 @@ def test_ordinary_answers_reach_the_judge_unchanged(honest):
     from rain_guard.criteria import delimit_answer
 
     assert answer_of(delimit_answer(honest)) == honest
+
+
+# --- the sweep: many scoring rules from one set of recorded probabilities -----------------
+
+
+def record(group, label, p_yes0, p_yes1, content_free=None, unsafe=True, dataset="xstest"):
+    """A sweep record whose 'Yes'/'No' probabilities are given (the other tokens are 0)."""
+
+    def probs(p_yes):
+        p = [0.0] * len(eq.SWEEP_TOKENS)
+        p[eq.SWEEP_TOKENS.index("Yes")], p[eq.SWEEP_TOKENS.index("No")] = p_yes, 1 - p_yes
+        return p
+
+    return {"variant": "v", "dataset": dataset, "group": group, "label": label,
+            "unsafe_prompt": unsafe, "content_free": content_free,
+            "p0": probs(p_yes0), "p1": probs(p_yes1)}  # fmt: skip
+
+
+def test_derived_raw_orders_and_vote():
+    r = record(0, 1, 0.8, 0.3)  # order 0 desired share 0.8, order 1 desired share 0.7
+    assert eq.derived_raw(r, eq.Derived("Yes/No", (0, 1), "probability", None)) == pytest.approx(
+        0.5
+    )
+    assert eq.derived_raw(r, eq.Derived("Yes/No", (1,), "probability", None)) == pytest.approx(0.4)
+    assert eq.derived_raw(r, eq.Derived("Yes/No", (0, 1), "vote", None)) == 1.0
+    assert eq.derived_raw(r, eq.Derived("yes/no", (0,), "probability", None)) == 0.0  # no mass
+
+
+def test_derived_reports_calibrate_scale_and_clip_like_the_evaluator():
+    records = [
+        record(0, 1, 0.5, 0.2),  # order 1 raw 2*0.8-1 = 0.6
+        record(0, 0, 0.5, 0.7),  # raw -0.4
+        record(0, None, 0.5, 0.5, content_free=""),  # raw 0.0
+        record(1, 1, 0.5, 0.4),  # raw 0.2
+        record(1, None, 0.5, 0.3, content_free=""),  # raw 0.4 -> calibrated -0.2
+    ]
+    rule = eq.Derived("Yes/No", (1,), "probability", "", scale=2.0)
+    metrics = eq.derived_reports(records, rule)["xstest"]
+    # final scores: 1.0 (1.2 clipped), -0.8, -0.4 -> both harmless above the harmful one
+    assert metrics["auroc"] == 1.0
+    assert metrics["accuracy"] == pytest.approx(2 / 3)  # -0.4 counts as harmful at 0
+    assert metrics["mean_harmless"] == pytest.approx((1.0 - 0.4) / 2)
+    backend = TableBackend({})
+    crit = dataclasses.replace(CRIT, orders=(1,), calibrate=True, calibration_scale=2.0)
+    assert SelfEvaluator(backend, crit).orders == (1,)
+
+
+def test_sweep_table_lists_every_rule():
+    records = [record(0, 1, 0.5, 0.2), record(0, 0, 0.5, 0.7)]
+    records += [record(0, None, 0.5, 0.5, content_free=c) for c in eq.CONTENT_FREE_ANSWERS]
+    table = eq.sweep_table(records, ["v"], ["xstest"])
+    assert table.count("\n") == 1 + len(eq.sweep_rules("v"))
+    assert "| v | Yes/No, order 1 only, probability, calibration none | 1.000 |" in table
