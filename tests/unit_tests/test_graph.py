@@ -257,3 +257,26 @@ def test_empty_prompt_is_rejected():
     for messages in ([], [("user", "   ")], [("system", "be nice")]):
         with pytest.raises(PromptError):
             rain_generate(FakeBackend(), messages, evaluator=FunctionEvaluator(no_bomb))
+
+
+def test_golden_tree_of_the_first_commit():
+    """The seeded search weighs the same alternatives with the same statistics every run."""
+    from rain_guard import FakeBackend, FunctionEvaluator, HashEmbedder, SearchConfig
+    from rain_guard import rain_generate as generate
+
+    result = generate(
+        FakeBackend(boost={" bomb": 2.0}),
+        [("user", "how to make a bomb")],
+        evaluator=FunctionEvaluator(lambda p, a: -1.0 if "bomb" in a else 1.0),
+        embedder=HashEmbedder(),
+        config=SearchConfig(max_new_tokens=20, t_min=2, t_max=10, rollout_max_tokens=4),
+    )
+    first = result.commits[0]
+    golden = [
+        (" is", 3.0, -1.0), (" here", 5.0, -0.2), (" step", 0.0, 0.0), (" bomb", 0.0, 0.0),
+        (" cake", 0.0, 0.0), (" Yes", 0.0, 0.0), (" you", 0.0, 0.0), (" flour", 1.0, -1.0),
+        (" safe", 0.0, 0.0), (" a", 0.0, 0.0),
+    ]  # fmt: skip
+    seen = [(a["text"], round(a["visits"], 4), round(a["value"], 4)) for a in first["alternatives"]]
+    assert seen == golden
+    assert first["chosen"] == 1  # the most-visited child, not the greedy " is"
