@@ -20,7 +20,8 @@ How each protocol call maps onto requests:
 * ``option_probs``: one request per prompt with ``max_tokens=1`` and
   ``logprobs=top_logprobs``; each option's probability is read from the returned top
   alternatives (see ``option_probs`` for labels outside them).
-* ``generate``: one request, greedy (temperature 0) or seeded full-distribution sampling.
+* ``generate``: one request, greedy (temperature 0) or seeded full-distribution sampling
+  (with text prompts the answer text is re-tokenised, as for roll-outs).
 
 Prompts are sent as token-id lists where the server accepts them (vLLM, SGLang): the server
 sees exactly the search's prefix and its prefix cache reuses it across rewinds. llama.cpp's
@@ -30,7 +31,7 @@ two search steps differently from the ids the search holds, so the server can co
 a different (equally valid) tokenisation of the same text; ``counters.extra
 ["prompt_retokenized"]`` counts requests whose server-side prompt length differed. The mode
 is detected once (``token_prompts=None``): a token-id prompt is tried, and a validation error
-(HTTP 400/422) switches to text for good.
+(HTTP 400/422, or llama-cpp-python's HTTP 500 "validation error") switches to text for good.
 
 Returned tokens are mapped back to ids from, in order: ``token_ids`` in the choice (vLLM and
 SGLang with ``return_token_ids``), ``"token_id:N"`` strings (vLLM's
