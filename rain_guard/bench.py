@@ -32,6 +32,7 @@ from typing import Any
 
 from rain_guard.backends.base import Backend, WorkCounters
 from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
+from rain_guard.cli_config import config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import Embedder
 from rain_guard.evaluators import Evaluator, SelfEvaluator
@@ -558,24 +559,6 @@ def _int_list(text: str) -> tuple[int, ...]:
     except ValueError:
         message = f"expected integers separated by commas: {text!r}"
         raise argparse.ArgumentTypeError(message) from None
-
-
-def config_from_args(args: argparse.Namespace) -> SearchConfig:
-    """Faithful-mode RAIN settings from the options (no wall-time or token budget)."""
-    return SearchConfig(
-        t_min=args.t_min,
-        t_max=args.t_max,
-        v_threshold=args.v_threshold,
-        num_candidates=args.candidates,
-        rollout_max_tokens=args.rollout_tokens,
-        use_similarity=not args.no_similarity,
-        set_lengths=tuple(args.set_lengths),
-        max_new_tokens=args.max_tokens,
-        seed=args.seed,
-        adaptive_min_iterations=args.adaptive_min_iterations,
-        adaptive_value=args.adaptive_value,
-        adaptive_margin=args.adaptive_margin,
-    )
 
 
 def load_items(datasets: Sequence[str], limit: int) -> list[Item]:

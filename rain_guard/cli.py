@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rain_guard.backends.loading import load_backend
+from rain_guard.cli_config import config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.criteria import BUILTIN_CRITERIA
 from rain_guard.errors import RainGuardError
@@ -72,21 +73,6 @@ def _extra_commands() -> list[tuple[str, Any]]:
             continue
         found.append((name, mod.register))
     return found
-
-
-def config_from_args(args: argparse.Namespace) -> SearchConfig:
-    """SearchConfig from the common options."""
-    return SearchConfig(
-        t_min=args.t_min,
-        t_max=args.t_max,
-        v_threshold=args.v_threshold,
-        num_candidates=args.candidates,
-        rollout_max_tokens=args.rollout_tokens,
-        use_similarity=not args.no_similarity,
-        max_new_tokens=args.max_tokens,
-        max_seconds=args.max_seconds,
-        seed=args.seed,
-    )
 
 
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:

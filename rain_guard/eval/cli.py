@@ -93,19 +93,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _runner(args: argparse.Namespace) -> MethodRunner:
     from rain_guard.backends.loading import load_backend
-    from rain_guard.config import SearchConfig
+    from rain_guard.cli_config import config_from_args
     from rain_guard.embeddings import MiniLMEmbedder
     from rain_guard.evaluators import SelfEvaluator
 
     backend = load_backend(args.model, num_threads=args.threads)
-    config = SearchConfig(
-        t_min=args.t_min,
-        t_max=args.t_max,
-        num_candidates=args.candidates,
-        max_new_tokens=args.max_tokens,
-        use_similarity=not args.no_similarity,
-        seed=args.seed,
-    )
+    config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
     return MethodRunner(backend, SelfEvaluator(backend, args.criterion), config, embedder)
 
