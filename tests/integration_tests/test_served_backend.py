@@ -2,9 +2,9 @@
 
 The fixture starts ``python -m llama_cpp.server`` (package ``llama-cpp-python[server]``)
 serving the embedded SmolLM2-135M-Instruct GGUF on 127.0.0.1 and stops it afterwards. The
-tests are skipped when llama_cpp is not installed; install it with
-``pip install "llama-cpp-python[server]"`` (builds llama.cpp from source: 39 minutes on two
-busy shared cores here).
+tests are skipped when llama_cpp is not installed, except under
+``RAIN_GUARD_REQUIRE_LLAMA_SERVER=1`` (set by ``.ci/run``), where that is a failure. Install
+it with ``bash scripts/install_llama_server.sh`` (pip builds llama.cpp from source).
 
 The server runs with one thread: on a shared machine ggml's worker threads spin-wait for
 each other, and a single preempted thread made two-thread requests 10-40x slower here. Its
@@ -18,6 +18,7 @@ backend runs the same weights dequantised to fp32, so the two agree closely but 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -36,10 +37,14 @@ from rain_guard.errors import BackendError
 from rain_guard.evaluators import SelfEvaluator
 from rain_guard.models import embedded_gguf_path
 
-pytest.importorskip(
-    "llama_cpp",
-    reason='needs the llama.cpp server: pip install "llama-cpp-python[server]"',
-)
+if os.environ.get("RAIN_GUARD_REQUIRE_LLAMA_SERVER") == "1":
+    # CI (.ci/run) installs the server: a missing one there is a failure, not a skip.
+    import llama_cpp.server  # noqa: F401
+else:
+    pytest.importorskip(
+        "llama_cpp.server",
+        reason="needs the llama.cpp server: bash scripts/install_llama_server.sh",
+    )
 
 N_CTX = 2048
 STARTUP_SECONDS = 120
