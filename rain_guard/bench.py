@@ -547,6 +547,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "(adaptive is added by --adaptive)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed)")
+    parser.add_argument("--device", default=None, help="torch device: cpu (default), cuda")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="weight dtype (float32: bit-exact cache reuse)",
+    )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=cmd_bench)
@@ -594,7 +601,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     datasets = args.dataset or list(DEFAULT_DATASETS)
     config = config_from_args(args)
     items = load_items(datasets, args.limit)
-    backend = load_backend(args.model, num_threads=args.threads)
+    backend = load_backend(
+        args.model, num_threads=args.threads, dtype=args.dtype, device=args.device
+    )
     embedder = None
     if not args.no_similarity:
         from rain_guard.embeddings import MiniLMEmbedder
@@ -630,6 +639,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device_name(backend: Backend) -> str:
+    """The accelerator's name, e.g. "cuda: NVIDIA H100 80GB HBM3", or the CPU."""
+    import torch
+
+    device = getattr(getattr(backend, "model", None), "device", None)
+    if device is not None and device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return "CPU (no GPU)" if not torch.cuda.is_available() else "CPU (a GPU is present, unused)"
+
+
 def _settings(
     args: argparse.Namespace,
     backend: Backend,
@@ -641,7 +660,8 @@ def _settings(
 
     out = {
         "model": backend.model_name,
-        "device": "CPU (no GPU)",
+        "device": _device_name(backend),
+        "dtype": args.dtype,
         "threads": torch.get_num_threads(),
         "prompts": f"{n} ({', '.join(datasets)}, dev split, first {args.limit} each)",
         "criterion": args.criterion,

@@ -9,6 +9,8 @@
   root ``~/.cache/rain_guard``); delete it to force a new conversion.
 * A local folder holding a transformers model (``config.json`` + weights + tokenizer).
 * A local ``.gguf`` file (dequantised on load; needs the ``gguf`` package).
+* ``"random:<preset>"`` (``random:llama-1b`` ... ``random:llama-8b``, ``random:tiny``): a
+  Llama-shaped model with random weights, for cost benchmarks (rain_guard/random_models.py).
 * Anything else is a Hugging Face hub id: the local hub cache is tried first, then the hub
   unless ``HF_HUB_OFFLINE`` is set.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rain_guard.errors import ModelLoadError, ModelNotFoundError
+from rain_guard.random_models import is_random_name, load_random
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +51,9 @@ _DTYPES = ("float32", "bfloat16", "float16", "auto")
 _LOAD_LOCK = threading.Lock()
 
 
-def load_model(name_or_path: str | None = None, *, dtype: str = "float32") -> tuple[Any, Any, str]:
+def load_model(
+    name_or_path: str | None = None, *, dtype: str = "float32", device: str | None = None
+) -> tuple[Any, Any, str]:
     """Load a causal LM and its tokenizer from a name, a folder, a GGUF file or a hub id.
 
     Args:
@@ -56,6 +61,7 @@ def load_model(name_or_path: str | None = None, *, dtype: str = "float32") -> tu
             a local model folder, a local ``.gguf`` file, or a Hugging Face hub id.
         dtype: Weight dtype: ``"float32"`` (default; exact KV-cache reuse), ``"bfloat16"``,
             ``"float16"`` or ``"auto"`` (as stored).
+        device: Torch device for the weights (``"cuda"``, ``"cuda:1"``, ``"cpu"``; None: cpu).
 
     Returns:
         ``(model, tokenizer, display_name)``; the model is in eval mode.
@@ -68,6 +74,13 @@ def load_model(name_or_path: str | None = None, *, dtype: str = "float32") -> tu
     """
     torch_dtype = _torch_dtype(dtype)
     name = (name_or_path or "default").strip()
+    if is_random_name(name):
+        return load_random(name, torch_dtype, device)
+    model, tokenizer, display = _load_named(name, torch_dtype)
+    return (model if device is None else model.to(device)), tokenizer, display
+
+
+def _load_named(name: str, torch_dtype: Any) -> tuple[Any, Any, str]:
     if name.lower() in EMBEDDED_ALIASES:
         return load_embedded(torch_dtype)
     path = Path(name).expanduser()

@@ -241,8 +241,16 @@ class _Replay:
         self._start = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
+        _synchronize(self.owner.model)  # replayed calls return nothing, so GPU work may queue
         self.owner.reference_seconds += time.perf_counter() - self._start
         self._mode.__exit__(*exc)
+
+
+def _synchronize(model: Any) -> None:
+    """Wait for queued GPU work of ``model`` (nothing on the CPU)."""
+    device = getattr(model, "device", None)
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def uncached_greedy_generate(

@@ -119,6 +119,7 @@ class TransformersBackend:
         *,
         dtype: str = "float32",
         num_threads: int | None = None,
+        device: str | None = None,
     ) -> TransformersBackend:
         """Load a model by name or path (see ``rain_guard.models.load_model``) and wrap it.
 
@@ -128,7 +129,7 @@ class TransformersBackend:
         """
         from rain_guard.models import load_model
 
-        model, tokenizer, name = load_model(name_or_path, dtype=dtype)
+        model, tokenizer, name = load_model(name_or_path, dtype=dtype, device=device)
         return cls(model, tokenizer, model_name=name, num_threads=num_threads)
 
     # ----------------------------------------------------------------- text <-> ids
