@@ -360,7 +360,9 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument("--content-free", default=None, help="content-free answer text")
     parser.add_argument("--scale", type=float, default=None, help="calibration scale")
-    parser.add_argument("--orders", default="0,1", help="0,1 (both), 0 or 1")
+    parser.add_argument(
+        "--orders", default=None, help="0,1 (both), 0 or 1 (default: the criterion's)"
+    )
     parser.add_argument(
         "--labels",
         nargs=2,
@@ -438,7 +440,7 @@ def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
         calibrate=args.calibrate,
         calibration_scale=args.scale,
         content_free=args.content_free,
-        orders=[int(o) for o in args.orders.split(",")],
+        orders=None if args.orders is None else [int(o) for o in args.orders.split(",")],
     )
     return evaluator, backend.counters, args.name or describe(evaluator)
 

@@ -627,3 +627,20 @@ def test_sweep_table_lists_every_rule():
     table = eq.sweep_table(records, ["v"], ["xstest"])
     assert table.count("\n") == 1 + len(eq.sweep_rules("v"))
     assert "| v | Yes/No, order 1 only, probability, calibration none | 1.000 |" in table
+
+
+def _evaluator_args(*extra: str):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    eq.add_arguments(parser)
+    return parser.parse_args(["--model", "fake", *extra])
+
+
+def test_the_evaluator_command_measures_the_criterion_as_the_search_uses_it():
+    """Without --orders the command asks the orders the criterion asks in a search."""
+    evaluator, _, name = eq.build_evaluator(_evaluator_args())
+    assert evaluator.orders == BUILTIN_CRITERIA["harmless"].orders
+    assert f"orders {','.join(map(str, evaluator.orders))}" in name
+    evaluator, _, _ = eq.build_evaluator(_evaluator_args("--orders", "0,1"))
+    assert evaluator.orders == (0, 1)
