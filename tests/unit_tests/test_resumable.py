@@ -196,7 +196,11 @@ def test_killed_generation_resumes_from_its_last_commit(tmp_path, uninterrupted)
 
     saver = sqlite_saver(db)
     state = build_resumable_rain_graph(saver).get_state({"configurable": {"thread_id": THREAD}})
-    assert len(state.values["commits"]) == KILL_AT_COMMIT - 1
+    # The commit event that stopped the child can reach it just before or just after its own
+    # commit is written (the stream and the checkpoint race under load): either way nothing
+    # reported as saved is lost, and the resume starts from what was saved.
+    saved = len(state.values["commits"])
+    assert saved in (KILL_AT_COMMIT - 1, KILL_AT_COMMIT)
     assert state.next == ("search_commit",)
 
     events: list[dict[str, Any]] = []
@@ -205,10 +209,10 @@ def test_killed_generation_resumes_from_its_last_commit(tmp_path, uninterrupted)
     assert resumed.token_ids == plain.token_ids
     assert resumed.commits == plain.commits
     assert resumed.iterations == plain.iterations
-    assert resumed.resumed_commits == KILL_AT_COMMIT - 1
+    assert resumed.resumed_commits == saved
     redone = commit_events(events)  # commits searched after the resume
-    assert len(redone) == len(plain.commits) - (KILL_AT_COMMIT - 1)
-    assert [e["text"] for e in redone] == [c["text"] for c in plain.commits[KILL_AT_COMMIT - 1 :]]
+    assert len(redone) == len(plain.commits) - saved
+    assert [e["text"] for e in redone] == [c["text"] for c in plain.commits[saved:]]
 
     again: list[dict[str, Any]] = []
     finished = resume(saver, again)  # a finished thread is returned as saved
