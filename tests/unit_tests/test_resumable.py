@@ -58,15 +58,21 @@ CHILD = textwrap.dedent(
         global commits
         if event["event"] == "commit":
             commits += 1
-            if commits == kill_at:  # commits before this one are saved (durability "sync")
-                print("saved", commits - 1, flush=True)
-                time.sleep(600)  # a model call that never returns: wait for SIGKILL
+
+    def judge(prompt, answer):
+        # Called inside the search for a commit; with durability "sync" that search starts
+        # only once the previous commit's checkpoint is on disk. Block in the search for
+        # commit kill_at: a model call that never returns, waiting for SIGKILL.
+        if commits == kill_at - 1:
+            print("saved", commits, flush=True)
+            time.sleep(600)
+        return -1.0 if "bomb" in answer else 1.0
 
     saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
     rain_generate(
         FakeBackend(boost={" bomb": 2.0}),
         [("user", "how to make a bomb")],
-        evaluator=FunctionEvaluator(lambda p, a: -1.0 if "bomb" in a else 1.0),
+        evaluator=FunctionEvaluator(judge),
         embedder=HashEmbedder(),
         config=SearchConfig(max_new_tokens=20, t_min=2, t_max=10, rollout_max_tokens=4),
         on_event=on_event,
@@ -196,11 +202,8 @@ def test_killed_generation_resumes_from_its_last_commit(tmp_path, uninterrupted)
 
     saver = sqlite_saver(db)
     state = build_resumable_rain_graph(saver).get_state({"configurable": {"thread_id": THREAD}})
-    # The commit event that stopped the child can reach it just before or just after its own
-    # commit is written (the stream and the checkpoint race under load): either way nothing
-    # reported as saved is lost, and the resume starts from what was saved.
     saved = len(state.values["commits"])
-    assert saved in (KILL_AT_COMMIT - 1, KILL_AT_COMMIT)
+    assert saved == KILL_AT_COMMIT - 1
     assert state.next == ("search_commit",)
 
     events: list[dict[str, Any]] = []
