@@ -29,8 +29,26 @@ def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` sub-commands to ``parser``."""
     sub = parser.add_subparsers(dest="eval_command", required=True)
     run = sub.add_parser("run", help="answer benchmark prompts with each method, resumably")
-    run.add_argument("--dataset", action="append", required=True, choices=dataset_names())
-    run.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
+    run.add_argument("--dataset", action="append", default=[], choices=dataset_names())
+    run.add_argument(
+        "--prompts",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="your own prompts: a .csv or .jsonl file with a prompt column (repeatable)",
+    )
+    run.add_argument("--prompt-column", default="prompt", help="column of --prompts files")
+    run.add_argument(
+        "--label-column",
+        default="label",
+        help="optional column of --prompts files with safe/unsafe labels",
+    )
+    run.add_argument(
+        "--split",
+        default=None,
+        choices=("dev", "eval", "all"),
+        help="default: dev for --dataset, all for --prompts",
+    )
     run.add_argument("--limit", type=int, default=None, help="items per dataset at most")
     run.add_argument(
         "--methods", default=",".join(METHODS), help="comma list of " + "/".join(METHODS)
@@ -70,8 +88,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"rain-guard eval: unknown method(s) {unknown}; use {METHODS}", file=sys.stderr)
         return 2
+    if not args.dataset and not args.prompts:
+        print("rain-guard eval run: give --dataset NAME or --prompts FILE", file=sys.stderr)
+        return 2
     results = ResultsFile(args.out)
-    items = [i for d in args.dataset for i in load_dataset(d, split=args.split, limit=args.limit)]
+    items = _items(args)
     done = results.done_keys()
     todo = [(i, m) for i in items for m in methods if (i.dataset, i.index, m) not in done]
     print(f"{len(items)} items x {len(methods)} methods; {len(todo)} to do", file=sys.stderr)
@@ -89,6 +110,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         results.append(_record(item, method, out, judges))
     print(summary_markdown(results.records()))
     return 0
+
+
+def _items(args: argparse.Namespace) -> list[Any]:
+    """Benchmark items (dev split by default) and prompt-file items (all rows by default)."""
+    from rain_guard.eval import load_prompt_file
+
+    items = [
+        item
+        for name in args.dataset
+        for item in load_dataset(name, split=args.split or "dev", limit=args.limit)
+    ]
+    for path in args.prompts:
+        items += load_prompt_file(
+            path,
+            args.prompt_column,
+            split=args.split or "all",
+            limit=args.limit,
+            label_column=args.label_column,
+        )
+    return items
 
 
 def _runner(args: argparse.Namespace) -> MethodRunner:
