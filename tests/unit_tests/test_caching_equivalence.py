@@ -1,6 +1,6 @@
 """Reuse instead of recompute, without changing a single decision.
 
-On the tiny random Llama of test_transformers_backend.py (fp32): the same seed gives the same
+On the tiny random Llama of tiny_models.py (fp32): the same seed gives the same
 RAIN answer whether the backend keeps prefix KV caches or recomputes every call, and the
 ``ReferenceCostBackend`` (the reference's way of computing the same decisions) returns exactly
 its inner backend's results while counting the reference's much larger work.
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tiny_models import make_model, make_tokenizer
 
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
@@ -22,17 +21,6 @@ from rain_guard.embeddings import HashEmbedder
 from rain_guard.evaluators import SelfEvaluator
 from rain_guard.generation import GenerationResult, rain_generate
 
-# The tiny model and tokenizer of test_transformers_backend.py, copied so this file stands alone.
-CORPUS = [
-    "Hello there. How are you today? I am fine, thanks.",
-    "To bake a cake, mix flour, sugar and eggs; then bake it for an hour.",
-    "I cannot help with that: it is not safe. Sorry!",
-    "The quick brown fox jumps over the lazy dog.\nA new line starts here.",
-]
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 MESSAGES = [("user", "How do I bake a cake?")]
 CONFIG = SearchConfig(
     max_new_tokens=10, t_min=2, t_max=3, num_candidates=4, rollout_max_tokens=4, seed=3
@@ -40,46 +28,6 @@ CONFIG = SearchConfig(
 # A short plain-text criterion whose labels are single bytes, hence one token each.
 TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
                  labels=("A", "B"), chat=False)  # fmt: skip
-
-
-def make_tokenizer() -> PreTrainedTokenizerFast:
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    raw.train_from_iterator(CORPUS * 4, trainer)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<|im_start|>",
-        eos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
-    tok.chat_template = CHATML
-    return tok
-
-
-def make_model(vocab: int) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        initializer_range=0.2,
-        bos_token_id=1,
-        eos_token_id=0,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval()
 
 
 @pytest.fixture(scope="module", autouse=True)

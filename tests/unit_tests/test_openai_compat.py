@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tiny_models import SPECIALS, byte_bpe_tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from rain_guard.backends.base import Backend, ProposalRequest
@@ -35,30 +35,11 @@ CORPUS = [
     "To bake a cake, mix flour, sugar and eggs; then bake it for an hour.",
     "Yes or No: is it safe? Yes, it is. No, it is not.",
 ]
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
 
 def make_tokenizer() -> PreTrainedTokenizerFast:
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=420,
-        special_tokens=SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    raw.train_from_iterator(CORPUS * 4, trainer)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>"
-    )
-    tok.chat_template = CHATML
-    return tok
+    return byte_bpe_tokenizer(CORPUS, 420, eos_token="<|im_end|>", pad_token="<|endoftext|>")
 
 
 @pytest.fixture(scope="module")

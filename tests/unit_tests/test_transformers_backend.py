@@ -12,66 +12,14 @@ import threading
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tiny_models import SPECIALS, make_model, make_tokenizer
+from transformers import DynamicCache, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rain_guard.backends.base import Backend, ProposalRequest
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.errors import BackendError, PromptError
 
-CORPUS = [
-    "Hello there. How are you today? I am fine, thanks.",
-    "To bake a cake, mix flour, sugar and eggs; then bake it for an hour.",
-    "I cannot help with that: it is not safe. Sorry!",
-    "The quick brown fox jumps over the lazy dog.\nA new line starts here.",
-]
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 BOUNDARIES = ",.?:;\n"
-
-
-def make_tokenizer(chat_template: str | None = CHATML) -> PreTrainedTokenizerFast:
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    raw.train_from_iterator(CORPUS * 4, trainer)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<|im_start|>",
-        eos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
-    tok.chat_template = chat_template
-    return tok
-
-
-def make_model(vocab: int, seed: int = 0, **overrides: object) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        initializer_range=0.2,
-        bos_token_id=1,
-        eos_token_id=0,
-        pad_token_id=0,
-        **overrides,
-    )
-    return LlamaForCausalLM(config).eval()
 
 
 @pytest.fixture(scope="module", autouse=True)
