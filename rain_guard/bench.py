@@ -96,11 +96,6 @@ class ArmRun:
     evaluation_prompt_tokens: int = 0
     decisions: list[list[int]] = field(default_factory=list)
 
-    @property
-    def iterations_per_commit(self) -> float:
-        """Inner iterations per commit (0 for vanilla)."""
-        return self.iterations / self.commits if self.commits else 0.0
-
 
 @dataclass
 class Bench:

@@ -12,8 +12,10 @@ and "is it harmful?". Built-ins: ``harmless`` (the default), ``helpful``, ``trut
 
 from __future__ import annotations
 
+import functools
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rain_guard import prompts
@@ -24,7 +26,9 @@ _LABEL = r"(?:yes|no|[ab]|harmless|harmful|safe|unsafe)"
 _QUALITY = r"(?:harmless|harmful|safe|unsafe|ethical|unethical|dangerous|fine|acceptable)"
 _JUDGE = r"(?:judge|evaluator|grader|reviewer|rater|moderator|classifier)s?"
 _SELF = r"(?:this|the|my|following)[ \t]+(?:answer|response|reply|text|message|output)"
-_TAG = r"(?:<\s*/?\s*answer\s*>|<\|[^|>]*\|>)"
+_TAG = f"(?:{_ROLE_MARKER.pattern})"
+_BLANK_LINES = re.compile(r"\n{3,}")
+_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
 _SENTENCE_START = r"(?:(?<=[.!?])|^)[^.!?\n\[(]*"
 _SENTENCE_END = r"[^.!?\n]*[.!?]?"
 # Text in an answer that poses as the judge's own format, or talks to the judge. It is cut
@@ -126,9 +130,10 @@ class Criterion:
             raise CriterionError(f"criterion {self.name!r}: both labels are {self.labels[0]!r}")
         if not self.calibration_scale > 0:
             raise CriterionError(f"criterion {self.name!r}: calibration_scale must be > 0")
-        orders = tuple(self.orders)
-        if not orders or len(set(orders)) != len(orders) or not set(orders) <= {0, 1}:
-            raise CriterionError(f"criterion {self.name!r}: orders must be distinct 0/1 values")
+        try:
+            check_orders(self.orders)
+        except CriterionError as exc:
+            raise CriterionError(f"criterion {self.name!r}: {exc}") from None
 
     def turns(self) -> tuple[tuple[str, str], ...]:
         """The template as ``(role, text)`` turns (a plain template is one user turn)."""
@@ -160,6 +165,19 @@ class Criterion:
         return order
 
 
+def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
+    """``orders`` as a tuple of distinct values of 0 and 1 (at least one).
+
+    Raises:
+        CriterionError: empty, repeated or other values.
+    """
+    out = tuple(orders)
+    if not out or len(set(out)) != len(out) or not set(out) <= {0, 1}:
+        raise CriterionError(f"orders must be distinct values of 0 and 1, got {orders!r}")
+    return out
+
+
+@functools.lru_cache(maxsize=4096)  # pure; each order of an evaluation delimits the same text
 def delimit_answer(answer: str) -> str:
     """Wrap ``answer`` in tags, cleaned of text that could fool the judge.
 
@@ -170,7 +188,7 @@ def delimit_answer(answer: str) -> str:
     while clean != previous:  # nested forgeries ("<</answer>/answer>") need several passes
         previous = clean
         clean = _ROLE_MARKER.sub(" ", _FORGERY.sub(" ", clean))
-    clean = re.sub(r"[ \t]+\n", "\n", re.sub(r"\n{3,}", "\n\n", clean.strip()))
+    clean = _TRAILING_BLANKS.sub("\n", _BLANK_LINES.sub("\n\n", clean.strip()))
     return f"{prompts.ANSWER_OPEN}\n{clean}\n{prompts.ANSWER_CLOSE}"
 
 

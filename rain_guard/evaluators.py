@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from rain_guard.backends.base import Backend
-from rain_guard.criteria import Criterion, get_criterion
+from rain_guard.criteria import Criterion, check_orders, get_criterion
 from rain_guard.errors import CriterionError
 
 ScoreMode = Literal["probability", "vote"]
@@ -197,18 +197,6 @@ def _split_cost(rows: Sequence[Sequence[int]], groups: Sequence[Sequence[Sequenc
     """Tokens fed when each group is its own call (after the prefix all rows share)."""
     common = _common_prefix(rows)
     return common + sum(_batch_cost(g) - common for g in groups)
-
-
-def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
-    """``orders`` as a tuple of distinct values of 0 and 1 (at least one).
-
-    Raises:
-        CriterionError: empty, repeated or other values.
-    """
-    out = tuple(orders)
-    if not out or len(set(out)) != len(out) or not set(out) <= {0, 1}:
-        raise CriterionError(f"orders must be distinct values of 0 and 1, got {orders!r}")
-    return out
 
 
 def _desired_share(probs: Sequence[float], desired_index: int, mode: ScoreMode) -> float:

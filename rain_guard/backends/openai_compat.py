@@ -66,17 +66,17 @@ import httpx
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 from rain_guard.backends.transformers import (
+    DEFAULT_CONTEXT_LENGTH,
     END_OF_TURN_TOKENS,
     TransformersBackend,
     _alternation,
+    _check_temperature,
     _special_tokens,
 )
 from rain_guard.errors import BackendError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither the server nor the tokenizer says
-_TAIL_TOKENS = 8  # prefix tokens decoded with a roll-out to find its last character
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TOKEN_ID_PREFIX = "token_id:"
 
@@ -107,8 +107,6 @@ class _Choice:
     """
 
     ids: list[int]
-    text: str
-    finish_reason: str | None
     logprobs: list[float | None] = field(default_factory=list)
     tops: list[dict[str, float]] = field(default_factory=list)
     stopped_at_eos: bool = False
@@ -160,6 +158,8 @@ class OpenAICompletionsBackend:
     _render = TransformersBackend._render
     _fallback_chat_ids = TransformersBackend._fallback_chat_ids
     _encode_protected = TransformersBackend._encode_protected
+    # The sentence-boundary rule of roll-outs (reads _stop_ids and detokenize).
+    _at_boundary = TransformersBackend._at_boundary
 
     def __init__(
         self,
@@ -256,16 +256,10 @@ class OpenAICompletionsBackend:
         kwargs.setdefault("max_concurrency", 1)
         from rain_guard import models
 
-        embedded = models.embedded_gguf_path() if gguf_path is None else None
-        path = Path(gguf_path).expanduser().resolve() if gguf_path is not None else embedded
-        if embedded is None and _is_embedded(path):
-            embedded = path
-        if embedded is not None:
-            folder = models.embedded_cache_dir()
-            if not models._cache_is_current(folder, embedded):
-                models._convert_embedded(embedded, folder)
+        path = None if gguf_path is None else Path(gguf_path).expanduser().resolve()
+        if path is None or _is_embedded(path):
             kwargs.setdefault("model_name", models.EMBEDDED_NAME)
-            return cls.from_pretrained(base_url, folder, **kwargs)
+            return cls.from_pretrained(base_url, models.embedded_folder(), **kwargs)
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
@@ -547,14 +541,6 @@ class OpenAICompletionsBackend:
 
     # ----------------------------------------------------------------- roll-outs
 
-    def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
-        """True after a stop id or when the text of the prefix tail + ``new`` ends a sentence."""
-        last = new[-1] if new else (ids[-1] if ids else None)
-        if last in self._stop_ids:
-            return True
-        text = self.detokenize([*ids[-_TAIL_TOKENS:], *new])
-        return bool(text) and text[-1] in boundaries
-
     def _cut_at_boundary(
         self, prefix: tuple[int, ...], ids: list[int], boundaries: str, max_tokens: int
     ) -> list[int]:
@@ -735,7 +721,7 @@ class OpenAICompletionsBackend:
         )
         if stopped_at_eos:
             ids = [*ids, self._default_stop]
-        return _Choice(ids, text, finish, logprobs, tops, stopped_at_eos)
+        return _Choice(ids, logprobs, tops, stopped_at_eos)
 
     def _stopped_by_string(self, raw: dict[str, Any], ids: list[int], exact: bool) -> bool:
         """Whether a "stop" finish came from a stop string rather than an EOS token.
@@ -861,11 +847,6 @@ def _matched_stop_string(raw: dict[str, Any]) -> str | None:
         if isinstance(value, str):
             return value
     return None
-
-
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise BackendError(f"temperature must be > 0, got {temperature}")
 
 
 def _stop_ids(tokenizer: Any, specials: dict[str, int], extra: Iterable[int]) -> frozenset[int]:

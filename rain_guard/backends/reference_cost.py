@@ -25,13 +25,12 @@ here count the reference's work, so the search would stop earlier than with the 
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
-from transformers import DynamicCache
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 
@@ -66,10 +65,8 @@ class ReferenceCostBackend:
         self.inner_seconds = 0.0
         self.reference_seconds = 0.0
         self._seen: set[tuple[int, int]] = set()  # (length, hash) of sequences in "dicp"
-        self._cache_kw = "past_key_values"
-        if self.model is not None:
-            params = inspect.signature(self.model.forward).parameters
-            self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        # The inner TransformersBackend knows its model's cache argument and cache type.
+        self._cache_kw = getattr(inner, "_cache_kw", "past_key_values")
 
     def reset(self) -> None:
         """Forget the modelled ``dicp``; the reference starts each query with an empty one."""
@@ -151,7 +148,7 @@ class ReferenceCostBackend:
         extra = self.counters.extra
         with self._replaying():
             for prompt in prompts:
-                self._full_forward(tuple(prompt), cache=None)
+                self._forward(list(prompt), None)
                 done = extra.get("evaluation_prompt_tokens", 0)
                 extra["evaluation_prompt_tokens"] = done + len(prompt)
         return out
@@ -166,7 +163,7 @@ class ReferenceCostBackend:
         steps = len(out) + (1 if len(out) < max_new_tokens else 0)  # the step that chose EOS
         with self._replaying():
             for i in range(steps):
-                self._full_forward((*prefix, *out[:i]), cache=None)
+                self._forward([*prefix, *out[:i]], None)
         return out
 
     # ----------------------------------------------------------------- the replay
@@ -188,15 +185,11 @@ class ReferenceCostBackend:
                 continue
             if cache is None:
                 cache = self._new_cache()
-                self._full_forward(state, cache=cache)
+                self._forward(list(state), cache)
             else:
                 self._forward([state[-1]], cache)
             if self.state_logits_cache:
                 self._seen.add(key)
-
-    def _full_forward(self, ids: tuple[int, ...], cache: Any) -> None:
-        """All of ``ids`` from scratch; with ``cache`` the KV cache is filled for later steps."""
-        self._forward(list(ids), cache)
 
     def _forward(self, ids: list[int], cache: Any) -> None:
         """One unbatched model call with full logits, as the reference makes it."""
@@ -212,10 +205,7 @@ class ReferenceCostBackend:
     def _new_cache(self) -> Any:
         if self.model is None:
             return object()  # a stand-in: only "has a cache" matters when nothing runs
-        try:
-            return DynamicCache(config=self.model.config)
-        except Exception:  # noqa: BLE001 - configs without layer types: lazy layers
-            return DynamicCache()
+        return self.inner._new_cache()
 
     def _timed_inner(self, call: Callable[[], T]) -> T:
         start = time.perf_counter()
@@ -224,26 +214,16 @@ class ReferenceCostBackend:
         finally:
             self.inner_seconds += time.perf_counter() - start
 
-    def _replaying(self) -> _Replay:
-        return _Replay(self)
-
-
-class _Replay:
-    """Context of one replay: inference mode, and its wall time added to the wrapper's."""
-
-    def __init__(self, owner: ReferenceCostBackend) -> None:
-        self.owner = owner
-        self._mode = torch.inference_mode()
-        self._start = 0.0
-
-    def __enter__(self) -> None:
-        self._mode.__enter__()
-        self._start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        _synchronize(self.owner.model)  # replayed calls return nothing, so GPU work may queue
-        self.owner.reference_seconds += time.perf_counter() - self._start
-        self._mode.__exit__(*exc)
+    @contextlib.contextmanager
+    def _replaying(self) -> Iterator[None]:
+        """One replay: inference mode, and its wall time added to ``reference_seconds``."""
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            _synchronize(self.model)  # replayed calls return nothing, so GPU work may queue
+            self.reference_seconds += time.perf_counter() - start
 
 
 def _synchronize(model: Any) -> None:

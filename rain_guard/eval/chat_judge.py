@@ -10,10 +10,11 @@ becoming a verdict that would bias the rates.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rain_guard.eval.errors import JudgeError
 from rain_guard.eval.verdict import Verdict
+from rain_guard.messages import reply_text
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -108,21 +109,6 @@ def parse_judgement(reply: str) -> tuple[bool, bool | None] | None:
     return _from_fields(text) or _from_label(text)
 
 
-def _reply_text(message: Any) -> str:
-    """Text of a chat model's reply, whether content is a string or a list of blocks."""
-    content = getattr(message, "content", message)
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            b if isinstance(b, str) else b.get("text", "")
-            for b in content
-            if isinstance(b, str | dict)
-        ]
-        return "".join(parts)
-    return str(content)
-
-
 class ChatModelJudge:
     """Ask a LangChain chat model whether an answer refuses and whether it is harmful.
 
@@ -169,7 +155,7 @@ class ChatModelJudge:
         question = self.render(prompt, answer)
         reply = ""
         for _ in range(self.max_attempts):
-            reply = _reply_text(self.model.invoke(question))
+            reply = reply_text(self.model.invoke(question))
             parsed = parse_judgement(reply)
             if parsed is not None:
                 return Verdict(refused=parsed[0], harmful=parsed[1], detail=reply.strip())

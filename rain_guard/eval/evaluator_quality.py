@@ -21,6 +21,7 @@ both option orders and the content-free answer included), divided by the answers
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -354,7 +355,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--mode", default="probability", choices=("probability", "vote"))
     parser.add_argument(
         "--calibrate",
-        action=_tristate(),
+        action=argparse.BooleanOptionalAction,
         default=None,
         help="--calibrate / --no-calibrate (default: the criterion's)",
     )
@@ -372,7 +373,7 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--chat",
-        action=_tristate(),
+        action=argparse.BooleanOptionalAction,
         default=None,
         help="--chat / --no-chat: chat template or plain text",
     )
@@ -401,12 +402,6 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="sweep: only print what FILE already holds"
     )
-
-
-def _tristate() -> Any:
-    import argparse
-
-    return argparse.BooleanOptionalAction
 
 
 def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
@@ -528,7 +523,10 @@ def cmd_sweep(args: Any) -> int:
                     from rain_guard.backends.loading import load_backend
 
                     backend = load_backend(args.model, num_threads=args.threads)
-                    backend.max_cached_prefixes = max(backend.max_cached_prefixes, 16)
+                    if hasattr(backend, "max_cached_prefixes"):  # TransformersBackend only
+                        # a variant's example prefixes stay cached across its 2 orders x
+                        # content-free rows (this command's own process)
+                        backend.max_cached_prefixes = max(backend.max_cached_prefixes, 16)
 
                 def progress(groups: Iterable[Any], label: str = f"{name} / {dataset}") -> Any:
                     return tqdm(groups, desc=label, unit="prompt", file=sys.stderr)
