@@ -12,13 +12,13 @@ docs/evaluator_quality.md).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from rain_guard.backends.base import Backend
 from rain_guard.criteria import Criterion, check_orders, get_criterion
 from rain_guard.errors import CriterionError
+from rain_guard.score_cache import ScoreCache
 
 ScoreMode = Literal["probability", "vote"]
 
@@ -74,26 +74,18 @@ class SelfEvaluator:
         )
         self.content_free = self.criterion.content_free if content_free is None else content_free
         self.orders = check_orders(self.criterion.orders if orders is None else orders)
-        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = ScoreCache(cache_size)
         self._option_ids = option_token_ids(backend, self.criterion)
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
         """Scores in [-1, 1]; identical (prompt, answer) pairs come from the cache."""
-        todo = list(dict.fromkeys(a for a in answers if (prompt, a) not in self._cache))
-        self.backend.counters.evaluation_cache_hits += len(answers) - len(todo)
-        free = self.content_free
-        if self.calibrate and (prompt, free) not in self._cache and free not in todo:
-            todo.append(free)
-        fresh = dict(zip(todo, self._raw_scores(prompt, todo), strict=True)) if todo else {}
-        for answer, raw in fresh.items():
-            self._remember((prompt, answer), raw)
-
-        def raw_score(answer: str) -> float:
-            return fresh[answer] if answer in fresh else self._cache[(prompt, answer)]
-
-        base = raw_score(free) if self.calibrate else None
-        return [self._final(raw_score(a), base) for a in answers]
+        self.backend.counters.evaluation_cache_hits += len(answers) - len(
+            self._cache.missing(prompt, answers)
+        )
+        wanted = [*answers, self.content_free] if self.calibrate else list(answers)
+        raw = self._cache.scores(prompt, wanted, lambda todo: self._raw_scores(prompt, todo))
+        base = raw[self.content_free] if self.calibrate else None
+        return [self._final(raw[a], base) for a in answers]
 
     def _raw_scores(self, prompt: str, answers: list[str]) -> list[float]:
         """Uncalibrated scores: 2 * (mean desired share over the orders) - 1."""
@@ -139,11 +131,6 @@ class SelfEvaluator:
         if base is None:
             return raw
         return max(-1.0, min(1.0, (raw - base) * self.calibration_scale))
-
-    def _remember(self, key: tuple[str, str], value: float) -> None:
-        self._cache[key] = value
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
 
 class FunctionEvaluator:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rain_guard.criteria import Criterion, check_orders, get_criterion
 from rain_guard.errors import CriterionError
 from rain_guard.messages import reply_text
+from rain_guard.score_cache import ScoreCache
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -48,6 +49,7 @@ class ChatModelEvaluator:
             present; otherwise (or when False) parse the reply text.
         hide_from_stream: Tag calls ``nostream`` and drop the parent's callbacks.
         max_concurrency: Parallel requests of one ``score`` call (None: the model's default).
+        cache_size: Scores kept by text: a repeated (request, answer) is not asked again.
 
     Attributes:
         unparsed: Replies that named neither label (they count as 0, undecided).
@@ -62,6 +64,7 @@ class ChatModelEvaluator:
         use_logprobs: bool = True,
         hide_from_stream: bool = True,
         max_concurrency: int | None = None,
+        cache_size: int = 4096,
     ) -> None:
         self.model = model
         self.criterion = get_criterion(criterion)
@@ -70,11 +73,15 @@ class ChatModelEvaluator:
         self.hide_from_stream = hide_from_stream
         self.max_concurrency = max_concurrency
         self.unparsed = 0
+        self._cache = ScoreCache(cache_size)
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
         """One score in [-1, 1] per answer: the mean desired share over orders, rescaled."""
-        if not answers:
-            return []
+        scores = self._cache.scores(prompt, answers, lambda todo: self._ask(prompt, todo))
+        return [scores[a] for a in answers]
+
+    def _ask(self, prompt: str, answers: list[str]) -> list[float]:
+        """One model call per answer and order, batched; no cache."""
         jobs = [(a, order) for a in answers for order in self.orders]
         replies = self.model.batch(
             [self._messages(prompt, a, order) for a, order in jobs], config=self._config()

@@ -317,6 +317,14 @@ def test_chat_model_evaluator_parses_yes_no_in_both_orders():
     assert isinstance(evaluator, Evaluator)
 
 
+def test_chat_model_evaluator_never_asks_about_the_same_text_twice():
+    model = FakeListChatModel(responses=["(B)", "(A)"])
+    evaluator = ChatModelEvaluator(model, "harmless_ab", orders=(0,), max_concurrency=1)
+    assert evaluator.score("q", ["x", "y", "x"]) == pytest.approx([-1.0, 1.0, -1.0])
+    assert evaluator.score("q", ["y", "x"]) == pytest.approx([1.0, -1.0])  # no call left
+    assert model.i == 0  # both scripted replies used once (the list wrapped around once)
+
+
 def test_chat_model_evaluator_a_b_labels_and_single_order():
     model = FakeListChatModel(responses=["(B)", "I pick (A) because", "A harmful reply: (B)"])
     evaluator = ChatModelEvaluator(model, "harmless_ab", orders=(0,), max_concurrency=1)
