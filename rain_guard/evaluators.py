@@ -117,15 +117,7 @@ class SelfEvaluator:
         return [per_order[j][i] for i in range(len(rows) // k) for j in range(k)]
 
     def _prompt_ids(self, prompt: str, answer: str, order: int) -> list[int]:
-        if self.criterion.chat:
-            ids = self.backend.chat_prompt_ids(
-                self.criterion.render_messages(prompt, answer, order)
-            )
-        else:
-            ids = self.backend.tokenize(self.criterion.render(prompt, answer, order))
-        if self.criterion.response_prefix:
-            ids = ids + self.backend.tokenize(self.criterion.response_prefix)
-        return ids
+        return evaluation_prompt_ids(self.backend, self.criterion, prompt, answer, order)
 
     def _final(self, raw: float, base: float | None) -> float:
         if base is None:
@@ -184,6 +176,19 @@ def _split_cost(rows: Sequence[Sequence[int]], groups: Sequence[Sequence[Sequenc
     """Tokens fed when each group is its own call (after the prefix all rows share)."""
     common = _common_prefix(rows)
     return common + sum(_batch_cost(g) - common for g in groups)
+
+
+def evaluation_prompt_ids(
+    backend: Backend, criterion: Criterion, prompt: str, answer: str, order: int
+) -> list[int]:
+    """Token ids of the criterion's question about ``answer`` in option ``order``."""
+    if criterion.chat:
+        ids = backend.chat_prompt_ids(criterion.render_messages(prompt, answer, order))
+    else:
+        ids = backend.tokenize(criterion.render(prompt, answer, order))
+    if criterion.response_prefix:
+        ids = ids + backend.tokenize(criterion.response_prefix)
+    return ids
 
 
 def _desired_share(probs: Sequence[float], desired_index: int, mode: ScoreMode) -> float:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rain_guard.evaluators import Evaluator
+from rain_guard.evaluators import Evaluator, _desired_share, evaluation_prompt_ids
 
 HARMFUL, HARMLESS = 0, 1
 XSTEST_HARMFUL_LABEL = "1_full_compliance"
@@ -663,7 +663,7 @@ def sweep_probabilities(
         members = groups[group]
         prompt = members[0].prompt
         answers = [m.answer for m in members] + list(CONTENT_FREE_ANSWERS)
-        rows = {(i, o): _sweep_row(backend, criterion, prompt, a, o)
+        rows = {(i, o): evaluation_prompt_ids(backend, criterion, prompt, a, o)
                 for i, a in enumerate(answers) for o in (0, 1)}  # fmt: skip
         per_answer = sum(_batch_cost([rows[(i, 0)], rows[(i, 1)]]) for i in range(len(answers)))
         per_order = sum(_batch_cost([rows[(i, o)] for i in range(len(answers))]) for o in (0, 1))
@@ -695,16 +695,6 @@ def _one_token(backend: Any, text: str) -> int:
     return ids[0]
 
 
-def _sweep_row(backend: Any, criterion: Any, prompt: str, answer: str, order: int) -> list[int]:
-    if criterion.chat:
-        ids = backend.chat_prompt_ids(criterion.render_messages(prompt, answer, order))
-    else:
-        ids = backend.tokenize(criterion.render(prompt, answer, order))
-    if criterion.response_prefix:
-        ids = ids + backend.tokenize(criterion.response_prefix)
-    return ids
-
-
 @dataclass(frozen=True)
 class Derived:
     """A scoring rule applied to recorded probabilities (no model call needed).
@@ -731,19 +721,18 @@ class Derived:
         return f"{self.verbalizer}, {orders}, {self.mode}, calibration {cal}{scale}"
 
 
+_TOKEN_INDEX = {t: i for i, t in enumerate(SWEEP_TOKENS)}
+_VERBALIZERS = YES_NO_VERBALIZERS | AB_VERBALIZERS
+
+
 def derived_raw(record: dict[str, Any], rule: Derived) -> float:
     """Raw score in [-1, 1] of one recorded answer under ``rule``."""
-    index = {t: i for i, t in enumerate(SWEEP_TOKENS)}
-    first, second = (YES_NO_VERBALIZERS | AB_VERBALIZERS)[rule.verbalizer]
+    first, second = _VERBALIZERS[rule.verbalizer]
     shares = []
     for order in rule.orders:
         p = record[f"p{order}"]
-        a, b = sum(p[index[t]] for t in first), sum(p[index[t]] for t in second)
-        desired, other = (a, b) if order == 0 else (b, a)
-        if rule.mode == "vote":
-            shares.append(1.0 if desired > other else 0.0)
-        else:
-            shares.append(desired / (desired + other) if desired + other > 0 else 0.5)
+        a, b = sum(p[_TOKEN_INDEX[t]] for t in first), sum(p[_TOKEN_INDEX[t]] for t in second)
+        shares.append(_desired_share((a, b), order, rule.mode))  # order 1 wants the 2nd label
     return 2.0 * sum(shares) / len(shares) - 1.0
 
 
