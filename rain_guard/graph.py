@@ -30,7 +30,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from rain_guard import search
-from rain_guard.backends.base import Backend, ProposalRequest
+from rain_guard.backends.base import Backend, ProposalRequest, propose_and_roll_out
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import Embedder
 from rain_guard.evaluators import Evaluator
@@ -50,6 +50,8 @@ class RainState(TypedDict, total=False):
         leaf: Node chosen by the last ``select``.
         score: Evaluation score of the last leaf, in [-1, 1].
         path_embeddings: Embeddings of the evaluated text per path node (similarity update).
+        rollout: The expanded leaf's roll-out ids, drawn by ``expand`` for ``evaluate``
+            (None when ``evaluate`` must draw it: the leaf was not expanded).
         iterations: Inner iterations in this answer.
         rewinds: Iterations that backed up instead of extending the previous leaf.
         commits: One record per commit (tokens, text, value, visits, iterations).
@@ -65,6 +67,7 @@ class RainState(TypedDict, total=False):
     leaf: int
     score: float
     path_embeddings: list[list[float]] | None
+    rollout: list[int] | None
     iterations: int
     rewinds: int
     commits: list[dict[str, Any]]
@@ -105,6 +108,7 @@ def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> Rai
         leaf=ROOT,
         score=0.0,
         path_embeddings=None,
+        rollout=None,
         iterations=0,
         rewinds=0,
         commits=[],
@@ -139,11 +143,22 @@ def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
 
 
 def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Expand: propose q candidate token sets at the leaf and attach them."""
-    ctx, tree, leaf = runtime.context, state["tree"], state["leaf"]
-    request = _proposal(state, ctx, leaf, num=ctx.config.num_candidates, salt=0)
-    search.expand(tree, leaf, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
-    return {"tree": tree}
+    """Expand: propose q candidate token sets at the leaf and attach them.
+
+    The leaf's roll-out (which ``evaluate`` needs next) is drawn in the same batched walk
+    where the backend can (``propose_and_roll_out``) and handed over in ``rollout``.
+    """
+    ctx, tree, leaf, config = runtime.context, state["tree"], state["leaf"], runtime.context.config
+    request = _proposal(state, ctx, leaf, num=config.num_candidates, salt=0)
+    rollout = None
+    if config.rollout_max_tokens > 0:
+        candidates, rollout = propose_and_roll_out(
+            ctx.backend, request, **_rollout_settings(state, config)
+        )
+    else:
+        candidates = ctx.backend.propose([request])[0]
+    search.expand(tree, leaf, candidates, config, _stops(ctx))
+    return {"tree": tree, "rollout": rollout}
 
 
 def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
@@ -151,20 +166,27 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
     ctx, tree, leaf = runtime.context, state["tree"], state["leaf"]
     backend, config = ctx.backend, ctx.config
     path_ids = tree.path_tokens(leaf)
-    rollout: list[int] = []
-    if not tree.terminal[leaf] and config.rollout_max_tokens > 0:
-        prefix = state["prompt_ids"] + state["answer_ids"] + path_ids
-        rollout = backend.rollout(
-            [prefix],
-            boundaries=config.sentence_boundaries,
-            max_tokens=config.rollout_max_tokens,
-            seed=draw_seed(config.seed, state["iterations"], 1),
-            temperature=config.temperature,
-        )[0]
+    rollout = state.get("rollout")  # drawn by expand, if it ran
+    if rollout is None:
+        rollout = []
+        if not tree.terminal[leaf] and config.rollout_max_tokens > 0:
+            prefix = state["prompt_ids"] + state["answer_ids"] + path_ids
+            rollout = backend.rollout([prefix], **_rollout_settings(state, config))[0]
     text = backend.detokenize(state["answer_ids"] + path_ids + rollout)
     score = ctx.evaluator.score(state["question"], [text])[0]
     tree.score[leaf] = score
-    return {"tree": tree, "score": score, "path_embeddings": _embed_path(ctx, tree, leaf, rollout)}
+    embeddings = _embed_path(ctx, tree, leaf, rollout)
+    return {"tree": tree, "score": score, "path_embeddings": embeddings, "rollout": None}
+
+
+def _rollout_settings(state: RainState, config: SearchConfig) -> dict[str, Any]:
+    """Keyword arguments of this iteration's roll-out (seeded by the iteration)."""
+    return {
+        "boundaries": config.sentence_boundaries,
+        "max_tokens": config.rollout_max_tokens,
+        "seed": draw_seed(config.seed, state["iterations"], 1),
+        "temperature": config.temperature,
+    }
 
 
 def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
@@ -455,6 +477,7 @@ def search_state(state: GenerationState, backend: Backend) -> RainState:
         leaf=ROOT,
         score=0.0,
         path_embeddings=None,
+        rollout=None,
         iterations=state["iterations"],
         rewinds=state["rewinds"],
         commits=list(state["commits"]),

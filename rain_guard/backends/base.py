@@ -127,3 +127,32 @@ class Backend(Protocol):
         self, prefix: Sequence[int], *, max_new_tokens: int, seed: int | None
     ) -> list[int]:
         """Vanilla decoding (greedy when ``seed`` is None): new ids, stopping at a stop id."""
+
+
+def propose_and_roll_out(
+    backend: Backend,
+    request: ProposalRequest,
+    *,
+    boundaries: str,
+    max_tokens: int,
+    seed: int,
+    temperature: float = 1.0,
+) -> tuple[list[Candidate], list[int]]:
+    """Candidates for ``request`` and a roll-out of its prefix, fused where the backend can.
+
+    Both draw what ``propose([request])`` and ``rollout([request.prefix], ...)`` draw. A
+    backend with ``propose_with_rollout`` (``TransformersBackend``) draws the roll-out as one
+    more row of the proposal's batch, so it costs fewer model calls; any other backend gets
+    the two calls.
+    """
+    settings = {
+        "boundaries": boundaries,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "temperature": temperature,
+    }
+    fused = getattr(backend, "propose_with_rollout", None)
+    if fused is not None:
+        return fused(request, **settings)
+    candidates = backend.propose([request])[0]
+    return candidates, backend.rollout([request.prefix], **settings)[0]

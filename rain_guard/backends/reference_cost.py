@@ -32,7 +32,12 @@ from typing import Any, TypeVar
 
 import torch
 
-from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.base import (
+    Candidate,
+    ProposalRequest,
+    WorkCounters,
+    propose_and_roll_out,
+)
 
 T = TypeVar("T")
 
@@ -107,13 +112,37 @@ class ReferenceCostBackend:
         out = self._timed_inner(lambda: self.inner.propose(requests))
         with self._replaying():
             for request, candidates in zip(requests, out, strict=True):
-                prefix = tuple(request.prefix)
-                if request.length == 1:
-                    self._walk(prefix, ())
-                    continue
-                for candidate in candidates:
-                    self._walk(prefix, candidate.tokens[:-1])
+                self._replay_proposal(request, candidates)
         return out
+
+    def propose_with_rollout(
+        self,
+        request: ProposalRequest,
+        *,
+        boundaries: str,
+        max_tokens: int,
+        seed: int,
+        temperature: float = 1.0,
+    ) -> tuple[list[Candidate], list[int]]:
+        """The inner backend's fused (or separate) proposal and roll-out, replayed apart.
+
+        The reference has no fused call: its ``group_getp`` and ``simg`` are replayed as
+        ``propose`` and ``rollout`` replay them.
+        """
+        candidates, new = self._timed_inner(
+            lambda: propose_and_roll_out(
+                self.inner,
+                request,
+                boundaries=boundaries,
+                max_tokens=max_tokens,
+                seed=seed,
+                temperature=temperature,
+            )
+        )
+        with self._replaying():
+            self._replay_proposal(request, candidates)
+            self._replay_rollout(request.prefix, new)
+        return candidates, new
 
     def rollout(
         self,
@@ -136,8 +165,7 @@ class ReferenceCostBackend:
         )
         with self._replaying():
             for prefix, new in zip(prefixes, out, strict=True):
-                if new:
-                    self._walk(tuple(prefix), tuple(new[:-1]))
+                self._replay_rollout(prefix, new)
         return out
 
     def option_probs(
@@ -167,6 +195,20 @@ class ReferenceCostBackend:
         return out
 
     # ----------------------------------------------------------------- the replay
+
+    def _replay_proposal(self, request: ProposalRequest, candidates: list[Candidate]) -> None:
+        """``group_getp``: one-token sets from one step, longer sets walked one by one."""
+        prefix = tuple(request.prefix)
+        if request.length == 1:
+            self._walk(prefix, ())
+            return
+        for candidate in candidates:
+            self._walk(prefix, candidate.tokens[:-1])
+
+    def _replay_rollout(self, prefix: Sequence[int], new: Sequence[int]) -> None:
+        """``simg``: a fresh prefill of the prefix, then one step per roll-out token."""
+        if new:
+            self._walk(tuple(prefix), tuple(new[:-1]))
 
     def _walk(self, prefix: tuple[int, ...], fed: tuple[int, ...]) -> None:
         """The reference's ``getp`` chain: logits after ``prefix``, then after each fed token.

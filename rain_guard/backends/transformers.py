@@ -34,6 +34,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
 from rain_guard.errors import BackendError, PromptError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ END_OF_TURN_TOKENS = (
 FALLBACK_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither config nor tokenizer says
 _TAIL_TOKENS = 8  # prefix tokens decoded with a continuation to find its last character
+
+
+@dataclass(frozen=True)
+class _Rollout:
+    """What a roll-out row samples: full softmax at ``temperature`` to a boundary."""
+
+    boundaries: str
+    max_tokens: int
+    temperature: float
 
 
 @dataclass
@@ -72,8 +82,11 @@ class TransformersBackend:
         max_cached_prefixes: Prefix KV caches kept (about 46 KB per token each for
             SmolLM2-135M in fp32); the search, its roll-outs and the evaluator each want one.
         max_batch: Rows per forward pass in ``option_probs``, to bound memory.
-        max_rounds: Sampling rounds per ``propose`` request; a second round (at most twice
-            the missing count in rows) tops up when samples repeat each other.
+        max_rounds: Sampling rounds per ``propose`` request; a second round tops up when
+            the first round's samples repeat each other too often.
+        oversample: Rows drawn per wanted candidate. Rows that repeat another's tokens share
+            its cache row and cost no model work, so spare rows make a second round (a
+            second walk of ``length`` calls) rare at little cost.
 
     Calls are serialised by a lock: one model call at a time, safe to share across threads.
     """
@@ -88,6 +101,7 @@ class TransformersBackend:
         max_cached_prefixes: int = 4,
         max_batch: int = 16,
         max_rounds: int = 2,
+        oversample: int = 3,
     ) -> None:
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
@@ -100,6 +114,7 @@ class TransformersBackend:
         self.max_cached_prefixes = max_cached_prefixes
         self.max_batch = max_batch
         self.max_rounds = max_rounds
+        self.oversample = oversample
         self._lock = threading.RLock()
         self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         params = inspect.signature(model.forward).parameters
@@ -246,7 +261,7 @@ class TransformersBackend:
         by later calls (dynamic node addition) get comparable priors.
         """
         with self._lock, torch.inference_mode():
-            return [self._propose_one(request) for request in requests]
+            return [self._propose_one(request)[0] for request in requests]
 
     def rollout(
         self,
@@ -264,14 +279,33 @@ class TransformersBackend:
         stop id gets no tokens. Returns only the new ids.
         """
         _check_temperature(temperature)
+        spec = _Rollout(boundaries, max_tokens, temperature)
         with self._lock, torch.inference_mode():
             generator = torch.Generator().manual_seed(seed)
             return [
-                self._rollout_one(
-                    _check_ids(p, self._vocab), boundaries, max_tokens, temperature, generator
-                )
-                for p in prefixes
+                self._rollout_one(_check_ids(p, self._vocab), spec, generator) for p in prefixes
             ]
+
+    def propose_with_rollout(
+        self,
+        request: ProposalRequest,
+        *,
+        boundaries: str,
+        max_tokens: int,
+        seed: int,
+        temperature: float = 1.0,
+    ) -> tuple[list[Candidate], list[int]]:
+        """``propose([request])`` and ``rollout([request.prefix], ...)`` in one batched walk.
+
+        The roll-out is one more row of the proposal's batch, drawn with its own generator
+        (``seed``) from the full distribution at ``temperature`` as ``rollout`` draws it, so
+        its first tokens ride along with the candidates' steps instead of costing calls of
+        their own. Results equal the two separate calls' up to batched-arithmetic rounding.
+        """
+        _check_temperature(temperature)
+        spec = _Rollout(boundaries, max_tokens, temperature)
+        with self._lock, torch.inference_mode():
+            return self._propose_one(request, spec, torch.Generator().manual_seed(seed))
 
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
@@ -315,30 +349,42 @@ class TransformersBackend:
 
     # ----------------------------------------------------------------- propose
 
-    def _propose_one(self, req: ProposalRequest) -> list[Candidate]:
+    def _propose_one(
+        self,
+        req: ProposalRequest,
+        rollout: _Rollout | None = None,
+        roll_generator: torch.Generator | None = None,
+    ) -> tuple[list[Candidate], list[int]]:
+        """Candidates for ``req`` and, with ``rollout``, a roll-out drawn in the same walk."""
         ids = _check_ids(req.prefix, self._vocab)
         if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
             raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
         _check_temperature(req.temperature)
         cache, logits = self._prefill(ids)
-        if req.length == 1:
-            return self._top_tokens(logits, req)
         generator = torch.Generator().manual_seed(req.seed)
+        need = req.num_candidates + len(req.exclude)
         found: dict[tuple[int, ...], float] = {}
-        rows = req.num_candidates + min(len(req.exclude), req.num_candidates)
-        for round_ in range(self.max_rounds):
-            if round_ > 0:
-                cache, logits = self._prefill(ids)  # an exact hit: a fresh fork, no forward
-            for tokens, logprob in self._sample_sets(
-                cache, logits, rows, req, generator, round_ == 0
-            ):
-                if tokens not in req.exclude and tokens not in found:
-                    found[tokens] = logprob
+        rows: list[SampleRow] = []
+        if req.length == 1:
+            candidates = self._top_tokens(logits, req)
+        else:
+            count = self.oversample * req.num_candidates + len(req.exclude)
+            rows = [SampleRow("set", req.length, greedy=i == 0) for i in range(count)]
+        roll = self._rollout_row(ids, rollout)
+        generators = (generator, roll_generator)
+        self._walk(cache, logits, ids, [*rows, *roll], req, rollout, generators, need)
+        distinct_sets(rows, req.exclude, found)
+        for _ in range(self.max_rounds - 1):
             missing = req.num_candidates - len(found)
-            if missing <= 0:
+            if req.length == 1 or missing <= 0:
                 break
-            rows = min(2 * missing, 2 * req.num_candidates)
-        return [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
+            rows = [SampleRow("set", req.length) for _ in range(self.oversample * missing)]
+            cache, logits = self._prefill(ids)  # an exact hit: a fresh fork, no forward
+            self._walk(cache, logits, ids, rows, req, None, (generator, None), need)
+            distinct_sets(rows, req.exclude, found)
+        if req.length > 1:
+            candidates = [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
+        return candidates, (roll[0].tokens if roll else [])
 
     def _top_tokens(self, logits: torch.Tensor, req: ProposalRequest) -> list[Candidate]:
         """One-token sets: the most likely tokens not excluded, best first."""
@@ -353,72 +399,97 @@ class TransformersBackend:
                 break
         return out
 
-    def _sample_sets(
+    def _rollout_row(self, ids: tuple[int, ...], rollout: _Rollout | None) -> list[SampleRow]:
+        """The roll-out's row, or none when there is nothing to roll out."""
+        if rollout is None or rollout.max_tokens <= 0:
+            return []
+        if self._at_boundary(ids, [], rollout.boundaries):
+            return []
+        return [SampleRow("rollout", rollout.max_tokens)]
+
+    def _walk(
         self,
         cache: Any,
         first_logits: torch.Tensor,
-        n: int,
-        req: ProposalRequest,
-        generator: torch.Generator,
-        greedy_first: bool,
-    ) -> list[tuple[tuple[int, ...], float]]:
-        """``n`` token sets drawn as one batch; row 0 is greedy when ``greedy_first``.
+        ids: tuple[int, ...],
+        rows: list[SampleRow],
+        req: ProposalRequest | None,
+        rollout: _Rollout | None,
+        generators: tuple[torch.Generator | None, torch.Generator | None],
+        need: int,
+    ) -> None:
+        """Draw every row to its end, one batched forward call per step.
 
-        ``cache`` (one row, consumed) covers the prefix and ``first_logits`` follow it. Rows
-        that produce a stop id leave the batch (``batch_select_indices``).
+        ``cache`` (one row, consumed) covers ``ids`` and ``first_logits`` follow it. Rows with
+        equal tokens share a cache row (``sample_rows``); set rows beyond the first ``need``
+        distinct ones are dropped. ``generators``: (set rows', roll-out row's).
         """
-        if n > 1:
-            cache.batch_repeat_interleave(n)
+        logits = first_logits.unsqueeze(0)  # (cache rows, vocab)
+        while any(row.live for row in rows):
+            live = [row for row in rows if row.live]
+            self._draw_sets([r for r in live if r.kind == "set"], logits, req, generators[0])
+            for row in live:
+                if row.kind == "rollout":
+                    draw = _pick(logits[row.owner] / rollout.temperature, generators[1])
+                    row.tokens.append(draw)
+                row.done = self._row_done(row, ids, rollout)
+            prune(rows, need)
+            if not any(row.live for row in rows):
+                return
+            parents, tokens = regroup(rows)
+            if parents != list(range(logits.shape[0])):
+                cache.batch_select_indices(torch.tensor(parents, device=self._device))
+            logits = self._step_rows(cache, tokens)
+
+    def _draw_sets(
+        self,
+        rows: list[SampleRow],
+        logits: torch.Tensor,
+        req: ProposalRequest | None,
+        generator: torch.Generator,
+    ) -> None:
+        """One top-k draw per set row from its cache row's logits (the greedy row: argmax).
+
+        The log-probability is taken at temperature 1 under the top-``top_k`` renormalised
+        distribution, so greedy and sampled priors compare fairly.
+        """
+        if not rows or req is None:
+            return
         k = min(req.top_k, self._vocab)
-        seqs: list[list[int]] = [[] for _ in range(n)]
-        logps = [0.0] * n
-        alive = list(range(n))  # seqs index of each live cache row, ascending
-        logits = first_logits.unsqueeze(0).expand(n, -1)
-        for step in range(req.length):
-            values, indices = logits.topk(k, dim=-1)  # (rows, k)
-            values, indices = values.cpu(), indices.cpu()
-            logp = torch.log_softmax(values, dim=-1)  # temperature 1, top-k renormalised
-            picks = torch.multinomial(
-                torch.softmax(values / req.temperature, dim=-1), 1, generator=generator
-            )
-            if greedy_first and alive[0] == 0:
-                picks[0, 0] = 0  # topk is sorted: column 0 is the argmax
-            tokens = indices.gather(1, picks).squeeze(1).tolist()
-            step_logp = logp.gather(1, picks).squeeze(1).tolist()
-            keep = []
-            for j, row in enumerate(alive):
-                seqs[row].append(tokens[j])
-                logps[row] += step_logp[j]
-                if tokens[j] not in self._stop_ids:
-                    keep.append(j)
-            if step == req.length - 1 or not keep:
-                break
-            if len(keep) < len(alive):
-                cache.batch_select_indices(torch.tensor(keep, device=self._device))
-                alive = [alive[j] for j in keep]
-            logits = self._step_rows(cache, [tokens[j] for j in keep])
-        return [(tuple(s), lp) for s, lp in zip(seqs, logps, strict=True)]
+        values, indices = logits.topk(k, dim=-1)  # (cache rows, k), sorted
+        owners = torch.tensor([row.owner for row in rows])
+        values, indices = values.cpu()[owners], indices.cpu()[owners]
+        logp = torch.log_softmax(values, dim=-1)
+        picks = torch.multinomial(
+            torch.softmax(values / req.temperature, dim=-1), 1, generator=generator
+        )
+        for j, row in enumerate(rows):
+            if row.greedy:
+                picks[j, 0] = 0  # column 0 is the argmax
+        tokens = indices.gather(1, picks).squeeze(1).tolist()
+        step_logp = logp.gather(1, picks).squeeze(1).tolist()
+        for row, token, lp in zip(rows, tokens, step_logp, strict=True):
+            row.tokens.append(token)
+            row.logprob += lp
+
+    def _row_done(self, row: SampleRow, ids: tuple[int, ...], rollout: _Rollout | None) -> bool:
+        if len(row.tokens) >= row.limit:
+            return True
+        if row.kind == "rollout":
+            return self._at_boundary(ids, row.tokens, rollout.boundaries)
+        return row.tokens[-1] in self._stop_ids
 
     # ----------------------------------------------------------------- rollout
 
     def _rollout_one(
-        self,
-        ids: tuple[int, ...],
-        boundaries: str,
-        max_tokens: int,
-        temperature: float,
-        generator: torch.Generator,
+        self, ids: tuple[int, ...], rollout: _Rollout, generator: torch.Generator
     ) -> list[int]:
-        if max_tokens <= 0 or self._at_boundary(ids, [], boundaries):
+        roll = self._rollout_row(ids, rollout)
+        if not roll:
             return []
         cache, logits = self._prefill(ids)
-        new: list[int] = []
-        while True:
-            token = _pick(logits / temperature, generator)
-            new.append(token)
-            if len(new) >= max_tokens or self._at_boundary(ids, new, boundaries):
-                return new
-            logits = self._extend(cache, [token])
+        self._walk(cache, logits, ids, roll, None, rollout, (None, generator), need=0)
+        return roll[0].tokens
 
     def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
         """True after a stop id or when the text of the prefix tail + ``new`` ends a sentence."""
@@ -431,7 +502,14 @@ class TransformersBackend:
     # ----------------------------------------------------------------- option scoring
 
     def _next_token_probs(self, rows: list[tuple[int, ...]]) -> torch.Tensor:
-        """(rows, vocab) next-token probabilities: shared prefix once, suffixes right-padded."""
+        """(rows, vocab) next-token probabilities: shared prefix once, suffixes right-padded.
+
+        A single row is one prefill (its kept prefix reused), not a prefix call plus a
+        suffix call.
+        """
+        if len(rows) == 1:
+            _, logits = self._prefill(rows[0])
+            return torch.softmax(logits, dim=-1).unsqueeze(0).cpu()
         common = min(_common_length(rows), min(len(r) for r in rows) - 1)
         if common > 0:
             cache, _ = self._prefill(rows[0][:common])

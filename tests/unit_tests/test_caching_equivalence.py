@@ -75,6 +75,26 @@ def test_same_answer_with_prefix_caching_on_and_off(parts, cached):
     assert cached.counters["tokens_processed"] < uncached.counters["tokens_processed"]
 
 
+class Unfused:
+    """The same backend without ``propose_with_rollout``: the search proposes, then rolls out."""
+
+    def __init__(self, inner: TransformersBackend) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        if name == "propose_with_rollout":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_fusing_roll_outs_into_proposals_saves_calls_not_decisions(parts, cached):
+    apart = answer(Unfused(TransformersBackend(*parts)))
+    assert cached.token_ids == apart.token_ids
+    assert decisions(cached) == decisions(apart)
+    assert cached.iterations == apart.iterations
+    assert cached.counters["forward_calls"] < apart.counters["forward_calls"]
+
+
 def test_counters_come_with_every_answer(cached):
     for key in ("forward_calls", "tokens_processed", "evaluation_prompts", "evaluation_cache_hits"):
         assert key in cached.counters

@@ -190,6 +190,35 @@ def test_propose_counts_one_forward_per_step(backend, prompt):
     assert counters.tokens_processed == len(prompt) + 4 * 4
 
 
+def test_rows_that_draw_the_same_tokens_share_one_cache_row(backend, prompt):
+    # Near-zero temperature: every row draws the argmax, so the 15 rows of the first round
+    # and the 12 of the second (which looks for the 4 missing sets) are one sequence each.
+    candidates = backend.propose([request(prompt, num_candidates=5, temperature=1e-4)])[0]
+    assert [c.tokens for c in candidates] == [greedy_tokens(backend.model, prompt, 4)]
+    assert backend.counters.tokens_processed == len(prompt) + 2 * 3  # one row per step
+
+
+def test_propose_with_rollout_equals_the_two_calls_in_fewer_forward_calls(model, tokenizer, prompt):
+    fused, apart = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
+    req = request(prompt, length=6, seed=5)
+    kw = {"boundaries": ".", "max_tokens": 12, "seed": 9}
+    candidates, new = fused.propose_with_rollout(req, **kw)
+    expected = apart.propose([req])[0]
+    assert [c.tokens for c in candidates] == [c.tokens for c in expected]
+    assert [c.logprob for c in candidates] == pytest.approx([c.logprob for c in expected])
+    assert new == apart.rollout([prompt], **kw)[0]
+    assert len(new) > 1
+    assert fused.counters.forward_calls < apart.counters.forward_calls
+
+
+def test_a_one_token_proposal_with_rollout_reuses_its_prefill(backend, prompt):
+    candidates, new = backend.propose_with_rollout(
+        request(prompt, length=1), boundaries=".", max_tokens=5, seed=1
+    )
+    assert len(candidates) == 6 and len(new) == 5
+    assert backend.counters.forward_calls == 5  # prefill, then 4 roll-out steps
+
+
 # --------------------------------------------------------------------------- KV caches
 
 
@@ -253,6 +282,13 @@ def test_option_probs_batches_in_one_forward_after_the_shared_prefix(backend, pr
     backend.option_probs(prompts, [1, 2])
     assert backend.counters.forward_calls == 2  # shared prefix, then all suffixes at once
     assert backend.counters.tokens_processed == len(prompt) + 1 + 2 + 3
+
+
+def test_option_probs_of_one_prompt_is_one_forward(backend, model, prompt):
+    probs = backend.option_probs([prompt + (5, 6)], [1, 2])[0]
+    assert backend.counters.forward_calls == 1
+    expected = torch.softmax(full_logits(model, prompt + (5, 6)), dim=-1)[[1, 2]]
+    assert probs == pytest.approx(expected.tolist(), abs=1e-5)
 
 
 # --------------------------------------------------------------------------- rollout, generate
