@@ -536,6 +536,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adaptive-value", type=float, default=d.adaptive_value)
     parser.add_argument("--adaptive-margin", type=float, default=d.adaptive_margin)
     parser.add_argument(
+        "--no-greedy-first",
+        action="store_true",
+        help="adaptive arm: propose all q sets at every expansion (default: greedy set first)",
+    )
+    parser.add_argument(
         "--arms",
         default=",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA)),
         help="comma list of arms to run: rain, reference, vanilla, paper_vanilla "
@@ -672,6 +677,7 @@ def _settings(
     if args.adaptive:
         out["adaptive"] = (
             f"min iterations {config.adaptive_min_iterations}, value >= "
-            f"{config.adaptive_value}, margin {config.adaptive_margin}"
+            f"{config.adaptive_value}, margin {config.adaptive_margin}, greedy first "
+            f"{'on' if config.adaptive_greedy_first else 'off'}"
         )
     return out

@@ -42,4 +42,6 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         fields["set_lengths"] = tuple(fields["set_lengths"])
     if hasattr(args, "no_similarity"):
         fields["use_similarity"] = not args.no_similarity
+    if hasattr(args, "no_greedy_first"):
+        fields["adaptive_greedy_first"] = not args.no_greedy_first
     return SearchConfig(**fields)

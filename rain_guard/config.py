@@ -115,6 +115,13 @@ class SearchConfig(BaseModel):
         le=2.0,
         description="Adaptive budget: and lead every other evaluated root child by this much.",
     )
+    adaptive_greedy_first: bool = Field(
+        True,
+        description=(
+            "Adaptive budget: expand a leaf with its greedy set alone, and propose the other "
+            "q - 1 sets only once that one is evaluated and below adaptive_value."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> SearchConfig:

@@ -131,12 +131,16 @@ def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     """Forward: walk to a leaf, adding children where dynamic node addition asks for them."""
     ctx, tree = runtime.context, state["tree"]
 
-    def add_children(node: int) -> None:
+    def add_children(node: int, num: int = 2, salt: int | None = None) -> None:
         known = frozenset(tree.tokens[k] for k in tree.children[node])
-        request = _proposal(state, ctx, node, num=2, salt=len(tree), exclude=known)
+        salt = len(tree) if salt is None else salt
+        request = _proposal(state, ctx, node, num=num, salt=salt, exclude=known)
         search.expand(tree, node, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
 
-    leaf = search.select(tree, ctx.config, add_children)
+    def widen(node: int) -> None:
+        add_children(node, num=ctx.config.num_candidates - 1, salt=-1 - len(tree))
+
+    leaf = search.select(tree, ctx.config, add_children, widen)
     previous = state.get("leaf", ROOT)
     backed_up = state["iterations"] > 0 and previous not in (leaf, *tree.path(leaf))
     return {"tree": tree, "leaf": leaf, "rewinds": state["rewinds"] + int(backed_up)}
@@ -146,10 +150,13 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     """Expand: propose q candidate token sets at the leaf and attach them.
 
     The leaf's roll-out (which ``evaluate`` needs next) is drawn in the same batched walk
-    where the backend can (``propose_and_roll_out``) and handed over in ``rollout``.
+    where the backend can (``propose_and_roll_out``) and handed over in ``rollout``. With the
+    adaptive budget's greedy first, only the greedy set is proposed here; ``select`` widens
+    the node to q sets if that one is judged not clearly good.
     """
     ctx, tree, leaf, config = runtime.context, state["tree"], state["leaf"], runtime.context.config
-    request = _proposal(state, ctx, leaf, num=config.num_candidates, salt=0)
+    num = 1 if search.greedy_first(config) else config.num_candidates
+    request = _proposal(state, ctx, leaf, num=num, salt=0)
     rollout = None
     if config.rollout_max_tokens > 0:
         candidates, rollout = propose_and_roll_out(

@@ -51,21 +51,42 @@ def needs_more_children(tree: SearchTree, node: int, config: SearchConfig) -> bo
     return alike and all_bad
 
 
+def greedy_first(config: SearchConfig) -> bool:
+    """Adaptive budget, greedy first: expand leaves with their greedy set alone."""
+    return config.adaptive_commit and config.adaptive_greedy_first
+
+
+def needs_widening(tree: SearchTree, node: int, config: SearchConfig) -> bool:
+    """Greedy first: the node's lone greedy child was evaluated and is not clearly good.
+
+    Such a node then gets the other q - 1 candidates, and the search goes on as RAIN's.
+    """
+    kids = tree.children[node]
+    if not greedy_first(config) or len(kids) != 1 or config.num_candidates < 2:
+        return False
+    return tree.real_visits[kids[0]] >= 1 and tree.value[kids[0]] < config.adaptive_value
+
+
 def select(
     tree: SearchTree,
     config: SearchConfig,
     add_children: Callable[[int], None] | None = None,
+    widen: Callable[[int], None] | None = None,
 ) -> int:
     """Walk from the root to a leaf by the PUCT rule and return the leaf.
 
     Args:
-        tree: The tree (mutated only through ``add_children``).
+        tree: The tree (mutated only through ``add_children`` and ``widen``).
         config: Search settings (c_puct, dynamic node addition).
         add_children: Called with a node whose children need company (dynamic node
             addition); it should ``expand`` that node with fresh candidates.
+        widen: Called with a node whose lone greedy child needs rivals (``needs_widening``);
+            it should ``expand`` that node with the other q - 1 candidates.
     """
     node = ROOT
     while not tree.is_leaf(node):
+        if widen is not None and needs_widening(tree, node, config):
+            widen(node)
         if add_children is not None and needs_more_children(tree, node, config):
             add_children(node)
         node = max(tree.children[node], key=lambda k: puct(tree, k, config.c_puct))

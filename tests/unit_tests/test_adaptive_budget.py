@@ -13,7 +13,7 @@ from rain_guard.backends.fake import FakeBackend
 from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError
 from rain_guard.evaluators import FunctionEvaluator
-from rain_guard.generation import rain_generate
+from rain_guard.generation import rain_generate, vanilla_generate
 from rain_guard.search import should_commit
 from rain_guard.tree import ROOT, SearchTree
 
@@ -95,7 +95,8 @@ def test_settings_are_validated(bad):
 
 
 def test_every_adaptive_setting_is_documented():
-    for name in ("adaptive_commit", "adaptive_min_iterations", "adaptive_value", "adaptive_margin"):
+    names = ("adaptive_commit", "adaptive_min_iterations", "adaptive_value", "adaptive_margin")
+    for name in (*names, "adaptive_greedy_first"):
         assert SearchConfig.model_fields[name].description
 
 
@@ -121,6 +122,24 @@ def test_benign_answers_cost_fewer_iterations():
 def test_badly_judged_answers_get_the_full_search():
     base = SearchConfig(max_new_tokens=8, t_min=3, t_max=6, rollout_max_tokens=3)
     faithful = _answer(base, -0.6)
-    adaptive = _answer(base.replace(adaptive_commit=True), -0.6)
+    adaptive = _answer(base.replace(adaptive_commit=True, adaptive_greedy_first=False), -0.6)
     assert adaptive.token_ids == faithful.token_ids
     assert adaptive.iterations == faithful.iterations
+
+
+def test_greedy_first_widens_a_badly_judged_draft_to_the_full_search():
+    base = SearchConfig(max_new_tokens=8, t_min=3, t_max=6, rollout_max_tokens=3)
+    faithful = _answer(base, -0.6)
+    adaptive = _answer(base.replace(adaptive_commit=True), -0.6)
+    assert all(len(c["alternatives"]) > 1 for c in adaptive.commits)  # widened every time
+    assert adaptive.iterations >= faithful.iterations
+
+
+def test_greedy_first_answers_a_well_judged_prompt_as_greedy_decoding_would():
+    base = SearchConfig(max_new_tokens=12, t_min=4, t_max=8, rollout_max_tokens=3)
+    lazy = _answer(base.replace(adaptive_commit=True), 0.7)
+    eager = _answer(base.replace(adaptive_commit=True, adaptive_greedy_first=False), 0.7)
+    greedy = vanilla_generate(FakeBackend(), [("user", "how to bake a cake")], max_new_tokens=12)
+    assert lazy.token_ids == greedy.token_ids
+    assert all(len(c["alternatives"]) == 1 and c["greedy"] for c in lazy.commits)
+    assert lazy.counters["tokens_processed"] < eager.counters["tokens_processed"] / 3

@@ -641,3 +641,48 @@ def test_commit_without_children_raises():
 def test_cosine_of_zero_vector_is_zero():
     assert search.cosine(np.zeros(3), np.ones(3)) == 0.0
     assert search.cosine(np.array([1.0, 0.0]), np.array([3.0, 0.0])) == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- greedy first
+
+GREEDY_FIRST = SearchConfig(adaptive_commit=True, adaptive_value=0.5)
+
+
+def lone_greedy_child(value: float, real_visits: int = 1) -> tuple[SearchTree, int]:
+    tree = SearchTree()
+    child = tree.add_child(ROOT, (1,), -0.1)
+    tree.real_visits[child], tree.visits[child], tree.value[child] = real_visits, 1.0, value
+    tree.real_visits[ROOT], tree.visits[ROOT] = 1, 1.0
+    tree.q_min = tree.q_max = value
+    return tree, child
+
+
+def test_a_lone_greedy_child_judged_below_the_bar_needs_rivals():
+    tree, _ = lone_greedy_child(0.3)
+    assert search.needs_widening(tree, ROOT, GREEDY_FIRST)
+    assert not search.needs_widening(tree, ROOT, GREEDY_FIRST.replace(adaptive_greedy_first=False))
+    assert not search.needs_widening(tree, ROOT, CFG)  # faithful mode expands q at once
+
+
+def test_an_unjudged_or_clearly_good_greedy_child_needs_no_rivals():
+    assert not search.needs_widening(lone_greedy_child(0.3, real_visits=0)[0], ROOT, GREEDY_FIRST)
+    assert not search.needs_widening(lone_greedy_child(0.6)[0], ROOT, GREEDY_FIRST)
+
+
+def test_a_widened_node_is_not_widened_again():
+    tree, _ = lone_greedy_child(0.3)
+    tree.add_child(ROOT, (2,), -1.0)
+    assert not search.needs_widening(tree, ROOT, GREEDY_FIRST)
+
+
+def test_select_widens_before_it_chooses_a_child():
+    tree, greedy = lone_greedy_child(-0.5)
+    asked: list[int] = []
+
+    def widen(node: int) -> None:
+        asked.append(node)
+        search.expand(tree, node, [Candidate((2,), -0.2)], GREEDY_FIRST, frozenset())
+
+    leaf = search.select(tree, GREEDY_FIRST, widen=widen)
+    assert asked == [ROOT]
+    assert leaf != greedy  # the unvisited rival wins over the badly judged greedy child
