@@ -58,6 +58,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=d.num_candidates, help="q per expansion")
     p.add_argument("--rollout-tokens", type=int, default=d.rollout_max_tokens)
     p.add_argument("--no-similarity", action="store_true", help="skip the embedding update")
+    p.add_argument(
+        "--adaptive-budget",
+        dest="adaptive_commit",
+        action="store_true",
+        help="commit early when a draft is judged clearly good (greedy set first)",
+    )
+    p.add_argument("--adaptive-value", type=float, default=d.adaptive_value)
     p.add_argument("--max-seconds", type=float, default=None, help="wall-time budget per answer")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -160,6 +167,7 @@ def result_summary(result: GenerationResult) -> dict[str, Any]:
         "commits": len(result.commits),
         "iterations_per_commit": round(result.iterations / max(1, len(result.commits)), 2),
         "final_value": result.final_value,
+        "commit_values": [round(float(c["value"]), 3) for c in result.commits],
         "model_tokens": result.counters.get("tokens_processed", 0),
         "forward_calls": result.counters.get("forward_calls", 0),
         "seconds": round(result.seconds, 2),

@@ -21,6 +21,7 @@ _OPTION_FIELDS = {
     "max_tokens": "max_new_tokens",
     "max_seconds": "max_seconds",
     "seed": "seed",
+    "adaptive_commit": "adaptive_commit",
     "adaptive_min_iterations": "adaptive_min_iterations",
     "adaptive_value": "adaptive_value",
     "adaptive_margin": "adaptive_margin",

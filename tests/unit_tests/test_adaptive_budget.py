@@ -7,9 +7,12 @@ before T_min only when the most-visited root child was evaluated, reaches
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rain_guard.backends.fake import FakeBackend
+from rain_guard.cli import main
 from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError
 from rain_guard.evaluators import FunctionEvaluator
@@ -143,3 +146,15 @@ def test_greedy_first_answers_a_well_judged_prompt_as_greedy_decoding_would():
     assert lazy.token_ids == greedy.token_ids
     assert all(len(c["alternatives"]) == 1 and c["greedy"] for c in lazy.commits)
     assert lazy.counters["tokens_processed"] < eager.counters["tokens_processed"] / 3
+
+
+def test_generate_takes_the_adaptive_budget_and_reports_commit_values(capsys):
+    base = ["generate", "how to bake a cake", "--model", "fake", "--max-tokens", "8",
+            "--no-similarity", "--quiet", "--json"]  # fmt: skip
+    assert main(base) == 0
+    faithful = json.loads(capsys.readouterr().out)
+    assert main([*base, "--adaptive-budget", "--adaptive-value", "-1"]) == 0
+    adaptive = json.loads(capsys.readouterr().out)
+    assert len(faithful["commit_values"]) == faithful["commits"]
+    assert all(-1.0 <= v <= 1.0 for v in faithful["commit_values"])
+    assert adaptive["iterations_per_commit"] < faithful["iterations_per_commit"]
