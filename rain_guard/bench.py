@@ -153,10 +153,14 @@ class Bench:
         return self.runs
 
     def run_arm(self, arm: str, item: Item) -> ArmRun:
-        """One arm's answer to one item, with cold prefix caches."""
+        """One arm's answer to one item, with cold prefix caches.
+
+        Only prefixes pinned for the whole run survive (an evaluator's fixed prefix, which
+        the issue asks to compute once per run and which only the RAIN arms use).
+        """
         clear = getattr(self.backend, "clear_cache", None)
         if clear is not None:
-            clear()
+            clear(keep_pinned=True)
         messages = [("system", self.system)] if self.system else []
         messages.append(("user", item.prompt))
         if arm == VANILLA:

@@ -76,6 +76,7 @@ class SelfEvaluator:
         self.orders = check_orders(self.criterion.orders if orders is None else orders)
         self._cache = ScoreCache(cache_size)
         self._option_ids = option_token_ids(backend, self.criterion)
+        self._pinned = False
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
         """Scores in [-1, 1]; identical (prompt, answer) pairs come from the cache."""
@@ -90,6 +91,7 @@ class SelfEvaluator:
     def _raw_scores(self, prompt: str, answers: list[str]) -> list[float]:
         """Uncalibrated scores: 2 * (mean desired share over the orders) - 1."""
         orders = self.orders
+        self._pin_fixed_prefixes()
         rows = [self._prompt_ids(prompt, a, order) for a in answers for order in orders]
         probs = self._option_probs(rows, len(orders))
         self.backend.counters.evaluation_prompts += len(rows)
@@ -118,6 +120,24 @@ class SelfEvaluator:
 
     def _prompt_ids(self, prompt: str, answer: str, order: int) -> list[int]:
         return evaluation_prompt_ids(self.backend, self.criterion, prompt, answer, order)
+
+    def _pin_fixed_prefixes(self) -> None:
+        """Once: have the backend keep each order's request-independent prompt prefix.
+
+        That prefix (judge instructions, worked examples; ~540 tokens for ``harmless``) is
+        then computed once per run instead of once per answer. It is found as the common
+        ids of two renders with different requests; the backend reuses caches by comparing
+        ids, so a request whose first token merges with the template is still scored right.
+        """
+        pin = getattr(self.backend, "pin_prefix", None)
+        if pin is None or self._pinned:
+            return
+        self._pinned = True
+        for order in self.orders:
+            renders = [self._prompt_ids(text, text, order) for text in ("A", "B")]
+            shared = _common_prefix(renders)
+            if shared > 0:
+                pin(renders[0][:shared])
 
     def _final(self, raw: float, base: float | None) -> float:
         if base is None:

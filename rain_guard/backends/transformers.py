@@ -51,6 +51,7 @@ END_OF_TURN_TOKENS = (
 FALLBACK_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither config nor tokenizer says
 _TAIL_TOKENS = 8  # prefix tokens decoded with a continuation to find its last character
+MAX_PINNED = 4  # prefixes kept by pin_prefix (one per evaluator option order in practice)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class TransformersBackend:
         self.oversample = oversample
         self._lock = threading.RLock()
         self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
+        self._pinned: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._has_logits_to_keep = "logits_to_keep" in params
@@ -550,7 +552,8 @@ class TransformersBackend:
         """
         entry, common = self._best_entry(ids)
         if entry is not None and common == len(ids) == len(entry.ids):
-            self._entries.move_to_end(entry.ids)
+            if entry.ids in self._entries:
+                self._entries.move_to_end(entry.ids)
             self._count_reuse(common)
             return self._fork(entry.cache), entry.logits
         keep = min(common, len(ids) - 1)
@@ -566,7 +569,8 @@ class TransformersBackend:
 
     def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | None, int]:
         best, best_len = None, 0
-        for entry in reversed(self._entries.values()):  # most recent first wins ties
+        kept = [*reversed(self._entries.values()), *self._pinned.values()]
+        for entry in kept:  # most recent first wins ties
             common = _common_length([entry.ids, ids])
             if common > best_len:
                 best, best_len = entry, common
@@ -610,10 +614,32 @@ class TransformersBackend:
         fork.layers = [copy.copy(layer) for layer in cache.layers]
         return fork
 
-    def clear_cache(self) -> None:
-        """Drop every kept prefix cache (frees their memory)."""
+    def pin_prefix(self, ids: Sequence[int]) -> None:
+        """Keep a cache of ``ids`` until ``clear_cache`` drops it, whatever else is cached.
+
+        For a prefix that calls across a whole run share, such as an evaluator's
+        instructions and worked examples: it is computed once per run instead of again
+        whenever the recent-prefix cache has let it go. At most ``MAX_PINNED`` are kept
+        (the oldest goes first); pinning a kept prefix again costs nothing.
+        """
+        key = _check_ids(ids, self._vocab)
+        with self._lock, torch.inference_mode():
+            if key in self._pinned:
+                return
+            self._prefill(key)
+            entry = self._entries.get(key)
+            if entry is None:
+                return  # a cache that cannot be kept (not a plain attention cache)
+            self._pinned[key] = entry
+            while len(self._pinned) > MAX_PINNED:
+                self._pinned.popitem(last=False)
+
+    def clear_cache(self, *, keep_pinned: bool = False) -> None:
+        """Drop every kept prefix cache (frees their memory); pinned ones too unless asked."""
         with self._lock:
             self._entries.clear()
+            if not keep_pinned:
+                self._pinned.clear()
 
     # ----------------------------------------------------------------- forward passes
 

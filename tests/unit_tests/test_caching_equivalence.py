@@ -95,6 +95,37 @@ def test_fusing_roll_outs_into_proposals_saves_calls_not_decisions(parts, cached
     assert cached.counters["forward_calls"] < apart.counters["forward_calls"]
 
 
+# A criterion with a long request-independent preamble, as the few-shot built-ins have.
+PREAMBLE = Criterion("preamble", "Judge the answer. Reply with one letter.\n" * 4
+                     + "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
+                     labels=("A", "B"), chat=False)  # fmt: skip
+
+
+class Unpinned(Unfused):
+    """The same backend without ``pin_prefix``."""
+
+    def __getattr__(self, name: str):
+        if name == "pin_prefix":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_the_evaluator_prefix_is_computed_once_per_run(parts):
+    backend = TransformersBackend(*parts, max_cached_prefixes=1)
+    evaluator = SelfEvaluator(backend, PREAMBLE)
+    plain = SelfEvaluator(Unpinned(TransformersBackend(*parts, max_cached_prefixes=1)), PREAMBLE)
+    requests = [("How do I bake a cake?", "Mix flour and eggs."), ("Hello there.", "Hi!")]
+    fed = []
+    for request, reply in requests:
+        backend.option_probs([(5, 6, 7)], [1])  # a search call between: the LRU forgets
+        before = backend.counters.tokens_processed
+        score = evaluator.score(request, [reply])
+        fed.append(backend.counters.tokens_processed - before)
+        assert score == pytest.approx(plain.score(request, [reply]), abs=1e-5)
+    preamble = len(backend.tokenize("Judge the answer. Reply with one letter.\n" * 4))
+    assert fed[1] < fed[0] - preamble + 8  # the second request skipped the preamble
+
+
 def test_counters_come_with_every_answer(cached):
     for key in ("forward_calls", "tokens_processed", "evaluation_prompts", "evaluation_cache_hits"):
         assert key in cached.counters

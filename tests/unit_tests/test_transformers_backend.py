@@ -291,6 +291,26 @@ def test_option_probs_of_one_prompt_is_one_forward(backend, model, prompt):
     assert probs == pytest.approx(expected.tolist(), abs=1e-5)
 
 
+def test_a_pinned_prefix_outlives_the_recent_prefix_cache(model, tokenizer, prompt):
+    backend = TransformersBackend(model, tokenizer, max_cached_prefixes=1)
+    backend.pin_prefix(prompt)
+    backend.pin_prefix(prompt)  # pinning again is free
+    assert backend.counters.tokens_processed == len(prompt)
+
+    def fed_for_a_two_token_tail() -> int:
+        for i in range(3):  # other prefixes push every unpinned cache out
+            backend.option_probs([(5 + i,) * 4], [1])
+        before = backend.counters.tokens_processed
+        backend.option_probs([prompt + (7, 8)], [1])
+        return backend.counters.tokens_processed - before
+
+    assert fed_for_a_two_token_tail() == 2
+    backend.clear_cache(keep_pinned=True)
+    assert fed_for_a_two_token_tail() == 2
+    backend.clear_cache()
+    assert fed_for_a_two_token_tail() == len(prompt) + 2
+
+
 # --------------------------------------------------------------------------- rollout, generate
 
 
