@@ -8,8 +8,13 @@ What makes it fast enough for RAIN on a CPU:
   concatenate instead of writing in place), cropped back to the shared part (the rewind) and
   fed only the rest. Sharing is decided on token ids, so a cache is never fed a mismatch.
 * Batching. ``propose`` runs all candidate rows of a request as one batch per step, so a request
-  costs about ``length`` forward calls; ``option_probs`` scores all prompts in one right-padded
-  forward after their shared prefix.
+  costs about ``length`` forward calls; rows whose tokens agree share one cache row
+  (``sample_rows``), so a step feeds each distinct prefix once. ``propose_with_rollout`` adds
+  the search's roll-out of the same prefix as one more row of that batch. ``option_probs``
+  scores all prompts in one right-padded forward after their shared prefix (one prompt: one
+  forward after its kept prefix).
+* Pinned prefixes. ``pin_prefix`` keeps a prefix every call of a run shares (an evaluator's
+  instructions and examples) outside the small recent-prefix cache.
 * Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
 
 Kept caches are only reused for plain attention caches (``DynamicLayer``); models with other
