@@ -376,15 +376,17 @@ def targets(groups: dict[str, dict[str, ArmTotals]], benign: str) -> list[dict[s
         f = _div(ref.per_token("forward_calls"), rain.per_token("forward_calls"))
         rows.append(_target("tokens processed per token, (b)/(a) >= 30", t, t >= 30))
         rows.append(_target("forward calls per token, (b)/(a) >= 5", f, f >= 5))
+    # Time per answer token: an arm whose answer ends early (EOS) is not credited for it.
     paper = every.get(PAPER_VANILLA)
     if rain and paper:
-        r = _div(rain.seconds, paper.seconds)
-        rows.append(_target(f"time (a)/(d) < {PAPER_TIME_RATIO} (paper)", r, r < PAPER_TIME_RATIO))
+        r = _div(rain.per_token("seconds"), paper.per_token("seconds"))
+        name = f"time per token (a)/(d) < {PAPER_TIME_RATIO} (paper)"
+        rows.append(_target(name, r, r < PAPER_TIME_RATIO))
     group = groups.get(benign, {})
     adaptive, vanilla = group.get(ADAPTIVE), group.get(VANILLA)
     if adaptive and vanilla:
-        r = _div(adaptive.seconds, vanilla.seconds)
-        rows.append(_target(f"time adaptive/(c) <= 2 on {benign}", r, r <= 2))
+        r = _div(adaptive.per_token("seconds"), vanilla.per_token("seconds"))
+        rows.append(_target(f"time per token adaptive/(c) <= 2 on {benign}", r, r <= 2))
     return rows
 
 

@@ -136,3 +136,14 @@ def test_cli_runs_on_the_fake_model(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "(a)/(d)" in printed and "adaptive/(c)" in printed
     assert json.loads(out.read_text())["decisions_identical"] is True
+
+
+def test_time_targets_compare_time_per_answer_token():
+    # RAIN stopped at EOS after 50 tokens in 100 s; paper-style vanilla ran 100 tokens in 80 s.
+    def run(arm: str, tokens: int, seconds: float) -> bench.ArmRun:
+        return bench.ArmRun(arm, "xstest-safe", 0, "safe", "x", tokens, seconds, tokens, tokens)
+
+    runs = [run(bench.RAIN, 50, 100.0), run(bench.PAPER_VANILLA, 100, 80.0)]
+    (target,) = bench.targets(bench.totals(runs), "xstest-safe")
+    assert target["measured"] == pytest.approx(2.5)  # 2.0 s vs 0.8 s per token, not 1.25
+    assert target["met"] is True
