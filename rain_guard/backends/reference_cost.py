@@ -129,15 +129,9 @@ class ReferenceCostBackend:
         The reference has no fused call: its ``group_getp`` and ``simg`` are replayed as
         ``propose`` and ``rollout`` replay them.
         """
+        settings = _rollout_settings(boundaries, max_tokens, seed, temperature)
         candidates, new = self._timed_inner(
-            lambda: propose_and_roll_out(
-                self.inner,
-                request,
-                boundaries=boundaries,
-                max_tokens=max_tokens,
-                seed=seed,
-                temperature=temperature,
-            )
+            lambda: propose_and_roll_out(self.inner, request, **settings)
         )
         with self._replaying():
             self._replay_proposal(request, candidates)
@@ -154,15 +148,8 @@ class ReferenceCostBackend:
         temperature: float = 1.0,
     ) -> list[list[int]]:
         """Inner roll-outs; replayed as ``simg``: a fresh prefill, then one token per step."""
-        out = self._timed_inner(
-            lambda: self.inner.rollout(
-                prefixes,
-                boundaries=boundaries,
-                max_tokens=max_tokens,
-                seed=seed,
-                temperature=temperature,
-            )
-        )
+        settings = _rollout_settings(boundaries, max_tokens, seed, temperature)
+        out = self._timed_inner(lambda: self.inner.rollout(prefixes, **settings))
         with self._replaying():
             for prefix, new in zip(prefixes, out, strict=True):
                 self._replay_rollout(prefix, new)
@@ -266,6 +253,18 @@ class ReferenceCostBackend:
         finally:
             _synchronize(self.model)  # replayed calls return nothing, so GPU work may queue
             self.reference_seconds += time.perf_counter() - start
+
+
+def _rollout_settings(
+    boundaries: str, max_tokens: int, seed: int, temperature: float
+) -> dict[str, Any]:
+    """A roll-out's keyword arguments, passed on unchanged to the inner backend."""
+    return {
+        "boundaries": boundaries,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "temperature": temperature,
+    }
 
 
 def _synchronize(model: Any) -> None:
