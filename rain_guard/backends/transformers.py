@@ -40,7 +40,7 @@ from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
-from rain_guard.errors import BackendError, PromptError
+from rain_guard.errors import BackendError, ConfigError, PromptError
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class TransformersBackend:
         max_rounds: int = 2,
         oversample: int = 3,
     ) -> None:
+        for name, value in (("max_rounds", max_rounds), ("oversample", oversample)):
+            if value < 1:
+                raise ConfigError(f"TransformersBackend {name} must be >= 1, got {value}")
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
         self.model = model.eval()

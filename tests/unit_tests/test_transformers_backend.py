@@ -17,7 +17,7 @@ from transformers import DynamicCache, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rain_guard.backends.base import Backend, ProposalRequest
 from rain_guard.backends.transformers import TransformersBackend
-from rain_guard.errors import BackendError, PromptError
+from rain_guard.errors import BackendError, ConfigError, PromptError
 
 BOUNDARIES = ",.?:;\n"
 
@@ -395,3 +395,10 @@ def test_sliding_window_caches_are_recomputed_not_kept(tokenizer, prompt):
         exact = torch.softmax(full_logits(model, ids), -1)
         torch.testing.assert_close(torch.tensor(row), exact, atol=1e-4, rtol=0)
     assert not backend._entries
+
+
+@pytest.mark.parametrize("bad", [{"oversample": 0}, {"max_rounds": 0}])
+def test_sampling_settings_below_one_are_refused_by_name(model, tokenizer, bad):
+    (name,) = bad
+    with pytest.raises(ConfigError, match=name):
+        TransformersBackend(model, tokenizer, **bad)
