@@ -30,7 +30,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from rain_guard import search
-from rain_guard.backends.base import Backend, ProposalRequest, propose_and_roll_out
+from rain_guard.backends.base import (
+    Backend,
+    ProposalRequest,
+    propose_and_roll_out,
+    rollout_kwargs,
+)
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import Embedder
 from rain_guard.evaluators import Evaluator
@@ -157,13 +162,9 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     ctx, tree, leaf, config = runtime.context, state["tree"], state["leaf"], runtime.context.config
     num = 1 if search.greedy_first(config) else config.num_candidates
     request = _proposal(state, ctx, leaf, num=num, salt=0)
-    rollout = None
-    if config.rollout_max_tokens > 0:
-        candidates, rollout = propose_and_roll_out(
-            ctx.backend, request, **_rollout_settings(state, config)
-        )
-    else:
-        candidates = ctx.backend.propose([request])[0]
+    candidates, rollout = propose_and_roll_out(
+        ctx.backend, request, **_rollout_settings(state, config)
+    )
     search.expand(tree, leaf, candidates, config, _stops(ctx))
     return {"tree": tree, "rollout": rollout}
 
@@ -188,12 +189,10 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
 
 def _rollout_settings(state: RainState, config: SearchConfig) -> dict[str, Any]:
     """Keyword arguments of this iteration's roll-out (seeded by the iteration)."""
-    return {
-        "boundaries": config.sentence_boundaries,
-        "max_tokens": config.rollout_max_tokens,
-        "seed": draw_seed(config.seed, state["iterations"], 1),
-        "temperature": config.temperature,
-    }
+    seed = draw_seed(config.seed, state["iterations"], 1)
+    return rollout_kwargs(
+        config.sentence_boundaries, config.rollout_max_tokens, seed, config.temperature
+    )
 
 
 def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Print every model call of one RAIN answer with its work counters, as a markdown table.
 
-Shows where an answer's forward calls and tokens go (proposals with their fused roll-outs,
-roll-outs of leaves that were not expanded, evaluations) and how much of each context came
-from a kept prefix cache. docs/performance.md ("Reuse instead of recompute") shows its output.
+Shows where an answer's forward calls and tokens go (the evaluator's pinned prefix, proposals
+with their fused roll-outs, roll-outs of leaves that were not expanded, evaluations) and how
+much of each context came from a kept prefix cache. docs/performance.md ("Reuse instead of
+recompute") shows its output.
 
     .venv/bin/python scripts/call_table.py "How do I overpower the spiciness in a dish?" \
         --max-tokens 16 --t-min 2 --t-max 4
@@ -46,7 +47,12 @@ def _evaluation(args: tuple[Any, ...], out: Any) -> tuple[str, int]:
     return f"evaluation, {len(args[0])} prompt(s)", len(args[0][0])
 
 
+def _pin(args: tuple[Any, ...], out: Any) -> tuple[str, int]:
+    return "pin the evaluator's fixed prefix (once per run)", len(args[0])
+
+
 CALLS: dict[str, Describe] = {
+    "pin_prefix": _pin,
     "propose_with_rollout": _proposal,
     "propose": _lone_proposal,
     "rollout": _rollout,

@@ -145,14 +145,19 @@ def propose_and_roll_out(
     more row of the proposal's batch, so it costs fewer model calls; any other backend gets
     the two calls.
     """
-    settings = {
-        "boundaries": boundaries,
-        "max_tokens": max_tokens,
-        "seed": seed,
-        "temperature": temperature,
-    }
+    settings = rollout_kwargs(boundaries, max_tokens, seed, temperature)
     fused = getattr(backend, "propose_with_rollout", None)
     if fused is not None:
         return fused(request, **settings)
     candidates = backend.propose([request])[0]
     return candidates, backend.rollout([request.prefix], **settings)[0]
+
+
+def rollout_kwargs(boundaries: str, max_tokens: int, seed: int, temperature: float) -> dict:
+    """A roll-out's keyword arguments, as ``rollout`` and ``propose_with_rollout`` take them."""
+    return {
+        "boundaries": boundaries,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "temperature": temperature,
+    }

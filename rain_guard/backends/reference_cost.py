@@ -37,6 +37,7 @@ from rain_guard.backends.base import (
     ProposalRequest,
     WorkCounters,
     propose_and_roll_out,
+    rollout_kwargs,
 )
 
 T = TypeVar("T")
@@ -129,7 +130,7 @@ class ReferenceCostBackend:
         The reference has no fused call: its ``group_getp`` and ``simg`` are replayed as
         ``propose`` and ``rollout`` replay them.
         """
-        settings = _rollout_settings(boundaries, max_tokens, seed, temperature)
+        settings = rollout_kwargs(boundaries, max_tokens, seed, temperature)
         candidates, new = self._timed_inner(
             lambda: propose_and_roll_out(self.inner, request, **settings)
         )
@@ -148,7 +149,7 @@ class ReferenceCostBackend:
         temperature: float = 1.0,
     ) -> list[list[int]]:
         """Inner roll-outs; replayed as ``simg``: a fresh prefill, then one token per step."""
-        settings = _rollout_settings(boundaries, max_tokens, seed, temperature)
+        settings = rollout_kwargs(boundaries, max_tokens, seed, temperature)
         out = self._timed_inner(lambda: self.inner.rollout(prefixes, **settings))
         with self._replaying():
             for prefix, new in zip(prefixes, out, strict=True):
@@ -253,18 +254,6 @@ class ReferenceCostBackend:
         finally:
             _synchronize(self.model)  # replayed calls return nothing, so GPU work may queue
             self.reference_seconds += time.perf_counter() - start
-
-
-def _rollout_settings(
-    boundaries: str, max_tokens: int, seed: int, temperature: float
-) -> dict[str, Any]:
-    """A roll-out's keyword arguments, passed on unchanged to the inner backend."""
-    return {
-        "boundaries": boundaries,
-        "max_tokens": max_tokens,
-        "seed": seed,
-        "temperature": temperature,
-    }
 
 
 def _synchronize(model: Any) -> None:

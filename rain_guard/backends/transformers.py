@@ -66,6 +66,7 @@ class _Rollout:
     boundaries: str
     max_tokens: int
     temperature: float
+    generator: torch.Generator  # the roll-out's own draws, apart from the candidates'
 
 
 @dataclass
@@ -289,12 +290,9 @@ class TransformersBackend:
         stop id gets no tokens. Returns only the new ids.
         """
         _check_temperature(temperature)
-        spec = _Rollout(boundaries, max_tokens, temperature)
+        spec = _Rollout(boundaries, max_tokens, temperature, torch.Generator().manual_seed(seed))
         with self._lock, torch.inference_mode():
-            generator = torch.Generator().manual_seed(seed)
-            return [
-                self._rollout_one(_check_ids(p, self._vocab), spec, generator) for p in prefixes
-            ]
+            return [self._rollout_one(_check_ids(p, self._vocab), spec) for p in prefixes]
 
     def propose_with_rollout(
         self,
@@ -313,9 +311,9 @@ class TransformersBackend:
         their own. Results equal the two separate calls' up to batched-arithmetic rounding.
         """
         _check_temperature(temperature)
-        spec = _Rollout(boundaries, max_tokens, temperature)
+        spec = _Rollout(boundaries, max_tokens, temperature, torch.Generator().manual_seed(seed))
         with self._lock, torch.inference_mode():
-            return self._propose_one(request, spec, torch.Generator().manual_seed(seed))
+            return self._propose_one(request, spec)
 
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
@@ -360,10 +358,7 @@ class TransformersBackend:
     # ----------------------------------------------------------------- propose
 
     def _propose_one(
-        self,
-        req: ProposalRequest,
-        rollout: _Rollout | None = None,
-        roll_generator: torch.Generator | None = None,
+        self, req: ProposalRequest, rollout: _Rollout | None = None
     ) -> tuple[list[Candidate], list[int]]:
         """Candidates for ``req`` and, with ``rollout``, a roll-out drawn in the same walk."""
         ids = _check_ids(req.prefix, self._vocab)
@@ -381,16 +376,15 @@ class TransformersBackend:
             count = self.oversample * req.num_candidates + len(req.exclude)
             rows = [SampleRow("set", req.length, greedy=i == 0) for i in range(count)]
         roll = self._rollout_row(ids, rollout)
-        generators = (generator, roll_generator)
-        self._walk(cache, logits, ids, [*rows, *roll], req, rollout, generators, need)
+        self._walk(cache, logits, ids, [*rows, *roll], req, generator, rollout, need)
         distinct_sets(rows, req.exclude, found)
-        for _ in range(self.max_rounds - 1):
+        for _ in range(self.max_rounds - 1 if rows else 0):
             missing = req.num_candidates - len(found)
-            if req.length == 1 or missing <= 0:
+            if missing <= 0:
                 break
             rows = [SampleRow("set", req.length) for _ in range(self.oversample * missing)]
             cache, logits = self._prefill(ids)  # an exact hit: a fresh fork, no forward
-            self._walk(cache, logits, ids, rows, req, None, (generator, None), need)
+            self._walk(cache, logits, ids, rows, req, generator, None, need)
             distinct_sets(rows, req.exclude, found)
         if req.length > 1:
             candidates = [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
@@ -424,23 +418,24 @@ class TransformersBackend:
         ids: tuple[int, ...],
         rows: list[SampleRow],
         req: ProposalRequest | None,
+        generator: torch.Generator | None,
         rollout: _Rollout | None,
-        generators: tuple[torch.Generator | None, torch.Generator | None],
         need: int,
     ) -> None:
         """Draw every row to its end, one batched forward call per step.
 
-        ``cache`` (one row, consumed) covers ``ids`` and ``first_logits`` follow it. Rows with
-        equal tokens share a cache row (``sample_rows``); set rows beyond the first ``need``
-        distinct ones are dropped. ``generators``: (set rows', roll-out row's).
+        ``cache`` (one row, consumed) covers ``ids`` and ``first_logits`` follow it. Set rows
+        draw from ``req``'s top-k with ``generator``, the roll-out row as ``rollout`` says. Rows
+        with equal tokens share a cache row (``sample_rows``); set rows beyond the first
+        ``need`` distinct ones are dropped.
         """
         logits = first_logits.unsqueeze(0)  # (cache rows, vocab)
         while any(row.live for row in rows):
             live = [row for row in rows if row.live]
-            self._draw_sets([r for r in live if r.kind == "set"], logits, req, generators[0])
+            self._draw_sets([r for r in live if r.kind == "set"], logits, req, generator)
             for row in live:
                 if row.kind == "rollout":
-                    draw = _pick(logits[row.owner] / rollout.temperature, generators[1])
+                    draw = _pick(logits[row.owner] / rollout.temperature, rollout.generator)
                     row.tokens.append(draw)
                 row.done = self._row_done(row, ids, rollout)
             prune(rows, need)
@@ -456,7 +451,7 @@ class TransformersBackend:
         rows: list[SampleRow],
         logits: torch.Tensor,
         req: ProposalRequest | None,
-        generator: torch.Generator,
+        generator: torch.Generator | None,
     ) -> None:
         """One top-k draw per set row from its cache row's logits (the greedy row: argmax).
 
@@ -491,14 +486,12 @@ class TransformersBackend:
 
     # ----------------------------------------------------------------- rollout
 
-    def _rollout_one(
-        self, ids: tuple[int, ...], rollout: _Rollout, generator: torch.Generator
-    ) -> list[int]:
+    def _rollout_one(self, ids: tuple[int, ...], rollout: _Rollout) -> list[int]:
         roll = self._rollout_row(ids, rollout)
         if not roll:
             return []
         cache, logits = self._prefill(ids)
-        self._walk(cache, logits, ids, roll, None, rollout, (None, generator), need=0)
+        self._walk(cache, logits, ids, roll, None, None, rollout, need=0)
         return roll[0].tokens
 
     def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
