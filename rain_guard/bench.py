@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -115,6 +116,9 @@ class Bench:
         only: Run only these arms (None: all; "adaptive" counts only with ``adaptive``).
         system: A system message put before every prompt (None: none), e.g. to give the
             search a context as long as the reference's few-shot chat preamble.
+        reference_timed: Run (b)'s replayed forward passes and time them (True), or only
+            count them (False: the same exact counters in a fraction of the time; (b)'s
+            seconds are NaN and every time ratio with (b) reads "not timed").
     """
 
     backend: Backend
@@ -127,10 +131,11 @@ class Bench:
     on_step: Callable[[ArmRun], None] | None = None
     only: Sequence[str] | None = None
     system: str | None = None
+    reference_timed: bool = True
     runs: list[ArmRun] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.reference = ReferenceCostBackend(self.backend)
+        self.reference = ReferenceCostBackend(self.backend, compute=self.reference_timed)
         if self.adaptive_config is None:
             self.adaptive_config = self.config.replace(adaptive_commit=True)
 
@@ -200,6 +205,8 @@ class Bench:
         inner_before = wrapper.inner_seconds
         result = self._rain(wrapper, messages, self.config)
         seconds = result.seconds - (wrapper.inner_seconds - inner_before)
+        if not self.reference_timed:
+            seconds = math.nan
         return _from_result(REFERENCE, item, result, seconds)
 
     def _paper_vanilla(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
@@ -456,7 +463,8 @@ def _cost_table(group: dict[str, ArmTotals]) -> list[str]:
         rows.append(
             f"| {ARM_TITLES[arm]} | {t.prompts} | {t.answer_tokens} "
             f"| {t.per_token('tokens_processed'):.1f} | {t.per_token('forward_calls'):.2f} "
-            f"| {per_commit} | {evals} | {t.seconds:.1f} | {t.per_token('seconds'):.3f} |"
+            f"| {per_commit} | {evals} | {_fmt(t.seconds, '.1f')} "
+            f"| {_fmt(t.per_token('seconds'), '.3f')} |"
         )
     return rows
 
@@ -469,10 +477,15 @@ def _ratio_table(group: dict[str, ArmTotals]) -> list[str]:
     ]
     for r in ratio_rows(group):
         rows.append(
-            f"| {r['ratio']} | {r['time']:.2f} | {r['time_per_token']:.2f} "
+            f"| {r['ratio']} | {_fmt(r['time'], '.2f')} | {_fmt(r['time_per_token'], '.2f')} "
             f"| {r['tokens_processed_per_token']:.2f} | {r['forward_calls_per_token']:.2f} |"
         )
     return rows
+
+
+def _fmt(value: float, spec: str) -> str:
+    """``value`` formatted, or "not timed" for the NaN seconds of a counted-only (b)."""
+    return "not timed" if math.isnan(value) else format(value, spec)
 
 
 def _judge_table(groups: dict[str, dict[str, ArmTotals]]) -> list[str]:
@@ -495,14 +508,27 @@ def _judge_table(groups: dict[str, dict[str, ArmTotals]]) -> list[str]:
 def report_json(runs: Sequence[ArmRun], settings: dict[str, Any], benign: str) -> dict[str, Any]:
     """Everything of the report as JSON-ready data."""
     groups = totals(runs)
-    return {
-        "settings": settings,
-        "decisions_identical": decisions_identical(runs),
-        "runs": [asdict(r) for r in runs],
-        "totals": {g: {a: asdict(t) for a, t in arms.items()} for g, arms in groups.items()},
-        "ratios": {g: ratio_rows(arms) for g, arms in groups.items()},
-        "targets": targets(groups, benign),
-    }
+    return _no_nan(
+        {
+            "settings": settings,
+            "decisions_identical": decisions_identical(runs),
+            "runs": [asdict(r) for r in runs],
+            "totals": {g: {a: asdict(t) for a, t in arms.items()} for g, arms in groups.items()},
+            "ratios": {g: ratio_rows(arms) for g, arms in groups.items()},
+            "targets": targets(groups, benign),
+        }
+    )
+
+
+def _no_nan(data: Any) -> Any:
+    """``data`` with NaN (an untimed arm's seconds) as None, so the JSON is standard."""
+    if isinstance(data, dict):
+        return {k: _no_nan(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_no_nan(v) for v in data]
+    if isinstance(data, float) and math.isnan(data):
+        return None
+    return data
 
 
 # --------------------------------------------------------------------- command line
@@ -551,6 +577,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA)),
         help="comma list of arms to run: rain, reference, vanilla, paper_vanilla "
         "(adaptive is added by --adaptive)",
+    )
+    parser.add_argument(
+        "--reference-count-only",
+        action="store_true",
+        help="(b): count the reference's work exactly without running its forward passes "
+        "(no time for (b); for settings where running it would take hours)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed)")
     parser.add_argument("--device", default=None, help="torch device: cpu (default), cuda")
@@ -624,6 +656,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         judge=GCGRefusalJudge(),
         only=[*arms, *([ADAPTIVE] if args.adaptive else [])],
         system=args.system,
+        reference_timed=not args.reference_count_only,
     )
     settings = _settings(args, backend, config, datasets, len(items))
     settings["arms"] = ", ".join(ARM_TITLES[a] for a in bench.arms)
@@ -672,6 +705,9 @@ def _settings(
         "prompts": f"{n} ({', '.join(datasets)}, dev split, first {args.limit} each)",
         "criterion": args.criterion,
         "system message": f"{len(args.system)} characters" if args.system else "none",
+        "(b)": "counted exactly, its forward passes not run (not timed)"
+        if args.reference_count_only
+        else "replayed with real forward passes (timed)",
         "seed": config.seed,
         "max_new_tokens": f"{config.max_new_tokens} (every arm; (d) is capped at this too, "
         "the reference's vanilla ran to 2048 tokens in all)",

@@ -50,6 +50,9 @@ class ReferenceCostBackend:
         inner: The backend that computes the results. With a ``model`` attribute (a
             ``TransformersBackend``) the replay runs that model; without one (``FakeBackend``)
             the replay is only counted, which is enough for tests of the accounting.
+        compute: Run the replayed forward passes (True) or only count them (False: the
+            counters are the same, exactly, and its time means nothing). Counting alone
+            measures the reference's work where running it would take hours.
         state_logits_cache: Model the reference's ``dicp`` (exact sequences reuse their
             logits, without their KV cache). True is faithful to the reference; False
             recomputes every step as the brief description of the reference does.
@@ -62,9 +65,12 @@ class ReferenceCostBackend:
         reference_seconds: Wall time of the replayed forward passes.
     """
 
-    def __init__(self, inner: Any, *, state_logits_cache: bool = True) -> None:
+    def __init__(
+        self, inner: Any, *, state_logits_cache: bool = True, compute: bool = True
+    ) -> None:
         self.inner = inner
-        self.model = getattr(inner, "model", None)  # None: count the replay, compute nothing
+        # None: count the replay, compute nothing
+        self.model = getattr(inner, "model", None) if compute else None
         self.model_name = inner.model_name
         self.counters = WorkCounters()
         self.state_logits_cache = state_logits_cache

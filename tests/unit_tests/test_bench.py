@@ -147,3 +147,21 @@ def test_time_targets_compare_time_per_answer_token():
     (target,) = bench.targets(bench.totals(runs), "xstest-safe")
     assert target["measured"] == pytest.approx(2.5)  # 2.0 s vs 0.8 s per token, not 1.25
     assert target["met"] is True
+
+
+def test_counted_only_reference_keeps_its_work_and_reads_not_timed():
+    backend = FakeBackend(boost={" bomb": 2.0}, judge=judge_text)
+    only = [bench.RAIN, bench.REFERENCE]
+    timed = bench.Bench(backend, CONFIG, evaluator_factory=SelfEvaluator, only=only).run(ITEMS)
+    counted = bench.Bench(
+        backend, CONFIG, evaluator_factory=SelfEvaluator, only=only, reference_timed=False
+    ).run(ITEMS)
+    work = [(r.arm, r.forward_calls, r.tokens_processed, r.decisions) for r in timed]
+    assert [(r.arm, r.forward_calls, r.tokens_processed, r.decisions) for r in counted] == work
+    ref = [r for r in counted if r.arm == bench.REFERENCE]
+    assert all(r.seconds != r.seconds for r in ref)  # NaN: not timed
+    text = bench.markdown(counted, {})
+    assert "| (b)/(a) | not timed | not timed |" in text
+    assert "forward calls per token, (b)/(a) >= 5" in text
+    data = json.loads(json.dumps(bench.report_json(counted, {}, "xstest-safe"), allow_nan=False))
+    assert data["runs"][1]["seconds"] is None or data["runs"][0]["seconds"] is None

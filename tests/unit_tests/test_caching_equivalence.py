@@ -144,6 +144,15 @@ def test_reference_way_keeps_decisions_and_costs_more(parts, cached):
     assert wrapper.reference_seconds > 0 and wrapper.inner_seconds > 0
 
 
+def test_counting_the_reference_alone_gives_the_same_counters(parts, cached):
+    timed = ReferenceCostBackend(TransformersBackend(*parts))
+    counted = ReferenceCostBackend(TransformersBackend(*parts), compute=False)
+    results = [answer(timed), answer(counted)]
+    assert results[0].token_ids == results[1].token_ids == cached.token_ids
+    assert results[0].counters == results[1].counters  # exact, though nothing was replayed
+    assert counted.model is None and timed.model is not None
+
+
 def test_replay_counts_the_references_calls(parts):
     inner = TransformersBackend(*parts)
     wrapper = ReferenceCostBackend(inner, state_logits_cache=False)
