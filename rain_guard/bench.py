@@ -573,6 +573,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="adaptive arm: propose all q sets at every expansion (default: greedy set first)",
     )
     parser.add_argument(
+        "--sampled-rollouts",
+        action="store_true",
+        help="adaptive arm with greedy first: sample roll-outs as RAIN does (default: greedy)",
+    )
+    parser.add_argument(
         "--arms",
         default=",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA)),
         help="comma list of arms to run: rain, reference, vanilla, paper_vanilla "
@@ -720,6 +725,7 @@ def _settings(
         out["adaptive"] = (
             f"min iterations {config.adaptive_min_iterations}, value >= "
             f"{config.adaptive_value}, margin {config.adaptive_margin}, greedy first "
-            f"{'on' if config.adaptive_greedy_first else 'off'}"
+            f"{'on' if config.adaptive_greedy_first else 'off'}, greedy roll-outs "
+            f"{'on' if config.adaptive_greedy_first and config.adaptive_greedy_rollout else 'off'}"
         )
     return out

@@ -45,4 +45,6 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         fields["use_similarity"] = not args.no_similarity
     if hasattr(args, "no_greedy_first"):
         fields["adaptive_greedy_first"] = not args.no_greedy_first
+    if hasattr(args, "sampled_rollouts"):
+        fields["adaptive_greedy_rollout"] = not args.sampled_rollouts
     return SearchConfig(**fields)

@@ -123,6 +123,15 @@ class SearchConfig(BaseModel):
         ),
     )
 
+    adaptive_greedy_rollout: bool = Field(
+        True,
+        description=(
+            "Adaptive budget with greedy first: roll leaves out greedily, so the judged draft "
+            "is the text greedy decoding would commit and a draft judged once is not judged "
+            "again (off: sampled roll-outs, as RAIN's)."
+        ),
+    )
+
     @model_validator(mode="after")
     def _check_consistency(self) -> SearchConfig:
         if self.t_min > self.t_max:

@@ -188,11 +188,13 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
 
 
 def _rollout_settings(state: RainState, config: SearchConfig) -> dict[str, Any]:
-    """Keyword arguments of this iteration's roll-out (seeded by the iteration)."""
+    """Keyword arguments of this iteration's roll-out, seeded by the iteration.
+
+    Temperature 0 (greedy) under the adaptive budget's greedy roll-outs.
+    """
     seed = draw_seed(config.seed, state["iterations"], 1)
-    return rollout_kwargs(
-        config.sentence_boundaries, config.rollout_max_tokens, seed, config.temperature
-    )
+    temperature = 0.0 if search.greedy_rollout(config) else config.temperature
+    return rollout_kwargs(config.sentence_boundaries, config.rollout_max_tokens, seed, temperature)
 
 
 def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:

@@ -56,6 +56,11 @@ def greedy_first(config: SearchConfig) -> bool:
     return config.adaptive_commit and config.adaptive_greedy_first
 
 
+def greedy_rollout(config: SearchConfig) -> bool:
+    """Adaptive budget, greedy first with greedy roll-outs: judge what greedy would commit."""
+    return greedy_first(config) and config.adaptive_greedy_rollout
+
+
 def needs_widening(tree: SearchTree, node: int, config: SearchConfig) -> bool:
     """Greedy first: the node's lone greedy child was evaluated and is not clearly good.
 

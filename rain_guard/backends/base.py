@@ -115,6 +115,7 @@ class Backend(Protocol):
     ) -> list[list[int]]:
         """Sample a continuation of each prefix up to a boundary, a stop id or ``max_tokens``.
 
+        ``temperature`` 0 takes the most likely token at every step (a greedy roll-out).
         Returns only the new ids (possibly none).
         """
 

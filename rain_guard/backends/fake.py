@@ -147,10 +147,11 @@ class FakeBackend:
         for prefix in prefixes:
             ids, new = list(prefix), []
             while len(new) < max_tokens and not self._at_boundary(ids, boundaries):
-                probs = self.next_probs(ids, temperature)
+                probs = self.next_probs(ids, temperature or 1.0)
                 self.counters.forward_calls += 1
                 self.counters.tokens_processed += 1
-                new.append(int(rng.choice(len(probs), p=probs)))
+                pick = np.argmax(probs) if temperature == 0 else rng.choice(len(probs), p=probs)
+                new.append(int(pick))
                 ids.append(new[-1])
             outs.append(new)
         return outs

@@ -70,6 +70,7 @@ from rain_guard.backends.transformers import (
     END_OF_TURN_TOKENS,
     TransformersBackend,
     _alternation,
+    _check_rollout_temperature,
     _check_temperature,
     _special_tokens,
 )
@@ -334,9 +335,10 @@ class OpenAICompletionsBackend:
         Stops after a token whose decoded text ends with a character of ``boundaries``, after
         a stop id (included) or after ``max_tokens``. With stop strings (see
         ``rollout_stop_strings``) a token that merely contains a boundary character also ends
-        it, since the server stopped there.
+        it, since the server stopped there. ``temperature`` 0 asks the server for greedy
+        decoding.
         """
-        _check_temperature(temperature)
+        _check_rollout_temperature(temperature)
         jobs = [
             (i, tuple(int(t) for t in p))
             for i, p in enumerate(prefixes)

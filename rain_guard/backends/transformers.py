@@ -61,7 +61,7 @@ MAX_PINNED = 4  # prefixes kept by pin_prefix (one per evaluator option order in
 
 @dataclass(frozen=True)
 class _Rollout:
-    """What a roll-out row samples: full softmax at ``temperature`` to a boundary."""
+    """What a roll-out row samples: full softmax at ``temperature`` (0: argmax) to a boundary."""
 
     boundaries: str
     max_tokens: int
@@ -285,11 +285,12 @@ class TransformersBackend:
     ) -> list[list[int]]:
         """Sample each prefix on (full distribution at ``temperature``) to the next boundary.
 
-        Stops when the decoded text ends with a character of ``boundaries``, after a stop id
-        (included), or after ``max_tokens``. A prefix that already ends at a boundary or with a
-        stop id gets no tokens. Returns only the new ids.
+        ``temperature`` 0 is greedy: the most likely token at every step. Stops when the
+        decoded text ends with a character of ``boundaries``, after a stop id (included), or
+        after ``max_tokens``. A prefix that already ends at a boundary or with a stop id gets
+        no tokens. Returns only the new ids.
         """
-        _check_temperature(temperature)
+        _check_rollout_temperature(temperature)
         spec = _Rollout(boundaries, max_tokens, temperature, torch.Generator().manual_seed(seed))
         with self._lock, torch.inference_mode():
             return [self._rollout_one(_check_ids(p, self._vocab), spec) for p in prefixes]
@@ -309,8 +310,9 @@ class TransformersBackend:
         (``seed``) from the full distribution at ``temperature`` as ``rollout`` draws it, so
         its first tokens ride along with the candidates' steps instead of costing calls of
         their own. Results equal the two separate calls' up to batched-arithmetic rounding.
+        A greedy roll-out (``temperature`` 0) shares the greedy set's row while they agree.
         """
-        _check_temperature(temperature)
+        _check_rollout_temperature(temperature)
         spec = _Rollout(boundaries, max_tokens, temperature, torch.Generator().manual_seed(seed))
         with self._lock, torch.inference_mode():
             return self._propose_one(request, spec)
@@ -435,8 +437,7 @@ class TransformersBackend:
             self._draw_sets([r for r in live if r.kind == "set"], logits, req, generator)
             for row in live:
                 if row.kind == "rollout":
-                    draw = _pick(logits[row.owner] / rollout.temperature, rollout.generator)
-                    row.tokens.append(draw)
+                    row.tokens.append(_draw_rollout(logits[row.owner], rollout))
                 row.done = self._row_done(row, ids, rollout)
             prune(rows, need)
             if not any(row.live for row in rows):
@@ -726,6 +727,19 @@ def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tup
 def _check_temperature(temperature: float) -> None:
     if not temperature > 0:
         raise BackendError(f"temperature must be > 0, got {temperature}")
+
+
+def _check_rollout_temperature(temperature: float) -> None:
+    """Roll-outs also take 0 (greedy)."""
+    if not temperature >= 0:
+        raise BackendError(f"roll-out temperature must be >= 0 (0: greedy), got {temperature}")
+
+
+def _draw_rollout(logits: torch.Tensor, rollout: _Rollout) -> int:
+    """The roll-out's next token: argmax at temperature 0, else a draw at its temperature."""
+    if rollout.temperature == 0:
+        return _pick(logits, None)
+    return _pick(logits / rollout.temperature, rollout.generator)
 
 
 def _check_messages(messages: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -99,7 +99,7 @@ def test_settings_are_validated(bad):
 
 def test_every_adaptive_setting_is_documented():
     names = ("adaptive_commit", "adaptive_min_iterations", "adaptive_value", "adaptive_margin")
-    for name in (*names, "adaptive_greedy_first"):
+    for name in (*names, "adaptive_greedy_first", "adaptive_greedy_rollout"):
         assert SearchConfig.model_fields[name].description
 
 
@@ -146,6 +146,35 @@ def test_greedy_first_answers_a_well_judged_prompt_as_greedy_decoding_would():
     assert lazy.token_ids == greedy.token_ids
     assert all(len(c["alternatives"]) == 1 and c["greedy"] for c in lazy.commits)
     assert lazy.counters["tokens_processed"] < eager.counters["tokens_processed"] / 3
+
+
+class Recorder:
+    """An evaluator that passes every draft and remembers what it was shown."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def score(self, prompt: str, answers):
+        self.texts += answers
+        return [0.9 for _ in answers]
+
+
+def _judged(config: SearchConfig) -> tuple[list[str], str]:
+    backend, judge = FakeBackend(), Recorder()
+    messages = [("user", "how to bake a cake")]
+    rain_generate(backend, messages, evaluator=judge, config=config)
+    greedy = vanilla_generate(FakeBackend(), messages, max_new_tokens=40).text
+    return judge.texts, greedy
+
+
+def test_greedy_rollouts_judge_the_text_greedy_decoding_commits():
+    base = SearchConfig(max_new_tokens=12, rollout_max_tokens=4, adaptive_commit=True)
+    texts, greedy = _judged(base)
+    assert texts and all(greedy.startswith(t) for t in texts)
+    sampled, _ = _judged(base.replace(adaptive_greedy_rollout=False))
+    assert not all(greedy.startswith(t) for t in sampled)  # RAIN's sampled roll-outs
+    faithful, _ = _judged(base.replace(adaptive_commit=False, t_min=2, t_max=3))
+    assert not all(greedy.startswith(t) for t in faithful)  # faithful mode keeps sampling
 
 
 def test_generate_takes_the_adaptive_budget_and_reports_commit_values(capsys):

@@ -219,6 +219,25 @@ def test_a_one_token_proposal_with_rollout_reuses_its_prefill(backend, prompt):
     assert backend.counters.forward_calls == 5  # prefill, then 4 roll-out steps
 
 
+def test_a_greedy_rollout_is_greedy_decoding_and_rides_on_the_greedy_set(model, tokenizer, prompt):
+    fused, alone = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
+    req = request(prompt, num_candidates=1, length=4, seed=5)
+    kw = {"boundaries": "", "max_tokens": 7, "seed": 9, "temperature": 0.0}
+    (greedy,), new = fused.propose_with_rollout(req, **kw)
+    assert new == list(greedy_tokens(model, prompt, 7)) == alone.rollout([prompt], **kw)[0]
+    assert greedy.tokens == tuple(new[:4])
+    proposal = TransformersBackend(model, tokenizer)
+    proposal.propose([req])
+    # while the roll-out agrees with the greedy set they share one row: 3 more tokens, not 7
+    assert fused.counters.tokens_processed == proposal.counters.tokens_processed + 3
+    assert fused.counters.forward_calls == 7
+
+
+def test_a_negative_rollout_temperature_is_refused(backend, prompt):
+    with pytest.raises(BackendError, match="temperature"):
+        backend.rollout([prompt], boundaries=".", max_tokens=4, seed=0, temperature=-1.0)
+
+
 # --------------------------------------------------------------------------- KV caches
 
 
