@@ -14,13 +14,14 @@ from rain_guard.errors import ConfigError
 def test_options_map_to_their_fields():
     args = argparse.Namespace(
         t_min=2, t_max=6, candidates=5, rollout_tokens=16, max_tokens=24, seed=3,
-        no_similarity=True, set_lengths=[1, 3], no_greedy_first=True,
+        no_similarity=True, set_lengths=[1, 3], no_greedy_first=True, sampled_rollouts=True,
     )  # fmt: skip
     config = config_from_args(args)
     assert (config.t_min, config.t_max, config.num_candidates) == (2, 6, 5)
     assert (config.rollout_max_tokens, config.max_new_tokens, config.seed) == (16, 24, 3)
     assert config.use_similarity is False
     assert config.adaptive_greedy_first is False
+    assert config.adaptive_greedy_rollout is False
     assert config.set_lengths == (1, 3)
 
 
