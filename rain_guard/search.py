@@ -38,9 +38,15 @@ def puct(tree: SearchTree, node: int, c_puct: float) -> float:
 
 
 def needs_more_children(tree: SearchTree, node: int, config: SearchConfig) -> bool:
-    """Dynamic node addition test: children alike (small embedding variance) and all bad."""
+    """Dynamic node addition test: children alike (small embedding variance) and all bad.
+
+    Under greedy first a lone greedy child has no siblings to be alike with: whether it gets
+    rivals is ``needs_widening``'s decision (at ``adaptive_value``), not this one's.
+    """
     kids = tree.children[node]
     if not config.dynamic_node_addition or not kids or len(kids) >= config.max_children:
+        return False
+    if len(kids) == 1 and greedy_first(config):
         return False
     embeddings = [tree.embedding[k] for k in kids]
     if any(e is None for e in embeddings):

@@ -686,3 +686,11 @@ def test_select_widens_before_it_chooses_a_child():
     leaf = search.select(tree, GREEDY_FIRST, widen=widen)
     assert asked == [ROOT]
     assert leaf != greedy  # the unvisited rival wins over the badly judged greedy child
+
+
+def test_a_lone_greedy_child_is_left_to_widening_not_to_dynamic_node_addition():
+    tree = alike_bad_tree(values=(-0.5,))  # one child, so its "variance" is 0
+    assert search.needs_more_children(tree, ROOT, CFG)  # faithful mode: as before
+    assert not search.needs_more_children(tree, ROOT, GREEDY_FIRST)
+    bar_passed = GREEDY_FIRST.replace(adaptive_value=-1.0)
+    assert not search.needs_widening(tree, ROOT, bar_passed)  # the floor: no rivals at all
