@@ -39,6 +39,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.greedy_memo import TOP, GreedyMemo, GreedyStep
 from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
 from rain_guard.errors import BackendError, ConfigError, PromptError
 
@@ -128,6 +129,7 @@ class TransformersBackend:
         self._lock = threading.RLock()
         self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         self._pinned: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
+        self._greedy = GreedyMemo(max_cached_prefixes)
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._has_logits_to_keep = "logits_to_keep" in params
@@ -367,6 +369,8 @@ class TransformersBackend:
         if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
             raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
         _check_temperature(req.temperature)
+        if _greedy_only(req, rollout):
+            return self._greedy_walk(ids, req, rollout)
         cache, logits = self._prefill(ids)
         generator = torch.Generator().manual_seed(req.seed)
         need = req.num_candidates + len(req.exclude)
@@ -391,6 +395,52 @@ class TransformersBackend:
         if req.length > 1:
             candidates = [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
         return candidates, (roll[0].tokens if roll else [])
+
+    def _greedy_walk(
+        self, ids: tuple[int, ...], req: ProposalRequest | None, rollout: _Rollout | None
+    ) -> tuple[list[Candidate], list[int]]:
+        """The greedy set of ``req`` and a greedy roll-out, as one greedy run of one row.
+
+        Both are the same greedy continuation, cut at different points (the set after
+        ``req.length`` tokens or a stop id, the roll-out at a boundary). Steps the memo knows
+        (an earlier greedy run through ``ids``) cost no forward call; the rest are decoded
+        one call each and remembered, with the cache of the whole run.
+        """
+        known = self._greedy.known(ids) if self.max_cached_prefixes > 0 else []
+        steps: list[GreedyStep] = []
+        set_row = SampleRow("set", req.length) if req is not None else None
+        roll = self._rollout_row(ids, rollout)
+        cache = logits = None
+        while (set_row is not None and not set_row.done) or (roll and not roll[0].done):
+            if len(steps) < len(known):
+                step = known[len(steps)]
+            else:
+                if cache is None:
+                    cache, logits = self._prefill(ids + tuple(s.token for s in steps))
+                else:
+                    logits = self._extend(cache, [steps[-1].token])
+                top = logits.topk(min(TOP, self._vocab)).values.float().cpu()
+                step = GreedyStep(int(logits.argmax()), top)
+            steps.append(step)
+            for row in (set_row, *roll):
+                if row is not None and not row.done:
+                    row.tokens.append(step.token)
+                    row.done = self._row_done(row, ids, rollout)
+        self._keep_greedy(ids, steps, cache, logits)
+        candidates = []
+        if set_row is not None:
+            prior = sum(s.logprob(req.top_k) for s in steps[: len(set_row.tokens)])
+            candidates = [Candidate(tuple(set_row.tokens), prior)]
+        return candidates, (roll[0].tokens if roll else [])
+
+    def _keep_greedy(
+        self, ids: tuple[int, ...], steps: list[GreedyStep], cache: Any, logits: Any
+    ) -> None:
+        """Remember a greedy run, and its cache (which lacks the last token) as a prefix."""
+        self._greedy.store(ids, steps)
+        if cache is not None and _is_plain(cache) and self.max_cached_prefixes > 0:
+            fed = ids + tuple(s.token for s in steps[:-1])
+            self._remember(_Entry(fed, cache, logits))
 
     def _top_tokens(self, logits: torch.Tensor, req: ProposalRequest) -> list[Candidate]:
         """One-token sets: the most likely tokens not excluded, best first."""
@@ -491,6 +541,8 @@ class TransformersBackend:
         roll = self._rollout_row(ids, rollout)
         if not roll:
             return []
+        if rollout.temperature == 0:
+            return self._greedy_walk(ids, None, rollout)[1]
         cache, logits = self._prefill(ids)
         self._walk(cache, logits, ids, roll, None, None, rollout, need=0)
         return roll[0].tokens
@@ -640,6 +692,7 @@ class TransformersBackend:
         """Drop every kept prefix cache (frees their memory); pinned ones too unless asked."""
         with self._lock:
             self._entries.clear()
+            self._greedy.clear()
             if not keep_pinned:
                 self._pinned.clear()
 
@@ -727,6 +780,12 @@ def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tup
 def _check_temperature(temperature: float) -> None:
     if not temperature > 0:
         raise BackendError(f"temperature must be > 0, got {temperature}")
+
+
+def _greedy_only(req: ProposalRequest, rollout: _Rollout | None) -> bool:
+    """A request for the greedy set alone, with a greedy roll-out: one greedy run does both."""
+    greedy_rollout = rollout is not None and rollout.temperature == 0
+    return greedy_rollout and req.num_candidates == 1 and not req.exclude and req.top_k <= TOP
 
 
 def _check_rollout_temperature(temperature: float) -> None:

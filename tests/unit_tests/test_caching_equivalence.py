@@ -189,3 +189,25 @@ def test_uncached_vanilla_equals_cached_vanilla(parts):
     expected = backend.generate(prefix, max_new_tokens=8, seed=None)
     got = uncached_greedy_generate(model, prefix, max_new_tokens=8, stop_ids=backend.stop_token_ids)
     assert got == expected
+
+
+def test_the_adaptive_floor_answers_as_greedy_decoding_with_or_without_reuse(parts):
+    config = CONFIG.replace(
+        max_new_tokens=16, adaptive_commit=True, adaptive_value=-1.0, adaptive_margin=0.0
+    )
+
+    def floor(backend) -> GenerationResult:
+        return rain_generate(
+            backend, MESSAGES, config=config, evaluator=SelfEvaluator(backend, TINY)
+        )
+
+    reused, recomputed = (
+        floor(TransformersBackend(*parts)),
+        floor(TransformersBackend(*parts, max_cached_prefixes=0)),
+    )
+    backend = TransformersBackend(*parts)
+    greedy = backend.generate(
+        tuple(backend.chat_prompt_ids(MESSAGES)), max_new_tokens=16, seed=None
+    )
+    assert reused.token_ids == recomputed.token_ids == greedy
+    assert reused.counters["forward_calls"] < recomputed.counters["forward_calls"]

@@ -233,6 +233,32 @@ def test_a_greedy_rollout_is_greedy_decoding_and_rides_on_the_greedy_set(model, 
     assert fused.counters.forward_calls == 7
 
 
+def test_the_greedy_set_alone_gets_the_same_prior_as_from_the_sampling_walk(backend, prompt):
+    req = request(prompt, num_candidates=1, length=4, seed=5)
+    kw = {"boundaries": "", "max_tokens": 2, "seed": 9, "temperature": 0.0}
+    (fast,), _ = backend.propose_with_rollout(req, **kw)  # one greedy run
+    backend.clear_cache()
+    (walked,) = backend.propose([req])[0]  # the sampling walk's greedy row
+    assert fast.tokens == walked.tokens
+    assert fast.logprob == pytest.approx(walked.logprob, abs=1e-5)
+
+
+def test_a_greedy_run_is_not_decoded_twice(backend, model, prompt):
+    kw = {"boundaries": "", "max_tokens": 8, "seed": 0, "temperature": 0.0}
+    first = backend.propose_with_rollout(request(prompt, num_candidates=1, length=2), **kw)
+    expected = list(greedy_tokens(model, prompt, 10))
+    assert first[1] == expected[:8]
+    before = backend.counters.forward_calls
+    inside = prompt + tuple(expected[:2])  # the next leaf lies on the first run
+    (cand,), new = backend.propose_with_rollout(request(inside, num_candidates=1, length=2), **kw)
+    assert cand.tokens == tuple(expected[2:4]) and new == expected[2:10]
+    assert backend.counters.forward_calls - before == 2  # tokens 3-8 were known: feed 8, 9
+    backend.clear_cache()  # forgets the run too
+    before = backend.counters.forward_calls
+    backend.propose_with_rollout(request(inside, num_candidates=1, length=2), **kw)
+    assert backend.counters.forward_calls - before == 8
+
+
 def test_a_negative_rollout_temperature_is_refused(backend, prompt):
     with pytest.raises(BackendError, match="temperature"):
         backend.rollout([prompt], boundaries=".", max_tokens=4, seed=0, temperature=-1.0)
