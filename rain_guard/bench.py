@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rain_guard import search
 from rain_guard.backends.base import Backend, WorkCounters
 from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
 from rain_guard.cli_config import config_from_args
@@ -722,10 +723,11 @@ def _settings(
         f"{'on' if config.use_similarity else 'off'}",
     }
     if args.adaptive:
+        adaptive = config.replace(adaptive_commit=True)
         out["adaptive"] = (
             f"min iterations {config.adaptive_min_iterations}, value >= "
             f"{config.adaptive_value}, margin {config.adaptive_margin}, greedy first "
-            f"{'on' if config.adaptive_greedy_first else 'off'}, greedy roll-outs "
-            f"{'on' if config.adaptive_greedy_first and config.adaptive_greedy_rollout else 'off'}"
+            f"{'on' if search.greedy_first(adaptive) else 'off'}, greedy roll-outs "
+            f"{'on' if search.greedy_rollout(adaptive) else 'off'}"
         )
     return out

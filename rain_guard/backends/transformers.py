@@ -406,7 +406,7 @@ class TransformersBackend:
         (an earlier greedy run through ``ids``) cost no forward call; the rest are decoded
         one call each and remembered, with the cache of the whole run.
         """
-        known = self._greedy.known(ids) if self.max_cached_prefixes > 0 else []
+        known = self._greedy.known(ids)
         steps: list[GreedyStep] = []
         set_row = SampleRow("set", req.length) if req is not None else None
         roll = self._rollout_row(ids, rollout)
@@ -419,8 +419,8 @@ class TransformersBackend:
                     cache, logits = self._prefill(ids + tuple(s.token for s in steps))
                 else:
                     logits = self._extend(cache, [steps[-1].token])
-                top = logits.topk(min(TOP, self._vocab)).values.float().cpu()
-                step = GreedyStep(int(logits.argmax()), top)
+                top, index = logits.topk(min(TOP, self._vocab))  # index[0]: the argmax
+                step = GreedyStep(int(index[0]), top.float().cpu())
             steps.append(step)
             for row in (set_row, *roll):
                 if row is not None and not row.done:
@@ -436,11 +436,15 @@ class TransformersBackend:
     def _keep_greedy(
         self, ids: tuple[int, ...], steps: list[GreedyStep], cache: Any, logits: Any
     ) -> None:
-        """Remember a greedy run, and its cache (which lacks the last token) as a prefix."""
+        """Remember a greedy run, and its cache (which lacks the last token) as a prefix.
+
+        A run taken wholly from the memo (no ``cache``) adds nothing to it.
+        """
+        if cache is None:
+            return
         self._greedy.store(ids, steps)
-        if cache is not None and _is_plain(cache) and self.max_cached_prefixes > 0:
-            fed = ids + tuple(s.token for s in steps[:-1])
-            self._remember(_Entry(fed, cache, logits))
+        if _is_plain(cache):
+            self._remember(_Entry(ids + tuple(s.token for s in steps[:-1]), cache, logits))
 
     def _top_tokens(self, logits: torch.Tensor, req: ProposalRequest) -> list[Candidate]:
         """One-token sets: the most likely tokens not excluded, best first."""
@@ -538,11 +542,11 @@ class TransformersBackend:
     # ----------------------------------------------------------------- rollout
 
     def _rollout_one(self, ids: tuple[int, ...], rollout: _Rollout) -> list[int]:
+        if rollout.temperature == 0:
+            return self._greedy_walk(ids, None, rollout)[1]
         roll = self._rollout_row(ids, rollout)
         if not roll:
             return []
-        if rollout.temperature == 0:
-            return self._greedy_walk(ids, None, rollout)[1]
         cache, logits = self._prefill(ids)
         self._walk(cache, logits, ids, roll, None, None, rollout, need=0)
         return roll[0].tokens
