@@ -447,3 +447,20 @@ def test_sampling_settings_below_one_are_refused_by_name(model, tokenizer, bad):
     (name,) = bad
     with pytest.raises(ConfigError, match=name):
         TransformersBackend(model, tokenizer, **bad)
+
+
+def test_a_cache_that_refuses_to_crop_is_recomputed(backend, model, prompt, monkeypatch):
+    vocab = list(range(model.config.vocab_size))
+    backend.option_probs([prompt], vocab)  # keeps a cache of the whole prompt
+
+    def refuse(self, max_length):
+        raise NotImplementedError("no crop here")
+
+    monkeypatch.setattr(DynamicCache, "crop", refuse)
+    before = backend.counters.tokens_processed
+    shorter = prompt[:-3]  # a rewind: needs the kept cache cropped
+    probs = torch.tensor(backend.option_probs([shorter], vocab)[0])
+    torch.testing.assert_close(
+        probs, torch.softmax(full_logits(model, shorter), -1), atol=1e-4, rtol=0
+    )
+    assert backend.counters.tokens_processed - before == len(shorter)  # all of it, afresh
