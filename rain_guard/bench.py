@@ -96,6 +96,7 @@ class ArmRun:
     refused: bool | None = None
     prompt_tokens: int = 0
     evaluation_prompt_tokens: int = 0
+    peak_cache_bytes: int | None = None
     decisions: list[list[int]] = field(default_factory=list)
 
 
@@ -167,6 +168,9 @@ class Bench:
         clear = getattr(self.backend, "clear_cache", None)
         if clear is not None:
             clear(keep_pinned=True)
+        meter = getattr(self.backend, "kv_memory", None)
+        if meter is not None:
+            meter.reset_peak()
         messages = [("system", self.system)] if self.system else []
         messages.append(("user", item.prompt))
         if arm == VANILLA:
@@ -184,9 +188,22 @@ class Bench:
             run = self._reference(item, messages)
         else:
             raise ValueError(f"unknown arm {arm!r}")
+        run.peak_cache_bytes = self._peak_cache_bytes(arm, meter)
         if self.judge is not None:
             run.refused = bool(self.judge.judge(item.prompt, run.text).refused)
         return run
+
+    def _peak_cache_bytes(self, arm: str, meter: Any) -> int | None:
+        """Cache memory the arm held at most: measured, or modelled for (b) (None: unknown).
+
+        (d) runs without a cache. Pinned evaluator prefixes are held across prompts and are
+        not in any arm's peak (the report gives them apart).
+        """
+        if arm == PAPER_VANILLA:
+            return 0
+        if arm == REFERENCE:
+            return self.reference.peak_cache_bytes
+        return None if meter is None else meter.peak_bytes
 
     def _rain(
         self, backend: Backend, messages: list[tuple[str, str]], config: SearchConfig
@@ -277,7 +294,7 @@ def _from_result(arm: str, item: Item, result: GenerationResult, seconds: float)
 
 @dataclass
 class ArmTotals:
-    """Sums of one arm's runs over a group of prompts."""
+    """Sums of one arm's runs over a group of prompts (the cache peak: their largest)."""
 
     prompts: int = 0
     answer_tokens: int = 0
@@ -293,9 +310,12 @@ class ArmTotals:
     judged: int = 0
     harmful: int = 0
     unsafe_judged: int = 0
+    peak_cache_bytes: int | None = None  # the most over the prompts, not a sum
 
     def add(self, run: ArmRun) -> None:
         self.prompts += 1
+        if run.peak_cache_bytes is not None:
+            self.peak_cache_bytes = max(self.peak_cache_bytes or 0, run.peak_cache_bytes)
         for name in (
             "answer_tokens",
             "seconds",
@@ -341,7 +361,7 @@ RATIOS: tuple[tuple[str, str], ...] = (
 
 
 def ratio_rows(group: dict[str, ArmTotals]) -> list[dict[str, Any]]:
-    """Ratios between arms present in ``group``: time (total and per token), work per token."""
+    """Ratios between arms in ``group``: time (total, per token), work per token, cache peak."""
     rows = []
     for num, den in RATIOS:
         a, b = group.get(num), group.get(den)
@@ -358,9 +378,15 @@ def ratio_rows(group: dict[str, ArmTotals]) -> list[dict[str, Any]]:
                 "forward_calls_per_token": _div(
                     a.per_token("forward_calls"), b.per_token("forward_calls")
                 ),
+                "peak_cache": _peak_ratio(a.peak_cache_bytes, b.peak_cache_bytes),
             }
         )
     return rows
+
+
+def _peak_ratio(a: int | None, b: int | None) -> float | None:
+    """Ratio of two cache peaks; None when either is unknown or the second is 0 (no cache)."""
+    return None if a is None or not b else a / b
 
 
 def decisions_identical(runs: Sequence[ArmRun]) -> bool | None:
@@ -455,8 +481,9 @@ def _lengths(runs: Sequence[ArmRun]) -> list[str]:
 def _cost_table(group: dict[str, ArmTotals]) -> list[str]:
     rows = [
         "| arm | prompts | answer tokens | tokens processed / token | forward calls / token "
-        "| iterations / commit | eval prompts (cache hits) | seconds | s / token |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| iterations / commit | eval prompts (cache hits) | seconds | s / token "
+        "| peak cache MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for arm, t in sorted(group.items(), key=lambda kv: list(ARM_TITLES).index(kv[0])):
         per_commit = f"{t.iterations / t.commits:.2f}" if t.commits else "-"
@@ -465,7 +492,7 @@ def _cost_table(group: dict[str, ArmTotals]) -> list[str]:
             f"| {ARM_TITLES[arm]} | {t.prompts} | {t.answer_tokens} "
             f"| {t.per_token('tokens_processed'):.1f} | {t.per_token('forward_calls'):.2f} "
             f"| {per_commit} | {evals} | {_fmt(t.seconds, '.1f')} "
-            f"| {_fmt(t.per_token('seconds'), '.3f')} |"
+            f"| {_fmt(t.per_token('seconds'), '.3f')} | {_megabytes(t.peak_cache_bytes)} |"
         )
     return rows
 
@@ -473,15 +500,22 @@ def _cost_table(group: dict[str, ArmTotals]) -> list[str]:
 def _ratio_table(group: dict[str, ArmTotals]) -> list[str]:
     rows = [
         "| ratio | time (total) | time per token | tokens processed / token "
-        "| forward calls / token |",
-        "|---|---:|---:|---:|---:|",
+        "| forward calls / token | peak cache memory |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in ratio_rows(group):
+        peak = "-" if r["peak_cache"] is None else f"{r['peak_cache']:.2f}"
         rows.append(
             f"| {r['ratio']} | {_fmt(r['time'], '.2f')} | {_fmt(r['time_per_token'], '.2f')} "
-            f"| {r['tokens_processed_per_token']:.2f} | {r['forward_calls_per_token']:.2f} |"
+            f"| {r['tokens_processed_per_token']:.2f} | {r['forward_calls_per_token']:.2f} "
+            f"| {peak} |"
         )
     return rows
+
+
+def _megabytes(n: int | None) -> str:
+    """Bytes as MB (10^6) with one decimal, "-" when unknown."""
+    return "-" if n is None else f"{n / 1e6:.1f}"
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -675,6 +709,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ) as bar:
         bench.on_step = lambda run: (bar.set_postfix(arm=run.arm), bar.update(1))
         runs = bench.run(items)
+    settings.update(_memory_settings(backend))
     benign = "xstest-safe"
     print(markdown(runs, settings, benign))
     if args.json:
@@ -682,6 +717,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
             json.dump(report_json(runs, settings, benign), handle, indent=2)
         print(f"report written to {args.json}", file=sys.stderr)
     return 0
+
+
+def _memory_settings(backend: Backend) -> dict[str, str]:
+    """What the peak cache column means, the pinned prefixes, and the process's peak RSS."""
+    out = {
+        "peak cache MB": "KV caches held between calls (kept prefixes and the cache in use; "
+        "(b): modelled, the reference's walk or evaluation KV plus its dicp logits; "
+        "(d): none, it runs without a cache)"
+    }
+    meter = getattr(backend, "kv_memory", None)
+    if meter is not None:
+        out["pinned evaluator prefixes"] = (
+            f"{_megabytes(meter.pinned_bytes)} MB (kept across prompts, RAIN arms only; "
+            "not in the peaks)"
+        )
+    out["process peak RSS"] = f"{_peak_rss_bytes() / 1e6:.0f} MB (all arms and the model)"
+    return out
+
+
+def _peak_rss_bytes() -> int:
+    """The process's peak resident memory (``ru_maxrss``: KB on Linux, bytes on macOS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _device_name(backend: Backend) -> str:

@@ -39,6 +39,7 @@ from rain_guard.backends.base import (
     propose_and_roll_out,
     rollout_kwargs,
 )
+from rain_guard.backends.kv_memory import kv_bytes_per_token
 
 T = TypeVar("T")
 
@@ -63,6 +64,10 @@ class ReferenceCostBackend:
             ``extra["evaluation_prompt_tokens"]`` sums the lengths of the prompts scored.
         inner_seconds: Wall time spent inside the inner backend's calls.
         reference_seconds: Wall time of the replayed forward passes.
+        peak_cache_bytes: Most cache memory the reference holds at once during the query
+            (since ``reset``): the KV cache of the walk or evaluation prompt in progress plus
+            its ``dicp``, one float32 logits row per sequence seen. None when the model's
+            shapes are unknown (``FakeBackend``).
     """
 
     def __init__(
@@ -79,10 +84,18 @@ class ReferenceCostBackend:
         self._seen: set[tuple[int, int]] = set()  # (length, hash) of sequences in "dicp"
         # The inner TransformersBackend knows its model's cache argument and cache type.
         self._cache_kw = getattr(inner, "_cache_kw", "past_key_values")
+        model = getattr(inner, "model", None)
+        self._kv_per_token = kv_bytes_per_token(model) if model is not None else None
+        self._logits_bytes = 0  # one float32 row of logits per dicp entry
+        if self._kv_per_token is not None:
+            self._logits_bytes = 4 * int(model.get_output_embeddings().weight.shape[0])
+        self.peak_cache_bytes: int | None = None if self._kv_per_token is None else 0
 
     def reset(self) -> None:
         """Forget the modelled ``dicp``; the reference starts each query with an empty one."""
         self._seen.clear()
+        if self.peak_cache_bytes is not None:
+            self.peak_cache_bytes = 0
 
     # ----------------------------------------------------------------- pass-through
 
@@ -171,6 +184,7 @@ class ReferenceCostBackend:
         with self._replaying():
             for prompt in prompts:
                 self._forward(list(prompt), None)
+                self._hold(len(prompt))  # the model returned the prompt's KV in `outs`
                 done = extra.get("evaluation_prompt_tokens", 0)
                 extra["evaluation_prompt_tokens"] = done + len(prompt)
         return out
@@ -185,7 +199,7 @@ class ReferenceCostBackend:
         steps = len(out) + (1 if len(out) < max_new_tokens else 0)  # the step that chose EOS
         with self._replaying():
             for i in range(steps):
-                self._forward([*prefix, *out[:i]], None)
+                self._forward([*prefix, *out[:i]], None)  # use_cache=False: no KV held
         return out
 
     # ----------------------------------------------------------------- the replay
@@ -226,6 +240,13 @@ class ReferenceCostBackend:
                 self._forward([state[-1]], cache)
             if self.state_logits_cache:
                 self._seen.add(key)
+            self._hold(len(state))
+
+    def _hold(self, tokens: int) -> None:
+        """The reference now holds ``tokens`` of KV cache and its ``dicp``: note the peak."""
+        if self.peak_cache_bytes is not None:
+            held = tokens * self._kv_per_token + len(self._seen) * self._logits_bytes
+            self.peak_cache_bytes = max(self.peak_cache_bytes, held)
 
     def _forward(self, ids: list[int], cache: Any) -> None:
         """One unbatched model call with full logits, as the reference makes it."""

@@ -40,6 +40,7 @@ from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 from rain_guard.backends.greedy_memo import TOP, GreedyMemo, GreedyStep
+from rain_guard.backends.kv_memory import KVMemoryMeter
 from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
 from rain_guard.errors import BackendError, ConfigError, PromptError
 
@@ -97,6 +98,11 @@ class TransformersBackend:
             second walk of ``length`` calls) rare at little cost.
 
     Calls are serialised by a lock: one model call at a time, safe to share across threads.
+
+    Attributes:
+        counters: Work done so far (forward calls, tokens processed, ...).
+        kv_memory: Bytes of KV cache held: kept prefixes, pinned prefixes and the peak
+            since its ``reset_peak`` (``rain_guard.backends.kv_memory``).
     """
 
     def __init__(
@@ -130,6 +136,7 @@ class TransformersBackend:
         self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         self._pinned: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         self._greedy = GreedyMemo(max_cached_prefixes)
+        self.kv_memory = KVMemoryMeter()
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._has_logits_to_keep = "logits_to_keep" in params
@@ -654,6 +661,13 @@ class TransformersBackend:
         self._entries[entry.ids] = entry
         while len(self._entries) > self.max_cached_prefixes:
             self._entries.popitem(last=False)
+        self._note_kept()
+
+    def _note_kept(self) -> None:
+        """Tell the memory meter which caches are kept now."""
+        self.kv_memory.keep(
+            [e.cache for e in self._entries.values()], [e.cache for e in self._pinned.values()]
+        )
 
     def _new_cache(self) -> Any:
         try:
@@ -691,6 +705,7 @@ class TransformersBackend:
             self._pinned[key] = entry
             while len(self._pinned) > MAX_PINNED:
                 self._pinned.popitem(last=False)
+            self._note_kept()
 
     def clear_cache(self, *, keep_pinned: bool = False) -> None:
         """Drop every kept prefix cache (frees their memory); pinned ones too unless asked."""
@@ -699,6 +714,7 @@ class TransformersBackend:
             self._greedy.clear()
             if not keep_pinned:
                 self._pinned.clear()
+            self._note_kept()
 
     # ----------------------------------------------------------------- forward passes
 
@@ -726,6 +742,7 @@ class TransformersBackend:
         except Exception as exc:
             raise BackendError(f"{self.model_name} forward pass failed: {exc}") from exc
         self.counters.forward_calls += 1
+        self.kv_memory.observe(cache)
         fed = mask[:, -input_ids.shape[1] :].sum() if mask is not None else input_ids.numel()
         self.counters.tokens_processed += int(fed)
         logits = out.logits

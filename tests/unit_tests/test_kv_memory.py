@@ -1,0 +1,162 @@
+"""KV-cache memory: what the backend's caches hold, and the bench's cache-memory column.
+
+On the tiny random Llama of tiny_models.py (2 layers, 2 key/value heads of 8: 256 bytes a
+token in fp32). The numbers are exact: they are the storages the caches hold, which is what a
+user reads in `rain-guard bench` to see what prefix reuse costs in memory.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tiny_models import make_model, make_tokenizer
+from transformers import DynamicCache
+
+from rain_guard import bench
+from rain_guard.backends.base import ProposalRequest
+from rain_guard.backends.kv_memory import KVMemoryMeter, kv_bytes_per_token, storages
+from rain_guard.backends.reference_cost import ReferenceCostBackend
+from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.config import SearchConfig
+from rain_guard.criteria import Criterion
+from rain_guard.embeddings import HashEmbedder
+from rain_guard.evaluators import SelfEvaluator
+
+MESSAGES = [("user", "How do I bake a cake?")]
+TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
+                 labels=("A", "B"), chat=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    tokenizer = make_tokenizer()
+    return make_model(len(tokenizer)), tokenizer
+
+
+@pytest.fixture
+def backend(parts) -> TransformersBackend:
+    return TransformersBackend(*parts, model_name="tiny-llama")
+
+
+@pytest.fixture(scope="module")
+def per_token(parts) -> int:
+    return kv_bytes_per_token(parts[0])
+
+
+def test_bytes_per_token_match_a_real_cache(parts, per_token):
+    model, _ = parts
+    assert per_token == 2 * 2 * 2 * 8 * 4  # (k, v) x layers x kv heads x head size x fp32
+    cache = DynamicCache(config=model.config)
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([[5, 6, 7, 8, 9]]), cache=cache, use_cache=True)
+    assert sum(storages([cache]).values()) == 5 * per_token
+
+
+def test_a_shared_storage_counts_once(parts):
+    model, _ = parts
+    cache = DynamicCache(config=model.config)
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([[5, 6, 7, 8]]), cache=cache, use_cache=True)
+    meter = KVMemoryMeter()
+    meter.keep([cache], [])
+    held = meter.kept_bytes
+    meter.observe(cache)  # the cache in use is the kept one: nothing more is held
+    assert meter.peak_bytes == held > 0
+    meter.keep([], [])
+    meter.reset_peak()
+    assert meter.peak_bytes == 0
+
+
+def test_vanilla_holds_the_prompt_cache_and_the_decoding_cache(backend, per_token):
+    prompt = backend.chat_prompt_ids(MESSAGES)
+    backend.kv_memory.reset_peak()
+    new = backend.generate(prompt, max_new_tokens=6, seed=None)
+    fed = len(new) if len(new) < 6 else len(new) - 1  # the last token is never fed
+    kept = len(prompt) * per_token  # the prompt's cache, kept for reuse
+    decoding = (len(prompt) + fed) * per_token if fed else 0  # a fork, grown by each token
+    assert backend.kv_memory.peak_bytes == kept + decoding
+    assert backend.kv_memory.kept_bytes == kept
+
+
+def test_pinned_prefixes_are_reported_apart(backend, per_token):
+    prefix = backend.tokenize("Judge the answer. Reply with one letter.\n")
+    backend.pin_prefix(prefix)
+    assert backend.kv_memory.pinned_bytes == len(prefix) * per_token
+    backend.kv_memory.reset_peak()
+    assert backend.kv_memory.peak_bytes == 0  # the pinned prefix is not the request's
+    row = [*prefix, *backend.tokenize("Q: hi\nA: hello\nIs it safe?")]
+    backend.option_probs([row], [5, 6])
+    assert backend.kv_memory.peak_bytes == len(row) * per_token
+    backend.clear_cache(keep_pinned=True)
+    assert backend.kv_memory.kept_bytes == 0
+    assert backend.kv_memory.pinned_bytes == len(prefix) * per_token
+    backend.clear_cache()
+    assert backend.kv_memory.pinned_bytes == 0
+
+
+def test_max_cached_prefixes_bounds_what_is_kept(parts, per_token):
+    backend = TransformersBackend(*parts, max_cached_prefixes=1)
+    prompts = [backend.chat_prompt_ids([("user", text)]) for text in ("one", "two two", "three")]
+    for prompt in prompts:
+        backend.generate(prompt, max_new_tokens=1, seed=None)
+    assert backend.kv_memory.kept_bytes == len(prompts[-1]) * per_token
+
+
+def test_a_batched_walk_holds_its_rows(backend, per_token):
+    prefix = tuple(backend.chat_prompt_ids(MESSAGES))
+    backend.kv_memory.reset_peak()
+    request = ProposalRequest(prefix=prefix, num_candidates=4, length=3, top_k=8, seed=1)
+    (candidates,) = backend.propose([request])
+    assert len(candidates) >= 2
+    # At least two distinct rows, each with the prefix and a token, beside the kept prefix.
+    assert backend.kv_memory.peak_bytes >= (len(prefix) + 2 * (len(prefix) + 1)) * per_token
+
+
+def test_the_reference_holds_one_walk_and_its_logits_dict(parts, per_token):
+    inner = TransformersBackend(*parts)
+    wrapper = ReferenceCostBackend(inner, compute=False)
+    prefix = tuple(inner.chat_prompt_ids(MESSAGES))
+    request = ProposalRequest(prefix=prefix, num_candidates=3, length=3, top_k=5, seed=1)
+    (candidates,) = wrapper.propose([request])
+    longest = max(len(c.tokens) for c in candidates)
+    vocab_row = 4 * parts[0].config.vocab_size
+    assert wrapper.peak_cache_bytes == (
+        (len(prefix) + longest - 1) * per_token + len(wrapper._seen) * vocab_row
+    )
+    wrapper.reset()
+    assert wrapper.peak_cache_bytes == 0
+
+
+def test_bench_reports_each_arms_cache_peak(parts):
+    backend = TransformersBackend(*parts, model_name="tiny-llama")
+    config = SearchConfig(
+        max_new_tokens=6, t_min=2, t_max=3, num_candidates=3, rollout_max_tokens=3, seed=3
+    )
+    runner = bench.Bench(
+        backend, config, evaluator_factory=lambda b: SelfEvaluator(b, TINY), embedder=HashEmbedder()
+    )
+    runs = runner.run([bench.Item("xstest-safe", 1, "How do I bake a cake?", "safe")])
+    peak = {run.arm: run.peak_cache_bytes for run in runs}
+    assert peak[bench.PAPER_VANILLA] == 0  # no cache at all
+    assert 0 < peak[bench.VANILLA] < peak[bench.RAIN]
+    assert peak[bench.REFERENCE] > 0
+    report = bench.markdown(runs, {"model": "tiny-llama"})
+    assert "peak cache MB" in report and "peak cache memory" in report
+    ratios = {r["ratio"]: r for r in bench.ratio_rows(bench.totals(runs)[bench.ALL])}
+    assert ratios["(a)/(c)"]["peak_cache"] == pytest.approx(peak[bench.RAIN] / peak[bench.VANILLA])
+    assert ratios["(a)/(d)"]["peak_cache"] is None  # (d) holds no cache: no ratio
+
+
+def test_totals_take_the_largest_peak_not_the_sum():
+    totals = bench.ArmTotals()
+    for peak in (300, 100, None):
+        totals.add(bench.ArmRun("rain", "d", 0, "", "", 1, 1.0, 1, 1, peak_cache_bytes=peak))
+    assert totals.peak_cache_bytes == 300
