@@ -632,6 +632,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=["float32", "bfloat16", "float16"],
         help="weight dtype (float32: bit-exact cache reuse)",
     )
+    parser.add_argument(
+        "--max-cached-prefixes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="prefix KV caches the model keeps (default 4): memory traded for recompute",
+    )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=cmd_bench)
@@ -682,6 +689,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     backend = load_backend(
         args.model, num_threads=args.threads, dtype=args.dtype, device=args.device
     )
+    if args.max_cached_prefixes is not None and hasattr(backend, "max_cached_prefixes"):
+        backend.max_cached_prefixes = args.max_cached_prefixes
     embedder = None
     if not args.no_similarity:
         from rain_guard.embeddings import MiniLMEmbedder
@@ -721,7 +730,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _memory_settings(backend: Backend) -> dict[str, str]:
     """What the peak cache column means, the pinned prefixes, and the process's peak RSS."""
-    out = {
+    out = {}
+    if hasattr(backend, "max_cached_prefixes"):
+        out["prefix caches kept"] = str(backend.max_cached_prefixes)
+    out |= {
         "peak cache MB": "KV caches held between calls (kept prefixes and the cache in use; "
         "(b): modelled, the reference's walk or evaluation KV plus its dicp logits; "
         "(d): none, it runs without a cache)"

@@ -120,6 +120,7 @@ class TransformersBackend:
         for name, value in (("max_rounds", max_rounds), ("oversample", oversample)):
             if value < 1:
                 raise ConfigError(f"TransformersBackend {name} must be >= 1, got {value}")
+        _check_cache_size(max_cached_prefixes)
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
         self.model = model.eval()
@@ -128,7 +129,7 @@ class TransformersBackend:
             getattr(model.config, "_name_or_path", "") or "transformers"
         )
         self.counters = WorkCounters()
-        self.max_cached_prefixes = max_cached_prefixes
+        self._max_cached_prefixes = max_cached_prefixes
         self.max_batch = max_batch
         self.max_rounds = max_rounds
         self.oversample = oversample
@@ -166,6 +167,22 @@ class TransformersBackend:
 
         model, tokenizer, name = load_model(name_or_path, dtype=dtype, device=device)
         return cls(model, tokenizer, model_name=name, num_threads=num_threads)
+
+    @property
+    def max_cached_prefixes(self) -> int:
+        """Recent prefix caches kept (pinned ones apart): memory traded for recompute."""
+        return self._max_cached_prefixes
+
+    @max_cached_prefixes.setter
+    def max_cached_prefixes(self, value: int) -> None:
+        """Change how many are kept; the oldest beyond the new size are dropped now."""
+        _check_cache_size(value)
+        with self._lock:
+            self._max_cached_prefixes = value
+            self._greedy.size = value
+            while len(self._entries) > value:
+                self._entries.popitem(last=False)
+            self._note_kept()
 
     # ----------------------------------------------------------------- text <-> ids
 
@@ -796,6 +813,11 @@ def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tup
             f"token ids must lie in [0, {vocab}); got min {min(out)}, max {max(out)}"
         )
     return out
+
+
+def _check_cache_size(value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"max_cached_prefixes must be an int >= 0, got {value!r}")
 
 
 def _check_temperature(temperature: float) -> None:

@@ -17,10 +17,13 @@ from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.kv_memory import KVMemoryMeter, kv_bytes_per_token, storages
 from rain_guard.backends.reference_cost import ReferenceCostBackend
 from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.cli import build_parser
 from rain_guard.config import SearchConfig
 from rain_guard.criteria import Criterion
 from rain_guard.embeddings import HashEmbedder
+from rain_guard.errors import ConfigError
 from rain_guard.evaluators import SelfEvaluator
+from rain_guard.generation import rain_generate
 
 MESSAGES = [("user", "How do I bake a cake?")]
 TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
@@ -160,3 +163,39 @@ def test_totals_take_the_largest_peak_not_the_sum():
     for peak in (300, 100, None):
         totals.add(bench.ArmRun("rain", "d", 0, "", "", 1, 1.0, 1, 1, peak_cache_bytes=peak))
     assert totals.peak_cache_bytes == 300
+
+
+def test_shrinking_the_cache_drops_the_oldest_prefixes_now(parts, per_token):
+    backend = TransformersBackend(*parts, max_cached_prefixes=3)
+    prompts = [backend.chat_prompt_ids([("user", text)]) for text in ("one", "two two", "three")]
+    for prompt in prompts:
+        backend.generate(prompt, max_new_tokens=1, seed=None)
+    assert backend.kv_memory.kept_bytes == sum(len(p) for p in prompts) * per_token
+    backend.max_cached_prefixes = 1
+    assert backend.kv_memory.kept_bytes == len(prompts[-1]) * per_token
+    with pytest.raises(ConfigError, match="max_cached_prefixes"):
+        backend.max_cached_prefixes = -1
+    with pytest.raises(ConfigError, match="max_cached_prefixes"):
+        TransformersBackend(*parts, max_cached_prefixes="4")
+    assert backend.max_cached_prefixes == 1
+
+
+def test_fewer_kept_prefixes_hold_less_and_recompute_more(parts):
+    config = SearchConfig(
+        max_new_tokens=8, t_min=2, t_max=3, num_candidates=3, rollout_max_tokens=3, seed=3
+    )
+    seen = {}
+    for kept in (0, 4):
+        backend = TransformersBackend(*parts, max_cached_prefixes=kept)
+        result = rain_generate(
+            backend, MESSAGES, config=config, evaluator=SelfEvaluator(backend, TINY)
+        )
+        seen[kept] = (backend.kv_memory.peak_bytes, result.counters["tokens_processed"], result)
+    assert seen[0][0] < seen[4][0]
+    assert seen[0][1] > seen[4][1]
+    assert seen[0][2].token_ids == seen[4][2].token_ids  # the same answer either way
+
+
+def test_bench_takes_the_cache_size_from_the_command_line():
+    args = build_parser().parse_args(["bench", "--max-cached-prefixes", "2"])
+    assert args.max_cached_prefixes == 2
