@@ -9,8 +9,7 @@ its inner backend's results while counting the reference's much larger work.
 from __future__ import annotations
 
 import pytest
-import torch
-from tiny_models import make_model, make_tokenizer
+from tiny_models import TINY, make_model, make_tokenizer, one_thread  # noqa: F401
 
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
@@ -25,17 +24,6 @@ MESSAGES = [("user", "How do I bake a cake?")]
 CONFIG = SearchConfig(
     max_new_tokens=10, t_min=2, t_max=3, num_candidates=4, rollout_max_tokens=4, seed=3
 )
-# A short plain-text criterion whose labels are single bytes, hence one token each.
-TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
-                 labels=("A", "B"), chat=False)  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_models import make_model, make_tokenizer
+from tiny_models import TINY, make_model, make_tokenizer, one_thread  # noqa: F401
 from transformers import DynamicCache
 
 from rain_guard import bench
@@ -19,23 +19,12 @@ from rain_guard.backends.reference_cost import ReferenceCostBackend
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.cli import build_parser
 from rain_guard.config import SearchConfig
-from rain_guard.criteria import Criterion
 from rain_guard.embeddings import HashEmbedder
 from rain_guard.errors import ConfigError
 from rain_guard.evaluators import SelfEvaluator
 from rain_guard.generation import rain_generate
 
 MESSAGES = [("user", "How do I bake a cake?")]
-TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
-                 labels=("A", "B"), chat=False)  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 import torch
-from tiny_models import SPECIALS, make_model, make_tokenizer
+from tiny_models import SPECIALS, make_model, make_tokenizer, one_thread  # noqa: F401
 from transformers import DynamicCache, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rain_guard.backends.base import Backend, ProposalRequest
@@ -20,15 +20,6 @@ from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.errors import BackendError, ConfigError, PromptError
 
 BOUNDARIES = ",.?:;\n"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices run ~10x faster on one thread than on two busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,20 @@
 """A tiny random Llama and byte-level BPE tokenizers, built in memory for backend tests.
 
-Shared by test_transformers_backend.py, test_caching_equivalence.py and test_openai_compat.py
-(imported as a plain module: pytest puts this folder on sys.path).
+Shared by test_transformers_backend.py, test_caching_equivalence.py, test_kv_memory.py and
+test_openai_compat.py (imported as a plain module: pytest puts this folder on sys.path), with
+the ``one_thread`` fixture they import and the ``TINY`` criterion.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from rain_guard.criteria import Criterion
 
 CORPUS = [
     "Hello there. How are you today? I am fine, thanks.",
@@ -18,6 +22,9 @@ CORPUS = [
     "I cannot help with that: it is not safe. Sorry!",
     "The quick brown fox jumps over the lazy dog.\nA new line starts here.",
 ]
+# A short plain-text criterion whose labels are single bytes, hence one token each.
+TINY = Criterion("tiny", "Q: {prompt}\nA: {answer}\nIs it {option_a}?", "safe", "bad",
+                 labels=("A", "B"), chat=False)  # fmt: skip
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
@@ -75,3 +82,12 @@ def make_model(vocab: int, seed: int = 0, **overrides: object) -> LlamaForCausal
         **overrides,
     )
     return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny matrices run ~10x faster on one thread than on two busy cores (module-wide)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
