@@ -90,6 +90,7 @@ class TransformersBackend:
         num_threads: ``torch.set_num_threads`` value (process-wide); None leaves it alone.
         max_cached_prefixes: Prefix KV caches kept (about 46 KB per token each for
             SmolLM2-135M in fp32); the search, its roll-outs and the evaluator each want one.
+            An int >= 0 (else ConfigError); settable later, which drops the oldest at once.
         max_batch: Rows per forward pass in ``option_probs``, to bound memory.
         max_rounds: Sampling rounds per ``propose`` request; a second round tops up when
             the first round's samples repeat each other too often.
