@@ -730,14 +730,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _memory_settings(backend: Backend) -> dict[str, str]:
     """What the peak cache column means, the pinned prefixes, and the process's peak RSS."""
-    out = {}
-    if hasattr(backend, "max_cached_prefixes"):
-        out["prefix caches kept"] = str(backend.max_cached_prefixes)
-    out |= {
+    out = {
         "peak cache MB": "KV caches held between calls (kept prefixes and the cache in use; "
         "(b): modelled, the reference's walk or evaluation KV plus its dicp logits; "
         "(d): none, it runs without a cache)"
     }
+    if hasattr(backend, "max_cached_prefixes"):
+        out["prefix caches kept"] = str(backend.max_cached_prefixes)
     meter = getattr(backend, "kv_memory", None)
     if meter is not None:
         out["pinned evaluator prefixes"] = (

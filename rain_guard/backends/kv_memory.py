@@ -57,34 +57,33 @@ class KVMemoryMeter:
     forward call. Read ``peak_bytes`` after a request, ``reset_peak`` before the next.
 
     Attributes:
+        kept_bytes: Bytes of the kept prefix caches, without the pinned ones.
+        pinned_bytes: Bytes of the pinned prefix caches.
         peak_bytes: Most bytes held at once since the last ``reset_peak`` (pinned apart).
     """
 
     def __init__(self) -> None:
-        self._kept: dict[int, int] = {}
-        self._pinned: dict[int, int] = {}
+        self._held: set[int] = set()  # storages of the kept and pinned caches
+        self.kept_bytes = 0
+        self.pinned_bytes = 0
         self.peak_bytes = 0
 
-    @property
-    def kept_bytes(self) -> int:
-        """Bytes of the kept prefix caches, without the pinned ones."""
-        return sum(self._kept.values())
-
-    @property
-    def pinned_bytes(self) -> int:
-        """Bytes of the pinned prefix caches (held until the backend's cache is cleared)."""
-        return sum(self._pinned.values())
-
     def keep(self, kept: Iterable[Any], pinned: Iterable[Any]) -> None:
-        """The backend now keeps the ``kept`` and ``pinned`` caches."""
-        self._pinned = storages(pinned)
-        self._kept = {p: n for p, n in storages(kept).items() if p not in self._pinned}
+        """The backend now keeps the ``kept`` and ``pinned`` caches.
+
+        Sets ``kept_bytes`` (the kept caches, without storages a pinned one holds) and
+        ``pinned_bytes`` (held until the backend's cache is cleared).
+        """
+        pinned_storages = storages(pinned)
+        kept_storages = {p: n for p, n in storages(kept).items() if p not in pinned_storages}
+        self._held = set(pinned_storages) | set(kept_storages)
+        self.kept_bytes = sum(kept_storages.values())
+        self.pinned_bytes = sum(pinned_storages.values())
         self.peak_bytes = max(self.peak_bytes, self.kept_bytes)
 
     def observe(self, cache: Any) -> None:
         """After a forward call: the kept caches plus ``cache``'s own storages are held."""
-        own = storages([cache])
-        live = sum(n for p, n in own.items() if p not in self._kept and p not in self._pinned)
+        live = sum(n for p, n in storages([cache]).items() if p not in self._held)
         self.peak_bytes = max(self.peak_bytes, self.kept_bytes + live)
 
     def reset_peak(self) -> None:
