@@ -34,7 +34,7 @@ from typing import Any
 from rain_guard import search
 from rain_guard.backends.base import Backend, WorkCounters
 from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
-from rain_guard.cli_config import config_from_args
+from rain_guard.cli_config import add_system_options, config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import Embedder
 from rain_guard.evaluators import Evaluator, SelfEvaluator
@@ -581,7 +581,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=int, default=3, help="prompts per dataset (first N)")
     parser.add_argument("--criterion", default="harmless", help="evaluator criterion")
-    parser.add_argument("--system", default=None, help="system message before every prompt")
+    add_system_options(parser)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument(
         "--max-tokens", type=int, default=32, help="answer tokens at most (all arms)"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.cli_config import config_from_args
+from rain_guard.cli_config import add_system_options, config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.criteria import BUILTIN_CRITERIA
 from rain_guard.errors import RainGuardError
@@ -49,7 +49,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--criterion", default="harmless", choices=sorted(BUILTIN_CRITERIA), help="evaluator"
     )
-    p.add_argument("--system", default=None, help="optional system message")
+    add_system_options(p)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--max-tokens", type=int, default=64, help="answer tokens at most")
     p.add_argument("--t-min", type=int, default=d.t_min, help="iterations before a commit")

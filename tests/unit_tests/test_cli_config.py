@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from rain_guard.cli_config import config_from_args
+from rain_guard.cli_config import add_system_options, config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError
 
@@ -36,3 +36,55 @@ def test_options_a_command_lacks_or_leaves_unset_keep_the_reference_defaults():
 def test_a_bad_value_names_the_field():
     with pytest.raises(ConfigError, match="t_min"):
         config_from_args(argparse.Namespace(t_min=-1))
+
+
+def _system_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rain-guard")
+    add_system_options(parser)
+    return parser
+
+
+def test_system_message_comes_from_text_or_file(tmp_path):
+    preamble = tmp_path / "system.txt"
+    preamble.write_text("You are careful.\nAnswer briefly.\n", encoding="utf-8")
+    parser = _system_parser()
+    assert parser.parse_args([]).system is None
+    assert parser.parse_args(["--system", "Be kind."]).system == "Be kind."
+    assert parser.parse_args(["--system-file", str(preamble)]).system == (
+        "You are careful.\nAnswer briefly."
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(None, "cannot read"), ("  \n", "is empty"), (b"\xff\xfe\x00bad", "cannot read")],
+)
+def test_an_unusable_system_file_is_refused_before_any_work(tmp_path, capsys, content, expected):
+    path = tmp_path / "system.txt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        _system_parser().parse_args(["--system-file", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--system-file" in err and expected in err and "system.txt" in err
+
+
+def test_system_text_and_file_are_exclusive(tmp_path, capsys):
+    path = tmp_path / "system.txt"
+    path.write_text("Be kind.", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        _system_parser().parse_args(["--system", "x", "--system-file", str(path)])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["bench"], ["generate", "Hi"], ["compare", "Hi"]])
+def test_commands_take_the_system_message_from_a_file(tmp_path, command):
+    from rain_guard.cli import build_parser
+
+    path = tmp_path / "preamble.txt"
+    path.write_text("Conversation between a human and an assistant.\n", encoding="utf-8")
+    args = build_parser().parse_args([*command, "--system-file", str(path)])
+    assert args.system == "Conversation between a human and an assistant."
