@@ -13,6 +13,7 @@ from rain_guard.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
 from rain_guard.embeddings import Embedder, HashEmbedder, MiniLMEmbedder
 from rain_guard.errors import (
     BackendError,
+    BenchReportError,
     ConfigError,
     CriterionError,
     ModelLoadError,
@@ -31,6 +32,7 @@ __all__ = [
     "BUILTIN_CRITERIA",
     "Backend",
     "BackendError",
+    "BenchReportError",
     "Candidate",
     "ChatRAIN",
     "CombinedEvaluator",

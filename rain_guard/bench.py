@@ -60,6 +60,8 @@ ARM_TITLES = {
     ADAPTIVE: "RAIN, adaptive budget",
 }
 DEFAULT_DATASETS = ("advbench", "xstest-safe")
+# The prompt set whose adaptive/(c) ratio the benign-prompt target reads.
+BENIGN = "xstest-safe"
 PAPER_TIME_RATIO = 3.78  # RAIN / vanilla, LLaMA-2 70B (the paper's smallest overhead)
 ALL = "all"
 
@@ -439,7 +441,7 @@ def _short(arm: str) -> str:
 # --------------------------------------------------------------------- markdown
 
 
-def markdown(runs: Sequence[ArmRun], settings: dict[str, Any], benign: str = "xstest-safe") -> str:
+def markdown(runs: Sequence[ArmRun], settings: dict[str, Any], benign: str = BENIGN) -> str:
     """The whole report: settings, cost per arm, ratios, judge verdicts, targets."""
     groups = totals(runs)
     lines = ["## rain-guard bench", ""]
@@ -719,13 +721,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bench.on_step = lambda run: (bar.set_postfix(arm=run.arm), bar.update(1))
         runs = bench.run(items)
     settings.update(_memory_settings(backend))
-    benign = "xstest-safe"
-    print(markdown(runs, settings, benign))
+    print(markdown(runs, settings, BENIGN))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(report_json(runs, settings, benign), handle, indent=2)
-        print(f"report written to {args.json}", file=sys.stderr)
+        write_report(args.json, runs, settings, BENIGN)
     return 0
+
+
+def write_report(path: str, runs: Sequence[ArmRun], settings: dict[str, Any], benign: str) -> None:
+    """Write ``report_json`` to ``path`` (standard JSON: an untimed arm's seconds are null)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report_json(runs, settings, benign), handle, indent=2)
+    print(f"report written to {path}", file=sys.stderr)
 
 
 def _memory_settings(backend: Backend) -> dict[str, str]:

@@ -71,9 +71,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _extra_commands() -> list[tuple[str, Any]]:
-    """Sub-commands defined in other modules (eval, bench), when present."""
+    """Sub-commands defined in other modules (eval, bench, bench-merge), when present."""
     found = []
-    for name, module in (("eval", "rain_guard.eval.cli"), ("bench", "rain_guard.bench")):
+    commands = (
+        ("eval", "rain_guard.eval.cli"),
+        ("bench", "rain_guard.bench"),
+        ("bench-merge", "rain_guard.bench_merge"),
+    )
+    for name, module in commands:
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError:

@@ -41,3 +41,11 @@ class ResumeError(RainGuardError, LookupError):
     There is no checkpoint for the thread, or it was made for other messages, other settings
     (budgets excepted) or another model.
     """
+
+
+class BenchReportError(RainGuardError, ValueError):
+    """A ``rain-guard bench`` JSON report cannot be read or merged with another.
+
+    It is not a bench report, or reports to merge were made with other settings or answer the
+    same prompt with the same arm twice.
+    """

@@ -1,0 +1,82 @@
+"""Bench reports run side by side (one process per prompt set) merge into one report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rain_guard import BenchReportError
+from rain_guard.bench_merge import load_report, merge_reports
+from rain_guard.cli import main
+
+FAST = ["--model", "fake", "--limit", "2", "--max-tokens", "4", "--t-min", "1", "--t-max", "2",
+        "--candidates", "2", "--no-similarity", "--quiet", "--reference-count-only"]  # fmt: skip
+
+
+def _bench(tmp_path, name: str, *options: str) -> str:
+    path = str(tmp_path / f"{name}.json")
+    assert main(["bench", *FAST, *options, "--json", path]) == 0
+    return path
+
+
+def _work(data: dict) -> dict:
+    """Per group and arm: the exact counters (times differ between processes)."""
+    keep = ("answer_tokens", "forward_calls", "tokens_processed", "evaluation_prompts")
+    return {
+        group: {arm: {k: t[k] for k in keep} for arm, t in arms.items()}
+        for group, arms in data["totals"].items()
+    }
+
+
+def test_merged_report_counts_what_one_process_counts(tmp_path, capsys):
+    both = _bench(tmp_path, "both", "--dataset", "xstest-safe", "--dataset", "advbench")
+    safe = _bench(tmp_path, "safe", "--dataset", "xstest-safe")
+    unsafe = _bench(tmp_path, "unsafe", "--dataset", "advbench")
+    merged = str(tmp_path / "merged.json")
+    capsys.readouterr()
+    assert main(["bench-merge", safe, unsafe, "--json", merged]) == 0
+    printed = capsys.readouterr().out
+    one, two = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (both, merged))
+    assert _work(two) == _work(one)
+    assert two["decisions_identical"] is True
+    work_targets = [t for t in two["targets"] if "(b)/(a)" in t["target"]]
+    assert work_targets == [t for t in one["targets"] if "(b)/(a)" in t["target"]]
+    assert two["settings"]["merged from"] == f"2 reports, one process each: {safe}, {unsafe}"
+    assert "xstest-safe" in two["settings"]["prompts"] and "advbench" in two["settings"]["prompts"]
+    assert "### all: ratios" in printed and "| (b)/(a) | not timed | not timed |" in printed
+
+
+def test_untimed_arms_stay_untimed_after_a_round_trip(tmp_path):
+    runs, _ = load_report(_bench(tmp_path, "safe", "--dataset", "xstest-safe"))
+    ref = [r for r in runs if r.arm == "reference"]
+    assert ref and all(r.seconds != r.seconds for r in ref)  # NaN, not 0
+    assert all(r.seconds > 0 for r in runs if r.arm != "reference")
+
+
+def test_reports_made_with_other_settings_are_refused(tmp_path, capsys):
+    safe = _bench(tmp_path, "safe", "--dataset", "xstest-safe")
+    other = _bench(tmp_path, "other", "--dataset", "advbench", "--t-max", "3")
+    capsys.readouterr()
+    assert main(["bench-merge", safe, other]) == 2
+    err = capsys.readouterr().err
+    assert "setting 'search' differs" in err and "t_max 2" in err and "t_max 3" in err
+
+
+def test_the_same_answer_twice_is_refused(tmp_path):
+    safe = _bench(tmp_path, "safe", "--dataset", "xstest-safe")
+    report = load_report(safe)
+    with pytest.raises(BenchReportError, match="both answer xstest-safe prompt"):
+        merge_reports([report, report], [safe, "copy.json"])
+
+
+def test_what_is_not_a_report_is_refused_by_name(tmp_path, capsys):
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}", encoding="utf-8")
+    with pytest.raises(BenchReportError, match="empty.json' is not a rain-guard bench report"):
+        load_report(str(empty))
+    with pytest.raises(BenchReportError, match="cannot read bench report .*missing.json"):
+        load_report(str(tmp_path / "missing.json"))
+    assert main(["bench-merge", str(empty)]) == 2
+    assert "two or more reports" in capsys.readouterr().err
