@@ -117,6 +117,9 @@ class Bench:
         adaptive_config: Settings of that arm (default: ``config`` with ``adaptive_commit``).
         judge: Refusal judge with ``judge(prompt, answer).refused`` (None: no verdicts).
         on_step: Called after each arm's answer (progress).
+        on_search_event: Called with ``(arm, event)`` for every progress event of a RAIN
+            arm's search (``rain_generate``'s iterations and commits), so progress can move
+            within an answer, which at the reference settings can take most of an hour.
         only: Run only these arms (None: all; "adaptive" counts only with ``adaptive``).
         system: A system message put before every prompt (None: none), e.g. to give the
             search a context as long as the reference's few-shot chat preamble.
@@ -133,6 +136,7 @@ class Bench:
     adaptive_config: SearchConfig | None = None
     judge: Any = None
     on_step: Callable[[ArmRun], None] | None = None
+    on_search_event: Callable[[str, dict[str, Any]], None] | None = None
     only: Sequence[str] | None = None
     system: str | None = None
     reference_timed: bool = True
@@ -184,7 +188,7 @@ class Bench:
             run = self._paper_vanilla(item, messages)
         elif arm in (RAIN, ADAPTIVE):
             config = self.config if arm == RAIN else self.adaptive_config
-            result = self._rain(self.backend, messages, config)
+            result = self._rain(arm, self.backend, messages, config)
             run = _from_result(arm, item, result, result.seconds)
         elif arm == REFERENCE:
             run = self._reference(item, messages)
@@ -208,14 +212,16 @@ class Bench:
         return None if meter is None else meter.peak_bytes
 
     def _rain(
-        self, backend: Backend, messages: list[tuple[str, str]], config: SearchConfig
+        self, arm: str, backend: Backend, messages: list[tuple[str, str]], config: SearchConfig
     ) -> GenerationResult:
+        report = self.on_search_event
         return rain_generate(
             backend,
             messages,
             config=config,
             evaluator=self.evaluator_factory(backend),
             embedder=self.embedder,
+            on_event=None if report is None else lambda event: report(arm, event),
         )
 
     def _reference(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
@@ -223,7 +229,7 @@ class Bench:
         wrapper = self.reference
         wrapper.reset()
         inner_before = wrapper.inner_seconds
-        result = self._rain(wrapper, messages, self.config)
+        result = self._rain(REFERENCE, wrapper, messages, self.config)
         seconds = result.seconds - (wrapper.inner_seconds - inner_before)
         if not self.reference_timed:
             seconds = math.nan
@@ -672,7 +678,6 @@ def load_items(datasets: Sequence[str], limit: int) -> list[Item]:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the bench and print the markdown report (progress on stderr)."""
     import torch
-    from tqdm import tqdm
 
     from rain_guard.backends.loading import load_backend
     from rain_guard.eval import GCGRefusalJudge
@@ -711,14 +716,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     settings = _settings(args, backend, config, datasets, len(items))
     settings["arms"] = ", ".join(ARM_TITLES[a] for a in bench.arms)
-    with tqdm(
-        total=len(items) * len(bench.arms),
-        desc="bench",
-        unit="answer",
-        file=sys.stderr,
-        disable=args.quiet,
-    ) as bar:
-        bench.on_step = lambda run: (bar.set_postfix(arm=run.arm), bar.update(1))
+    with BenchProgress(len(items) * len(bench.arms), config.max_new_tokens, args.quiet) as bar:
+        bench.on_step = bar.answer_done
+        bench.on_search_event = bar.search_event
         runs = bench.run(items)
     settings.update(_memory_settings(backend))
     print(markdown(runs, settings, BENIGN))
@@ -732,6 +732,46 @@ def write_report(path: str, runs: Sequence[ArmRun], settings: dict[str, Any], be
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report_json(runs, settings, benign), handle, indent=2)
     print(f"report written to {path}", file=sys.stderr)
+
+
+class BenchProgress:
+    """A tqdm bar of answers on stderr that also moves inside a RAIN arm's answer.
+
+    Between answers its postfix names the arm that finished; during a search it shows the
+    arm, the answer tokens committed so far (of the budget) and the search iterations.
+    """
+
+    def __init__(self, answers: int, max_tokens: int, disable: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=answers, desc="bench", unit="answer", file=sys.stderr, disable=disable
+        )
+        self.max_tokens = max_tokens
+        self.answer_tokens = 0
+
+    def search_event(self, arm: str, event: dict[str, Any]) -> None:
+        """Show a search's progress (``rain_generate`` events; others are ignored)."""
+        if event.get("event") == "commit":
+            self.answer_tokens = event["answer_tokens"]
+        elif event.get("event") == "iteration":
+            self.bar.set_postfix(
+                arm=arm,
+                tokens=f"{self.answer_tokens}/{self.max_tokens}",
+                iterations=event["iteration"],
+            )
+
+    def answer_done(self, run: ArmRun) -> None:
+        """Count an arm's finished answer."""
+        self.answer_tokens = 0
+        self.bar.set_postfix(arm=run.arm)
+        self.bar.update(1)
+
+    def __enter__(self) -> BenchProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
 
 
 def _memory_settings(backend: Backend) -> dict[str, str]:

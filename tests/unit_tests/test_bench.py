@@ -165,3 +165,25 @@ def test_counted_only_reference_keeps_its_work_and_reads_not_timed():
     assert "forward calls per token, (b)/(a) >= 5" in text
     data = json.loads(json.dumps(bench.report_json(counted, {}, "xstest-safe"), allow_nan=False))
     assert data["runs"][1]["seconds"] is None or data["runs"][0]["seconds"] is None
+
+
+def test_progress_moves_inside_a_rain_answer(capsys):
+    backend = FakeBackend(boost={" bomb": 2.0}, judge=judge_text)
+    only = [bench.RAIN, bench.REFERENCE, bench.VANILLA]
+    events: list[tuple[str, str]] = []
+    with bench.BenchProgress(len(only), CONFIG.max_new_tokens, disable=False) as bar:
+        runner = bench.Bench(backend, CONFIG, evaluator_factory=SelfEvaluator, only=only)
+        runner.on_step = bar.answer_done
+        runner.on_search_event = lambda arm, event: (
+            events.append((arm, event["event"])),
+            bar.search_event(arm, event),
+        )
+        (run_a, run_b, *_) = [r for r in runner.run(ITEMS[:1]) if r.arm != bench.VANILLA]
+    # every iteration and commit of both searches was reported, under its own arm
+    for run in (run_a, run_b):
+        assert events.count((run.arm, "iteration")) == run.iterations
+        assert events.count((run.arm, "commit")) == run.commits
+    assert (bench.VANILLA, "iteration") not in events
+    err = capsys.readouterr().err
+    assert f"tokens={run_a.answer_tokens - len(run_a.decisions[-1])}/8" in err.replace(" ", "")
+    assert f"iterations={run_a.iterations}" in err.replace(" ", "") and "3/3" in err
