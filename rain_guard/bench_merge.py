@@ -67,17 +67,32 @@ def merge_reports(
         BenchReportError: the reports were made with other settings (the key is named), or two
             answer the same prompt with the same arm.
     """
-    first = reports[0][1]
-    for (_, settings), name in zip(reports[1:], names[1:], strict=True):
-        for key in sorted((set(first) | set(settings)) - set(PER_PROCESS)):
-            if first.get(key) != settings.get(key):
+    settings = [s for _, s in reports]
+    _check_same_settings(settings, names)
+    merged = dict(settings[0])
+    for key in PER_PROCESS:
+        merged[key] = "; ".join(str(s.get(key, "?")) for s in settings)
+    merged["merged from"] = f"{len(reports)} reports, one process each: {', '.join(names)}"
+    return _all_runs([runs for runs, _ in reports], names), merged
+
+
+def _check_same_settings(settings: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+    """Refuse reports whose settings differ in anything but ``PER_PROCESS``."""
+    first = settings[0]
+    for other, name in zip(settings[1:], names[1:], strict=True):
+        for key in sorted((set(first) | set(other)) - set(PER_PROCESS)):
+            if first.get(key) != other.get(key):
                 raise BenchReportError(
                     f"cannot merge {names[0]!r} and {name!r}: setting {key!r} differs "
-                    f"({first.get(key)!r} vs {settings.get(key)!r})"
+                    f"({first.get(key)!r} vs {other.get(key)!r})"
                 )
+
+
+def _all_runs(per_report: Sequence[list[ArmRun]], names: Sequence[str]) -> list[ArmRun]:
+    """The answers of every report, refusing one (arm, prompt) answered twice."""
     runs: list[ArmRun] = []
     seen: dict[tuple[str, str, int], str] = {}
-    for (report_runs, _), name in zip(reports, names, strict=True):
+    for report_runs, name in zip(per_report, names, strict=True):
         for run in report_runs:
             key = (run.arm, run.dataset, run.index)
             if key in seen:
@@ -87,11 +102,7 @@ def merge_reports(
                 )
             seen[key] = name
             runs.append(run)
-    merged = dict(first)
-    for key in PER_PROCESS:
-        merged[key] = "; ".join(str(s.get(key, "?")) for _, s in reports)
-    merged["merged from"] = f"{len(reports)} reports, one process each: {', '.join(names)}"
-    return runs, merged
+    return runs
 
 
 def register(parser: argparse.ArgumentParser) -> None:
