@@ -37,6 +37,7 @@ from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_gr
 from rain_guard.cli_config import add_system_options, config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import Embedder
+from rain_guard.errors import ConfigError
 from rain_guard.evaluators import Evaluator, SelfEvaluator
 from rain_guard.generation import (
     GenerationResult,
@@ -588,6 +589,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"prompt set (repeatable; default {' and '.join(DEFAULT_DATASETS)}, dev split)",
     )
     parser.add_argument("--limit", type=int, default=3, help="prompts per dataset (first N)")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        metavar="K",
+        help="start after the first K prompts of each dataset (shards a long run across "
+        "processes; bench-merge joins their reports)",
+    )
     parser.add_argument("--criterion", default="harmless", help="evaluator criterion")
     add_system_options(parser)
     parser.add_argument("--seed", type=int, default=d.seed)
@@ -661,11 +670,17 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(message) from None
 
 
-def load_items(datasets: Sequence[str], limit: int) -> list[Item]:
-    """The first ``limit`` dev-split prompts of each dataset, datasets interleaved."""
+def load_items(datasets: Sequence[str], limit: int, skip: int = 0) -> list[Item]:
+    """Dev-split prompts ``skip + 1`` to ``skip + limit`` of each dataset, interleaved.
+
+    Raises:
+        ConfigError: ``limit`` < 1 or ``skip`` < 0.
+    """
     from rain_guard.eval import load_dataset
 
-    per = [load_dataset(name, split="dev", limit=limit) for name in datasets]
+    if limit < 1 or skip < 0:
+        raise ConfigError(f"need --limit >= 1 and --skip >= 0, got {limit} and {skip}")
+    per = [load_dataset(name, split="dev", limit=skip + limit)[skip:] for name in datasets]
     items = []
     for i in range(max((len(p) for p in per), default=0)):
         for rows in per:
@@ -692,7 +707,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     datasets = args.dataset or list(DEFAULT_DATASETS)
     config = config_from_args(args)
-    items = load_items(datasets, args.limit)
+    items = load_items(datasets, args.limit, args.skip)
     backend = load_backend(
         args.model, num_threads=args.threads, dtype=args.dtype, device=args.device
     )
@@ -801,6 +816,11 @@ def _peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+def _which(limit: int, skip: int) -> str:
+    """Which prompts of each dataset ran, e.g. "first 3" or "prompts 4-6"."""
+    return f"first {limit}" if skip == 0 else f"prompts {skip + 1}-{skip + limit}"
+
+
 def _device_name(backend: Backend) -> str:
     """The accelerator's name, e.g. "cuda: NVIDIA H100 80GB HBM3", or the CPU."""
     import torch
@@ -825,7 +845,7 @@ def _settings(
         "device": _device_name(backend),
         "dtype": args.dtype,
         "threads": torch.get_num_threads(),
-        "prompts": f"{n} ({', '.join(datasets)}, dev split, first {args.limit} each)",
+        "prompts": f"{n} ({', '.join(datasets)}, dev split, {_which(args.limit, args.skip)} each)",
         "criterion": args.criterion,
         "system message": f"{len(args.system)} characters" if args.system else "none",
         "(b)": "counted exactly, its forward passes not run (not timed)"

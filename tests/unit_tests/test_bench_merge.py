@@ -80,3 +80,23 @@ def test_what_is_not_a_report_is_refused_by_name(tmp_path, capsys):
         load_report(str(tmp_path / "missing.json"))
     assert main(["bench-merge", str(empty)]) == 2
     assert "two or more reports" in capsys.readouterr().err
+
+
+def test_prompt_shards_merge_into_what_one_process_counts(tmp_path):
+    whole = _bench(tmp_path, "whole", "--dataset", "xstest-safe")  # FAST: --limit 2
+    first = _bench(tmp_path, "first", "--dataset", "xstest-safe", "--limit", "1")
+    rest = _bench(tmp_path, "rest", "--dataset", "xstest-safe", "--skip", "1", "--limit", "1")
+    merged = str(tmp_path / "merged.json")
+    assert main(["bench-merge", first, rest, "--json", merged]) == 0
+    one, two = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (whole, merged))
+    assert _work(two) == _work(one)
+    assert len({r["index"] for r in two["runs"]}) == 2
+    assert two["settings"]["prompts"] == (
+        "1 (xstest-safe, dev split, first 1 each); 1 (xstest-safe, dev split, prompts 2-2 each)"
+    )
+
+
+@pytest.mark.parametrize("options", [["--skip", "-1"], ["--limit", "0"]])
+def test_bad_prompt_ranges_are_refused_by_name(options, capsys):
+    assert main(["bench", *FAST, *options]) == 2
+    assert "need --limit >= 1 and --skip >= 0" in capsys.readouterr().err
