@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +66,9 @@ DEFAULT_DATASETS = ("advbench", "xstest-safe")
 BENIGN = "xstest-safe"
 PAPER_TIME_RATIO = 3.78  # RAIN / vanilla, LLaMA-2 70B (the paper's smallest overhead)
 ALL = "all"
+# Settings key of how many answers a report holds: "8 of 8", or "3 of 8 (incomplete)" in the
+# report the bench rewrites after every answer while it runs.
+ANSWERS = "answers"
 
 
 @dataclass
@@ -731,22 +735,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     settings = _settings(args, backend, config, datasets, len(items))
     settings["arms"] = ", ".join(ARM_TITLES[a] for a in bench.arms)
-    with BenchProgress(len(items) * len(bench.arms), config.max_new_tokens, args.quiet) as bar:
-        bench.on_step = bar.answer_done
+    total = len(items) * len(bench.arms)
+
+    def report(*, final: bool) -> dict[str, Any]:
+        done = f"{len(bench.runs)} of {total}" + ("" if final else " (incomplete)")
+        return {**settings, **_memory_settings(backend), ANSWERS: done}
+
+    def step(run: ArmRun) -> None:
+        bar.answer_done(run)
+        if args.json:  # a run stopped or killed later keeps the answers it finished
+            write_report(args.json, bench.runs, report(final=False), BENIGN, quiet=True)
+
+    with BenchProgress(total, config.max_new_tokens, args.quiet) as bar:
+        bench.on_step = step
         bench.on_search_event = bar.search_event
         runs = bench.run(items)
-    settings.update(_memory_settings(backend))
-    print(markdown(runs, settings, BENIGN))
+    print(markdown(runs, report(final=True), BENIGN))
     if args.json:
-        write_report(args.json, runs, settings, BENIGN)
+        write_report(args.json, runs, report(final=True), BENIGN)
     return 0
 
 
-def write_report(path: str, runs: Sequence[ArmRun], settings: dict[str, Any], benign: str) -> None:
-    """Write ``report_json`` to ``path`` (standard JSON: an untimed arm's seconds are null)."""
-    with open(path, "w", encoding="utf-8") as handle:
+def write_report(
+    path: str,
+    runs: Sequence[ArmRun],
+    settings: dict[str, Any],
+    benign: str,
+    *,
+    quiet: bool = False,
+) -> None:
+    """Write ``report_json`` to ``path`` (standard JSON: an untimed arm's seconds are null).
+
+    The file is replaced whole (written beside it, then renamed), so a reader or a killed
+    run never sees half a report.
+    """
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(report_json(runs, settings, benign), handle, indent=2)
-    print(f"report written to {path}", file=sys.stderr)
+    os.replace(tmp, path)
+    if not quiet:
+        print(f"report written to {path}", file=sys.stderr)
 
 
 class BenchProgress:

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from rain_guard.bench import BENIGN, ArmRun, markdown, write_report
+from rain_guard.bench import ANSWERS, BENIGN, ArmRun, markdown, write_report
 from rain_guard.errors import BenchReportError
 
-# Settings that describe one process, not the benchmark: they may differ between reports.
-PER_PROCESS = ("prompts", "process peak RSS")
+# Settings that describe one process, not the benchmark: they may differ between reports
+# (a report of a run that was stopped early merges too; its answer count says so).
+PER_PROCESS = ("prompts", "process peak RSS", ANSWERS)
 _RUN_FIELDS = frozenset(f.name for f in fields(ArmRun))
 
 

@@ -100,3 +100,28 @@ def test_prompt_shards_merge_into_what_one_process_counts(tmp_path):
 def test_bad_prompt_ranges_are_refused_by_name(options, capsys):
     assert main(["bench", *FAST, *options]) == 2
     assert "need --limit >= 1 and --skip >= 0" in capsys.readouterr().err
+
+
+def test_a_run_stopped_midway_keeps_the_answers_it_finished(tmp_path, monkeypatch):
+    from rain_guard import bench
+
+    finish = bench.Bench.run_arm
+    calls = []
+
+    def stopped_at_the_third(self, arm, item):
+        calls.append(arm)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C or a kill leaves behind
+        return finish(self, arm, item)
+
+    monkeypatch.setattr(bench.Bench, "run_arm", stopped_at_the_third)
+    path = tmp_path / "partial.json"
+    with pytest.raises(KeyboardInterrupt):
+        main(["bench", *FAST, "--dataset", "xstest-safe", "--json", str(path)])
+    runs, settings = load_report(str(path))
+    assert [r.arm for r in runs] == calls[:2]
+    assert settings["answers"] == "2 of 8 (incomplete)"  # 2 prompts x 4 arms
+    assert not (tmp_path / "partial.json.tmp").exists()
+    monkeypatch.setattr(bench.Bench, "run_arm", finish)
+    whole = _bench(tmp_path, "whole", "--dataset", "xstest-safe")
+    assert load_report(whole)[1]["answers"] == "8 of 8"
