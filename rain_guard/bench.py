@@ -69,6 +69,11 @@ ALL = "all"
 # Settings key of how many answers a report holds: "8 of 8", or "3 of 8 (incomplete)" in the
 # report the bench rewrites after every answer while it runs.
 ANSWERS = "answers"
+# The report's "(b)" setting when (b) is counted in (a)'s search (counts_reference_in_rain).
+REFERENCE_IN_RAIN = (
+    "counted exactly in (a)'s own search (the same decisions by construction), its forward "
+    "passes not run (not timed)"
+)
 
 
 @dataclass
@@ -130,7 +135,9 @@ class Bench:
             search a context as long as the reference's few-shot chat preamble.
         reference_timed: Run (b)'s replayed forward passes and time them (True), or only
             count them (False: the same exact counters in a fraction of the time; (b)'s
-            seconds are NaN and every time ratio with (b) reads "not timed").
+            seconds are NaN and every time ratio with (b) reads "not timed"). Counted only
+            and with the RAIN arm, (b) is counted inside (a)'s own search (see
+            ``counts_reference_in_rain``).
     """
 
     backend: Backend
@@ -158,17 +165,36 @@ class Bench:
         arms = [VANILLA, PAPER_VANILLA, RAIN, REFERENCE, *([ADAPTIVE] if self.adaptive else [])]
         return [a for a in arms if self.only is None or a in self.only]
 
+    @property
+    def counts_reference_in_rain(self) -> bool:
+        """Whether (b) is counted inside (a)'s own search instead of a search of its own.
+
+        So when (b) is only counted and (a) runs too: the counting wrapper returns exactly
+        what the model returns, so a second search would repeat (a)'s decisions at (a)'s cost
+        only to count them. One search gives both, in half the time.
+        """
+        arms = self.arms
+        return not self.reference_timed and RAIN in arms and REFERENCE in arms
+
     def run(self, items: Sequence[Item]) -> list[ArmRun]:
         """Answer every item with every arm; the arm order rotates from item to item."""
         for i, item in enumerate(items):
-            arms = self.arms
-            shift = i % len(arms)
-            for arm in arms[shift:] + arms[:shift]:
-                run = self.run_arm(arm, item)
-                self.runs.append(run)
-                if self.on_step is not None:
-                    self.on_step(run)
+            slots = [a for a in self.arms if a != REFERENCE or not self.counts_reference_in_rain]
+            shift = i % len(slots)
+            for arm in slots[shift:] + slots[:shift]:
+                for run in self.run_slot(arm, item):
+                    self.runs.append(run)
+                    if self.on_step is not None:
+                        self.on_step(run)
         return self.runs
+
+    def run_slot(self, arm: str, item: Item) -> list[ArmRun]:
+        """One arm's answer; for (a), also (b)'s when (b) is counted in (a)'s search."""
+        if arm != RAIN or not self.counts_reference_in_rain:
+            return [self.run_arm(arm, item)]
+        messages, meter = self._fresh_start(item)
+        runs = self._rain_counting_reference(item, messages)
+        return [self._finish(run, item, meter) for run in runs]
 
     def run_arm(self, arm: str, item: Item) -> ArmRun:
         """One arm's answer to one item, with cold prefix caches.
@@ -176,14 +202,7 @@ class Bench:
         Only prefixes pinned for the whole run survive (an evaluator's fixed prefix, which
         the issue asks to compute once per run and which only the RAIN arms use).
         """
-        clear = getattr(self.backend, "clear_cache", None)
-        if clear is not None:
-            clear(keep_pinned=True)
-        meter = getattr(self.backend, "kv_memory", None)
-        if meter is not None:
-            meter.reset_peak()
-        messages = [("system", self.system)] if self.system else []
-        messages.append(("user", item.prompt))
+        messages, meter = self._fresh_start(item)
         if arm == VANILLA:
             result = vanilla_generate(
                 self.backend, messages, max_new_tokens=self.config.max_new_tokens
@@ -199,7 +218,23 @@ class Bench:
             run = self._reference(item, messages)
         else:
             raise ValueError(f"unknown arm {arm!r}")
-        run.peak_cache_bytes = self._peak_cache_bytes(arm, meter)
+        return self._finish(run, item, meter)
+
+    def _fresh_start(self, item: Item) -> tuple[list[tuple[str, str]], Any]:
+        """Cold prefix caches (pinned ones kept), the cache meter's peak reset, the messages."""
+        clear = getattr(self.backend, "clear_cache", None)
+        if clear is not None:
+            clear(keep_pinned=True)
+        meter = getattr(self.backend, "kv_memory", None)
+        if meter is not None:
+            meter.reset_peak()
+        messages = [("system", self.system)] if self.system else []
+        messages.append(("user", item.prompt))
+        return messages, meter
+
+    def _finish(self, run: ArmRun, item: Item, meter: Any) -> ArmRun:
+        """The run with its cache peak and, with a judge, its refusal verdict."""
+        run.peak_cache_bytes = self._peak_cache_bytes(run.arm, meter)
         if self.judge is not None:
             run.refused = bool(self.judge.judge(item.prompt, run.text).refused)
         return run
@@ -240,6 +275,27 @@ class Bench:
             seconds = math.nan
         return _from_result(REFERENCE, item, result, seconds)
 
+    def _rain_counting_reference(
+        self, item: Item, messages: list[tuple[str, str]]
+    ) -> tuple[ArmRun, ArmRun]:
+        """(a)'s search, run through the counting wrapper: (a)'s work and (b)'s, one search.
+
+        The wrapper hands the search exactly the model's results, so the decisions are (a)'s
+        and the model's own counters are (a)'s work. The wrapper's counters are (b)'s. (a)'s
+        time leaves out the wrapper's counting; (b) is not timed.
+        """
+        wrapper = self.reference
+        wrapper.reset()
+        before = self.backend.counters.snapshot()
+        counting_before = wrapper.reference_seconds
+        result = self._rain(RAIN, wrapper, messages, self.config)
+        own = {k: v - before.get(k, 0) for k, v in self.backend.counters.snapshot().items()}
+        for key in ("evaluation_prompts", "evaluation_cache_hits"):  # the evaluator's counts
+            own[key] = result.counters.get(key, 0)
+        seconds = result.seconds - (wrapper.reference_seconds - counting_before)
+        a = _from_result(RAIN, item, result, seconds, counters=own)
+        return a, _from_result(REFERENCE, item, result, math.nan)
+
     def _paper_vanilla(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
         """(d): greedy decoding without a KV cache (replayed for backends without a model)."""
         start = time.perf_counter()
@@ -277,8 +333,14 @@ class Bench:
         )
 
 
-def _from_result(arm: str, item: Item, result: GenerationResult, seconds: float) -> ArmRun:
-    c = result.counters
+def _from_result(
+    arm: str,
+    item: Item,
+    result: GenerationResult,
+    seconds: float,
+    counters: dict[str, int] | None = None,
+) -> ArmRun:
+    c = result.counters if counters is None else counters
     decisions = [list(rec["tokens"]) for rec in result.commits] or [list(result.token_ids)]
     return ArmRun(
         arm=arm,
@@ -643,7 +705,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--reference-count-only",
         action="store_true",
         help="(b): count the reference's work exactly without running its forward passes "
-        "(no time for (b); for settings where running it would take hours)",
+        "(no time for (b); for settings where running it would take hours); with the rain "
+        "arm, (b) is counted inside (a)'s search, so the two cost one search",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed)")
     parser.add_argument("--device", default=None, help="torch device: cpu (default), cuda")
@@ -735,6 +798,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     settings = _settings(args, backend, config, datasets, len(items))
     settings["arms"] = ", ".join(ARM_TITLES[a] for a in bench.arms)
+    if bench.counts_reference_in_rain:
+        settings["(b)"] = REFERENCE_IN_RAIN
     total = len(items) * len(bench.arms)
 
     def report(*, final: bool) -> dict[str, Any]:

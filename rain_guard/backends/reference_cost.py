@@ -121,6 +121,18 @@ class ReferenceCostBackend:
         """The inner backend's chat prompt ids (no model call)."""
         return self.inner.chat_prompt_ids(messages)
 
+    def pin_prefix(self, ids: Sequence[int]) -> None:
+        """Pin ``ids`` in the inner backend when it can; the reference pins nothing.
+
+        Passed on so the inner backend computes exactly what it computes unwrapped (an
+        evaluator pins its fixed prefix through whichever backend it is given). Nothing is
+        replayed: the reference computes that prefix again inside every evaluation prompt,
+        which the replay of ``option_probs`` counts.
+        """
+        pin = getattr(self.inner, "pin_prefix", None)
+        if pin is not None:
+            self._timed_inner(lambda: pin(ids))
+
     # ----------------------------------------------------------------- model calls
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[list[Candidate]]:

@@ -156,8 +156,10 @@ def test_counted_only_reference_keeps_its_work_and_reads_not_timed():
     counted = bench.Bench(
         backend, CONFIG, evaluator_factory=SelfEvaluator, only=only, reference_timed=False
     ).run(ITEMS)
-    work = [(r.arm, r.forward_calls, r.tokens_processed, r.decisions) for r in timed]
-    assert [(r.arm, r.forward_calls, r.tokens_processed, r.decisions) for r in counted] == work
+    work = sorted((r.index, r.arm, r.forward_calls, r.tokens_processed, r.decisions) for r in timed)
+    # counted, (b) rides on (a)'s search, so the two arms come in (a), (b) order on each prompt
+    assert sorted((r.index, r.arm, r.forward_calls, r.tokens_processed, r.decisions)
+                  for r in counted) == work  # fmt: skip
     ref = [r for r in counted if r.arm == bench.REFERENCE]
     assert all(r.seconds != r.seconds for r in ref)  # NaN: not timed
     text = bench.markdown(counted, {})
@@ -187,3 +189,38 @@ def test_progress_moves_inside_a_rain_answer(capsys):
     err = capsys.readouterr().err
     assert f"tokens={run_a.answer_tokens - len(run_a.decisions[-1])}/8" in err.replace(" ", "")
     assert f"iterations={run_a.iterations}" in err.replace(" ", "") and "3/3" in err
+
+
+def test_counted_reference_rides_on_the_rain_search_and_keeps_the_arm_rotation():
+    backend = FakeBackend(boost={" bomb": 2.0}, judge=judge_text)
+    only = [bench.RAIN, bench.REFERENCE, bench.VANILLA]
+    seen: list[str] = []
+    runner = bench.Bench(
+        backend,
+        CONFIG,
+        evaluator_factory=SelfEvaluator,
+        only=only,
+        reference_timed=False,
+        judge=Refusals(),
+        on_search_event=lambda arm, event: seen.append(arm),
+    )
+    runs = runner.run(ITEMS)
+    # one search per prompt: its events, all under (a)
+    assert set(seen) == {bench.RAIN}
+    assert [r.arm for r in runs] == [
+        bench.VANILLA, bench.RAIN, bench.REFERENCE, bench.RAIN, bench.REFERENCE, bench.VANILLA,
+    ]  # fmt: skip
+    separate = bench.Bench(
+        FakeBackend(boost={" bomb": 2.0}, judge=judge_text),
+        CONFIG,
+        evaluator_factory=SelfEvaluator,
+        only=only,
+        judge=Refusals(),
+    ).run(ITEMS)
+
+    def key(r: bench.ArmRun):
+        return (r.arm, r.index, r.forward_calls, r.tokens_processed, r.evaluation_prompts,
+                r.decisions, r.refused)  # fmt: skip
+
+    assert sorted(map(key, runs)) == sorted(map(key, separate))
+    assert bench.decisions_identical(runs)

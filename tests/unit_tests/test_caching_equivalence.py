@@ -199,3 +199,35 @@ def test_the_adaptive_floor_answers_as_greedy_decoding_with_or_without_reuse(par
     )
     assert reused.token_ids == recomputed.token_ids == greedy
     assert reused.counters["forward_calls"] < recomputed.counters["forward_calls"]
+
+
+def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(parts):
+    """One search through the counting wrapper: (a)'s work as unwrapped, (b)'s as on its own."""
+    from rain_guard import bench
+
+    item = bench.Item("xstest-safe", 1, MESSAGES[0][1])
+
+    def runner(only: list[str]) -> bench.Bench:
+        return bench.Bench(
+            TransformersBackend(*parts),
+            CONFIG,
+            evaluator_factory=lambda b: SelfEvaluator(b, TINY),
+            embedder=HashEmbedder(),
+            only=only,
+            reference_timed=False,
+        )
+
+    paired = runner([bench.RAIN, bench.REFERENCE])
+    assert paired.counts_reference_in_rain
+    a, b = paired.run([item])
+    (alone_a,) = runner([bench.RAIN]).run([item])
+    (alone_b,) = runner([bench.REFERENCE]).run([item])
+    work = ("forward_calls", "tokens_processed", "evaluation_prompts", "prefix_tokens_reused")
+    assert [getattr(a, k) for k in work] == [getattr(alone_a, k) for k in work]
+    assert a.decisions == alone_a.decisions == b.decisions == alone_b.decisions
+    assert (b.forward_calls, b.tokens_processed) == (
+        alone_b.forward_calls,
+        alone_b.tokens_processed,
+    )
+    assert b.tokens_processed > 3 * a.tokens_processed
+    assert a.seconds > 0 and b.seconds != b.seconds  # (a) timed, (b) NaN: not timed
