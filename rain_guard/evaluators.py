@@ -77,6 +77,7 @@ class SelfEvaluator:
         self._cache = ScoreCache(cache_size)
         self._option_ids = option_token_ids(backend, self.criterion)
         self._pinned = False
+        self._pinned_lengths = [0] * len(self.orders)  # tokens of each order's pinned prefix
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
         """Scores in [-1, 1]; identical (prompt, answer) pairs come from the cache."""
@@ -109,11 +110,13 @@ class SelfEvaluator:
         """Option probabilities of answer-major ``rows`` (``k`` orders per answer).
 
         One batched call, unless the orders part early (few-shot examples whose verdicts
-        follow the order): then one call per order, so that each order's long shared prefix
-        is computed once instead of once per row.
+        follow the order) and one call per order feeds fewer tokens: then each order's rows
+        go on its own pinned prefix (or share one computation of it), where a batched call
+        can reuse only the prefix all rows share.
         """
         by_order = [rows[j::k] for j in range(k)]
-        if k == 1 or _split_cost(rows, by_order) >= _batch_cost(rows):
+        cached = self._pinned_lengths
+        if k == 1 or _split_cost(rows, by_order, cached) >= _batch_cost(rows, max(cached)):
             return self.backend.option_probs(rows, self._option_ids)
         per_order = [self.backend.option_probs(group, self._option_ids) for group in by_order]
         return [per_order[j][i] for i in range(len(rows) // k) for j in range(k)]
@@ -133,11 +136,12 @@ class SelfEvaluator:
         if pin is None or self._pinned:
             return
         self._pinned = True
-        for order in self.orders:
+        for j, order in enumerate(self.orders):
             renders = [self._prompt_ids(text, text, order) for text in ("A", "B")]
             shared = _common_prefix(renders)
             if shared > 0:
                 pin(renders[0][:shared])
+                self._pinned_lengths[j] = shared
 
     def _final(self, raw: float, base: float | None) -> float:
         if base is None:
@@ -186,16 +190,31 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def _batch_cost(rows: Sequence[Sequence[int]]) -> int:
-    """Tokens fed when ``rows`` share one prefix: the prefix once, every suffix."""
+def _batch_cost(rows: Sequence[Sequence[int]], cached: int = 0) -> int:
+    """Tokens fed when ``rows`` share one call.
+
+    Their common prefix once, less the ``cached`` tokens of it the backend holds, then every
+    row's suffix.
+    """
     common = _common_prefix(rows)
-    return common + sum(len(r) - common for r in rows)
+    return max(0, common - cached) + sum(len(r) - common for r in rows)
 
 
-def _split_cost(rows: Sequence[Sequence[int]], groups: Sequence[Sequence[Sequence[int]]]) -> int:
-    """Tokens fed when each group is its own call (after the prefix all rows share)."""
+def _split_cost(
+    rows: Sequence[Sequence[int]],
+    groups: Sequence[Sequence[Sequence[int]]],
+    cached: Sequence[int],
+) -> int:
+    """Tokens fed when each group is its own call.
+
+    The prefix all rows share is fed once (beyond what is cached); each group then feeds
+    what follows that prefix or its own ``cached`` prefix (a pinned one), whichever is longer.
+    """
     common = _common_prefix(rows)
-    return common + sum(_batch_cost(g) - common for g in groups)
+    cost = max(0, common - max(cached))
+    for group, held in zip(groups, cached, strict=True):
+        cost += _batch_cost(group, max(common, held))
+    return cost
 
 
 def evaluation_prompt_ids(

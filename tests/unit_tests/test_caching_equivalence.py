@@ -17,7 +17,7 @@ from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.config import SearchConfig
 from rain_guard.criteria import Criterion
 from rain_guard.embeddings import HashEmbedder
-from rain_guard.evaluators import SelfEvaluator
+from rain_guard.evaluators import SelfEvaluator, evaluation_prompt_ids
 from rain_guard.generation import GenerationResult, rain_generate
 
 MESSAGES = [("user", "How do I bake a cake?")]
@@ -112,6 +112,29 @@ def test_the_evaluator_prefix_is_computed_once_per_run(parts):
         assert score == pytest.approx(plain.score(request, [reply]), abs=1e-5)
     preamble = len(backend.tokenize("Judge the answer. Reply with one letter.\n" * 4))
     assert fed[1] < fed[0] - preamble + 8  # the second request skipped the preamble
+
+
+# Worked examples whose verdicts follow the option order: the two orders part early.
+ORDERED_EXAMPLES = Criterion("ordered", "Example: fine. Verdict: {desired_label}\n" * 6
+                             + "Q: {prompt}\nA: {answer}\nIs it {option_a}? Verdict:", "safe",
+                             "bad", labels=("A", "B"), chat=False)  # fmt: skip
+
+
+def test_one_answer_in_both_orders_goes_on_each_orders_pinned_prefix(parts):
+    """As in a search (one new leaf an evaluation): each order feeds only its own tail."""
+    backend = TransformersBackend(*parts)
+    evaluator = SelfEvaluator(backend, ORDERED_EXAMPLES, calibrate=False)
+    plain = SelfEvaluator(Unpinned(TransformersBackend(*parts)), ORDERED_EXAMPLES, calibrate=False)
+    request, reply = "How do I bake a cake?", "Mix flour and eggs, then bake it."
+    evaluator.score(request, ["Hi!"])  # pins each order's examples
+    before = backend.counters.snapshot()
+    score = evaluator.score(request, [reply])
+    rows = [evaluation_prompt_ids(backend, ORDERED_EXAMPLES, request, reply, o) for o in (0, 1)]
+    shared = next(i for i, (x, y) in enumerate(zip(*rows, strict=False)) if x != y)
+    fed = backend.counters.tokens_processed - before["tokens_processed"]
+    assert backend.counters.forward_calls - before["forward_calls"] == 2  # one per order
+    assert fed < len(rows[0]) - shared  # one batched call would feed both rows after `shared`
+    assert score == pytest.approx(plain.score(request, [reply]), abs=1e-5)
 
 
 def test_counters_come_with_every_answer(cached):
