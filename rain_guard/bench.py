@@ -289,7 +289,7 @@ class Bench:
         before = self.backend.counters.snapshot()
         counting_before = wrapper.reference_seconds
         result = self._rain(RAIN, wrapper, messages, self.config)
-        own = {k: v - before.get(k, 0) for k, v in self.backend.counters.snapshot().items()}
+        own = self.backend.counters.since(before)
         for key in ("evaluation_prompts", "evaluation_cache_hits"):  # the evaluator's counts
             own[key] = result.counters.get(key, 0)
         seconds = result.seconds - (wrapper.reference_seconds - counting_before)

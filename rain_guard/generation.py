@@ -348,7 +348,7 @@ def result_from_state(
         rewinds=state["rewinds"],
         commits=list(state["commits"]),
         seconds=seconds,
-        counters=_delta(ctx.backend.counters.snapshot(), counters_before),
+        counters=ctx.backend.counters.since(counters_before),
         prompt_tokens=len(state["prompt_ids"]),
         state=state,
     )
@@ -375,7 +375,7 @@ def vanilla_generate(
         token_ids=ids,
         stop_reason=reason,
         seconds=time.perf_counter() - start,
-        counters=_delta(backend.counters.snapshot(), before),
+        counters=backend.counters.since(before),
         prompt_tokens=len(prompt_ids),
     )
 
@@ -384,7 +384,3 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """``text`` up to the first occurrence of any stop string."""
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))
     return text[:cut]
-
-
-def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: v - before.get(k, 0) for k, v in after.items()}

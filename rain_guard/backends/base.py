@@ -76,6 +76,14 @@ class WorkCounters:
             **self.extra,
         }
 
+    def since(self, before: dict[str, int]) -> dict[str, int]:
+        """The work done since ``before`` (an earlier ``snapshot()``), counter by counter.
+
+        Counters first seen after ``before`` (a backend adds ``extra`` keys lazily) count
+        from 0.
+        """
+        return {k: v - before.get(k, 0) for k, v in self.snapshot().items()}
+
 
 @runtime_checkable
 class Backend(Protocol):

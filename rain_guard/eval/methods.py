@@ -81,8 +81,7 @@ class MethodRunner:
         ]
         scores = self.evaluator.score(question, texts)
         best = max(range(len(texts)), key=lambda i: scores[i])
-        after = self.backend.counters.snapshot()
-        counters = {k: v - before.get(k, 0) for k, v in after.items()}
+        counters = self.backend.counters.since(before)
         return _fields(
             texts[best],
             time.perf_counter() - start,

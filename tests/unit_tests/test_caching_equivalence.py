@@ -144,6 +144,17 @@ def test_counters_come_with_every_answer(cached):
     assert sum(c["iterations"] for c in cached.commits) == cached.iterations
 
 
+def test_each_answer_counts_only_its_own_work(parts):
+    backend = TransformersBackend(*parts)
+    assert "prefix_tokens_reused" not in backend.counters.snapshot()  # added on first reuse
+    first, second = answer(backend), answer(backend)
+    totals = backend.counters.snapshot()
+    assert first.counters["forward_calls"] > 0 and second.counters["forward_calls"] > 0
+    for key, total in totals.items():
+        assert first.counters[key] + second.counters[key] == total, key
+    assert second.counters["tokens_processed"] < first.counters["tokens_processed"]  # kept caches
+
+
 def test_reference_way_keeps_decisions_and_costs_more(parts, cached):
     wrapper = ReferenceCostBackend(TransformersBackend(*parts))
     result = answer(wrapper)
