@@ -112,11 +112,15 @@ class SelfEvaluator:
         One batched call, unless the orders part early (few-shot examples whose verdicts
         follow the order) and one call per order feeds fewer tokens: then each order's rows
         go on its own pinned prefix (or share one computation of it), where a batched call
-        can reuse only the prefix all rows share.
+        can reuse only the prefix all rows share. A backend that continues each row of a
+        batch on its own kept prefix (``reuses_prefix_per_row``) takes one answer's orders
+        in one call all the same (a search evaluates one answer at a time).
         """
         by_order = [rows[j::k] for j in range(k)]
         cached = self._pinned_lengths
-        if k == 1 or _split_cost(rows, by_order, cached) >= _batch_cost(rows, max(cached)):
+        per_row = getattr(self.backend, "reuses_prefix_per_row", False)
+        one_call = k == 1 or (per_row and len(rows) == k)  # one answer: one row per order
+        if one_call or _split_cost(rows, by_order, cached) >= _batch_cost(rows, max(cached)):
             return self.backend.option_probs(rows, self._option_ids)
         per_order = [self.backend.option_probs(group, self._option_ids) for group in by_order]
         return [per_order[j][i] for i in range(len(rows) // k) for j in range(k)]

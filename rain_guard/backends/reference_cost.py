@@ -121,6 +121,11 @@ class ReferenceCostBackend:
         """The inner backend's chat prompt ids (no model call)."""
         return self.inner.chat_prompt_ids(messages)
 
+    @property
+    def reuses_prefix_per_row(self) -> bool:
+        """The inner backend's (the evaluator then batches exactly as it does unwrapped)."""
+        return bool(getattr(self.inner, "reuses_prefix_per_row", False))
+
     def pin_prefix(self, ids: Sequence[int]) -> None:
         """Pin ``ids`` in the inner backend when it can; the reference pins nothing.
 

@@ -12,7 +12,8 @@ What makes it fast enough for RAIN on a CPU:
   (``sample_rows``), so a step feeds each distinct prefix once. ``propose_with_rollout`` adds
   the search's roll-out of the same prefix as one more row of that batch. ``option_probs``
   scores all prompts in one right-padded forward after their shared prefix (one prompt: one
-  forward after its kept prefix).
+  forward after its kept prefix), or, when that feeds fewer tokens, with each prompt
+  continuing its own kept prefix (the caches stacked left-padded, explicit position ids).
 * Pinned prefixes. ``pin_prefix`` keeps a prefix every call of a run shares (an evaluator's
   instructions and examples) outside the small recent-prefix cache.
 * Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
@@ -101,10 +102,15 @@ class TransformersBackend:
     Calls are serialised by a lock: one model call at a time, safe to share across threads.
 
     Attributes:
+        reuses_prefix_per_row: True: ``option_probs`` continues each row of a batch on its
+            own longest kept prefix when that feeds fewer tokens than the rows' shared one
+            (so an evaluator sends rows with different pinned prefixes in one call).
         counters: Work done so far (forward calls, tokens processed, ...).
         kv_memory: Bytes of KV cache held: kept prefixes, pinned prefixes and the peak
             since its ``reset_peak`` (``rain_guard.backends.kv_memory``).
     """
+
+    reuses_prefix_per_row = True
 
     def __init__(
         self,
@@ -350,7 +356,9 @@ class TransformersBackend:
         """Full-softmax next-token probability of each option id after each prompt.
 
         Prompts are scored in right-padded batches of at most ``max_batch`` rows after their
-        shared leading ids, which are computed once and kept as a prefix cache.
+        shared leading ids, which are computed once and kept as a prefix cache; or, when it
+        feeds fewer tokens, each prompt after its own longest kept prefix (prompts asked on
+        different pinned instructions), still one forward call per batch.
         """
         rows = [_check_ids(p, self._vocab) for p in prompts]
         options = list(_check_ids(option_ids, self._vocab, allow_empty=True))
@@ -595,6 +603,9 @@ class TransformersBackend:
         if len(rows) == 1:
             _, logits = self._prefill(rows[0])
             return torch.softmax(logits, dim=-1).unsqueeze(0).cpu()
+        starts = self._own_starts(rows)
+        if starts is not None:
+            return self._probs_on_own_prefixes(rows, starts)
         common = min(_common_length(rows), min(len(r) for r in rows) - 1)
         if common > 0:
             cache, _ = self._prefill(rows[0][:common])
@@ -622,6 +633,94 @@ class TransformersBackend:
         column = {p: i for i, p in enumerate(positions)}
         picked = logits[torch.arange(len(rows)), [column[n] for n in last]]
         return torch.softmax(picked, dim=-1).cpu()
+
+    def _own_starts(self, rows: list[tuple[int, ...]]) -> list[tuple[_Entry | None, int]] | None:
+        """Each row's longest kept prefix and its usable length, or None.
+
+        None unless continuing every row from its own kept prefix feeds fewer tokens than
+        computing the prefix all rows share once. Rows whose long prefixes differ early
+        (an evaluation prompt asked in two option orders, each order's instructions pinned)
+        share little, so the shared-prefix batch would re-feed what is already cached.
+        """
+        common = min(_common_length(rows), min(len(r) for r in rows) - 1)
+        starts = []
+        for row in rows:
+            entry, matched = self._best_entry(row)
+            starts.append((entry, min(matched, len(row) - 1)))  # the last position is fed
+        best = max(keep for _, keep in starts)
+        shared = common - min(common, best) + sum(len(r) - common for r in rows)
+        own = sum(len(r) - keep for r, (_, keep) in zip(rows, starts, strict=True))
+        return starts if own < shared else None
+
+    def _probs_on_own_prefixes(
+        self, rows: list[tuple[int, ...]], starts: list[tuple[_Entry | None, int]]
+    ) -> torch.Tensor:
+        """(rows, vocab) next-token probabilities, one forward call, each row on its own prefix.
+
+        The rows' caches are stacked left-padded to the longest (padding masked out), the
+        rest of every row is fed right-padded with explicit position ids (left padding is
+        wrong without them), and each row's cache is kept as a single-row call keeps it.
+        """
+        caches = [
+            self._cropped(e, keep) if e is not None and keep > 0 else None for e, keep in starts
+        ]
+        keeps = [keep if c is not None else 0 for c, (_, keep) in zip(caches, starts, strict=True)]
+        for keep in keeps:
+            self._count_reuse(keep)
+        held = max(keeps)
+        batch = self._stacked(caches, keeps, held)
+        suffixes = [r[keep:] for r, keep in zip(rows, keeps, strict=True)]
+        width = max(len(s) for s in suffixes)
+        input_ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), held + width), dtype=torch.long)
+        positions = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, (suffix, keep) in enumerate(zip(suffixes, keeps, strict=True)):
+            input_ids[i, : len(suffix)] = torch.tensor(suffix)
+            mask[i, held - keep : held + len(suffix)] = 1
+            positions[i] = torch.arange(keep, keep + width)
+        last = [len(s) - 1 for s in suffixes]
+        columns = sorted(set(last))
+        logits = self._forward(
+            input_ids,
+            batch,
+            mask,
+            keep=torch.tensor(columns, device=self._device),
+            positions=positions,
+        )
+        picked = logits[torch.arange(len(rows)), [columns.index(n) for n in last]]
+        for i, row in enumerate(rows):
+            cache = self._row_of(batch, i, held - keeps[i], held + len(suffixes[i]))
+            self._remember(_Entry(row, cache, picked[i]))
+        return torch.softmax(picked, dim=-1).cpu()
+
+    def _stacked(self, caches: list[Any], keeps: list[int], held: int) -> Any:
+        """One batched cache of ``held`` positions: row i is ``caches[i]`` left-padded with zeros.
+
+        A row without a cache (None) is all padding.
+        """
+        shapes = next(c for c in caches if c is not None).layers
+        batch = self._new_cache()
+        for index, like in enumerate(shapes):
+            keys, values = [], []
+            for cache, keep in zip(caches, keeps, strict=True):
+                if cache is None:
+                    empty = like.keys.new_zeros((1, like.keys.shape[1], held, like.keys.shape[3]))
+                    keys.append(empty)
+                    values.append(like.values.new_zeros(empty.shape[:3] + like.values.shape[3:]))
+                    continue
+                layer = cache.layers[index]
+                keys.append(torch.nn.functional.pad(layer.keys, (0, 0, held - keep, 0)))
+                values.append(torch.nn.functional.pad(layer.values, (0, 0, held - keep, 0)))
+            batch.update(torch.cat(keys), torch.cat(values), index)
+        return batch
+
+    def _row_of(self, batch: Any, row: int, start: int, end: int) -> Any:
+        """A single-row cache of positions ``start:end`` of one row of a batched cache."""
+        cache = self._new_cache()
+        for index, layer in enumerate(batch.layers):
+            keys = layer.keys[row : row + 1, :, start:end]
+            cache.update(keys, layer.values[row : row + 1, :, start:end], index)
+        return cache
 
     # ----------------------------------------------------------------- KV caches
 
@@ -747,12 +846,23 @@ class TransformersBackend:
         return self._forward(input_ids, cache, None, keep=1)[:, -1]
 
     def _forward(
-        self, input_ids: torch.Tensor, cache: Any, mask: torch.Tensor | None, keep: Any
+        self,
+        input_ids: torch.Tensor,
+        cache: Any,
+        mask: torch.Tensor | None,
+        keep: Any,
+        positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One model call; ``keep`` is 1 (last position) or a tensor of positions to return."""
+        """One model call; ``keep`` is 1 (last position) or a tensor of positions to return.
+
+        ``positions``: explicit position ids, (rows, tokens), for rows whose cached parts
+        differ in length (None: each row continues right after the cache).
+        """
         kwargs: dict[str, Any] = {self._cache_kw: cache, "use_cache": True}
         if mask is not None:
             kwargs["attention_mask"] = mask.to(self._device)
+        if positions is not None:
+            kwargs["position_ids"] = positions.to(self._device)
         if self._has_logits_to_keep:
             kwargs["logits_to_keep"] = keep
         try:

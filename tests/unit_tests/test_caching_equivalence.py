@@ -121,7 +121,10 @@ ORDERED_EXAMPLES = Criterion("ordered", "Example: fine. Verdict: {desired_label}
 
 
 def test_one_answer_in_both_orders_goes_on_each_orders_pinned_prefix(parts):
-    """As in a search (one new leaf an evaluation): each order feeds only its own tail."""
+    """As in a search (one new leaf an evaluation): each order feeds only its own tail.
+
+    Both orders in one forward call, each row continuing its own order's pinned prefix.
+    """
     backend = TransformersBackend(*parts)
     evaluator = SelfEvaluator(backend, ORDERED_EXAMPLES, calibrate=False)
     plain = SelfEvaluator(Unpinned(TransformersBackend(*parts)), ORDERED_EXAMPLES, calibrate=False)
@@ -132,7 +135,7 @@ def test_one_answer_in_both_orders_goes_on_each_orders_pinned_prefix(parts):
     rows = [evaluation_prompt_ids(backend, ORDERED_EXAMPLES, request, reply, o) for o in (0, 1)]
     shared = next(i for i, (x, y) in enumerate(zip(*rows, strict=False)) if x != y)
     fed = backend.counters.tokens_processed - before["tokens_processed"]
-    assert backend.counters.forward_calls - before["forward_calls"] == 2  # one per order
+    assert backend.counters.forward_calls - before["forward_calls"] == 1  # both orders
     assert fed < len(rows[0]) - shared  # one batched call would feed both rows after `shared`
     assert score == pytest.approx(plain.score(request, [reply]), abs=1e-5)
 

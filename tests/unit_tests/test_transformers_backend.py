@@ -327,6 +327,25 @@ def test_option_probs_of_one_prompt_is_one_forward(backend, model, prompt):
     assert probs == pytest.approx(expected.tolist(), abs=1e-5)
 
 
+def test_option_probs_continues_each_prompt_on_its_own_kept_prefix(model, tokenizer):
+    """Prompts asked on different pinned instructions: one call, each feeds only its tail."""
+    backend = TransformersBackend(model, tokenizer)
+    first = tuple(backend.chat_prompt_ids([("system", "Judge it. A is safe."), ("user", "Q")]))
+    second = tuple(backend.chat_prompt_ids([("user", "Judge the answer; B is safe here.")]))
+    backend.pin_prefix(first)
+    backend.pin_prefix(second)
+    rows = [first + (5, 6, 7), second + (8, 9, 10, 11, 12), (13, 14, 15, 16)]  # last: none kept
+    before = backend.counters.snapshot()
+    probs = backend.option_probs(rows, [1, 2])
+    assert backend.counters.forward_calls - before["forward_calls"] == 1
+    assert backend.counters.tokens_processed - before["tokens_processed"] == 3 + 5 + 4
+    exact = [torch.softmax(full_logits(model, row), -1)[[1, 2]].tolist() for row in rows]
+    torch.testing.assert_close(torch.tensor(probs), torch.tensor(exact), atol=1e-6, rtol=1e-4)
+    fed = backend.counters.tokens_processed
+    backend.option_probs([rows[1] + (3,)], [1, 2])  # each row's cache was kept
+    assert backend.counters.tokens_processed - fed == 1
+
+
 def test_a_pinned_prefix_outlives_the_recent_prefix_cache(model, tokenizer, prompt):
     backend = TransformersBackend(model, tokenizer, max_cached_prefixes=1)
     backend.pin_prefix(prompt)
