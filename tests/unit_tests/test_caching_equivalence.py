@@ -238,8 +238,13 @@ def test_the_adaptive_floor_answers_as_greedy_decoding_with_or_without_reuse(par
     assert reused.counters["forward_calls"] < recomputed.counters["forward_calls"]
 
 
-def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(parts):
-    """One search through the counting wrapper: (a)'s work as unwrapped, (b)'s as on its own."""
+@pytest.mark.parametrize("criterion", [TINY, ORDERED_EXAMPLES], ids=["orders-part-late", "early"])
+def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(parts, criterion):
+    """One search through the counting wrapper: (a)'s work as unwrapped, (b)'s as on its own.
+
+    With orders that part early, (a) scores both orders in one call only if the wrapper
+    passes on the model's per-row prefix reuse.
+    """
     from rain_guard import bench
 
     item = bench.Item("xstest-safe", 1, MESSAGES[0][1])
@@ -248,7 +253,7 @@ def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(par
         return bench.Bench(
             TransformersBackend(*parts),
             CONFIG,
-            evaluator_factory=lambda b: SelfEvaluator(b, TINY),
+            evaluator_factory=lambda b: SelfEvaluator(b, criterion),
             embedder=HashEmbedder(),
             only=only,
             reference_timed=False,
