@@ -694,24 +694,21 @@ class TransformersBackend:
         return torch.softmax(picked, dim=-1).cpu()
 
     def _stacked(self, caches: list[Any], keeps: list[int], held: int) -> Any:
-        """One batched cache of ``held`` positions: row i is ``caches[i]`` left-padded with zeros.
+        """One batched cache of ``held`` positions; row i ends with ``caches[i]``.
 
-        A row without a cache (None) is all padding.
+        The positions before a row's own ``keeps[i]`` are zeros (masked out by the caller); a
+        row without a cache (None) is all zeros. One allocation and one copy per layer.
         """
-        shapes = next(c for c in caches if c is not None).layers
+        layers = next(c for c in caches if c is not None).layers
         batch = self._new_cache()
-        for index, like in enumerate(shapes):
-            keys, values = [], []
-            for cache, keep in zip(caches, keeps, strict=True):
-                if cache is None:
-                    empty = like.keys.new_zeros((1, like.keys.shape[1], held, like.keys.shape[3]))
-                    keys.append(empty)
-                    values.append(like.values.new_zeros(empty.shape[:3] + like.values.shape[3:]))
-                    continue
-                layer = cache.layers[index]
-                keys.append(torch.nn.functional.pad(layer.keys, (0, 0, held - keep, 0)))
-                values.append(torch.nn.functional.pad(layer.values, (0, 0, held - keep, 0)))
-            batch.update(torch.cat(keys), torch.cat(values), index)
+        for index, like in enumerate(layers):
+            keys = like.keys.new_zeros(_batch_shape(like.keys, len(caches), held))
+            values = like.values.new_zeros(_batch_shape(like.values, len(caches), held))
+            for row, (cache, keep) in enumerate(zip(caches, keeps, strict=True)):
+                if cache is not None:
+                    keys[row, :, held - keep :] = cache.layers[index].keys[0]
+                    values[row, :, held - keep :] = cache.layers[index].values[0]
+            batch.update(keys, values, index)
         return batch
 
     def _row_of(self, batch: Any, row: int, start: int, end: int) -> Any:
@@ -901,6 +898,11 @@ def _is_plain(cache: Any) -> bool:
         and all(type(layer) is DynamicLayer for layer in cache.layers)
         and (cache.layers or cache.layer_class_to_replicate is DynamicLayer)
     )
+
+
+def _batch_shape(states: torch.Tensor, rows: int, positions: int) -> tuple[int, ...]:
+    """The shape of ``rows`` rows of ``positions`` positions like (1, heads, n, dim) ``states``."""
+    return (rows, *states.shape[1:-2], positions, states.shape[-1])
 
 
 def _common_length(seqs: Sequence[Sequence[int]]) -> int:
