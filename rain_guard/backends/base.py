@@ -4,6 +4,13 @@ The search speaks token ids; a backend turns chat messages into ids, proposes ca
 sets, rolls a text out to a sentence boundary and scores option labels. Every method takes a
 batch so that implementations can run one forward pass for many rows, and every random draw
 takes an explicit ``seed`` so that answers do not depend on call order or concurrency.
+
+Optional capabilities, looked up with ``getattr`` so that a minimal backend need not have
+them (``TransformersBackend`` has all): ``propose_with_rollout`` (a proposal and its roll-out
+in one batch), ``pin_prefix`` (keep an evaluator's fixed prefix for the whole run),
+``clear_cache`` (drop kept prefix caches between benchmark arms), ``kv_memory`` (cache bytes
+held) and ``reuses_prefix_per_row`` (``option_probs`` continues each row of a batch on its
+own kept prefix, so an evaluator sends rows with different pinned prefixes in one call).
 """
 
 from __future__ import annotations
