@@ -611,28 +611,10 @@ class TransformersBackend:
             cache, _ = self._prefill(rows[0][:common])
         else:
             cache = self._new_cache()
-        if len(rows) > 1:
-            cache.batch_repeat_interleave(len(rows))
+        cache.batch_repeat_interleave(len(rows))
         suffixes = [r[common:] for r in rows]
-        width = max(len(s) for s in suffixes)
-        input_ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), common + width), dtype=torch.long)
-        mask[:, :common] = 1
-        for i, suffix in enumerate(suffixes):
-            input_ids[i, : len(suffix)] = torch.tensor(suffix)
-            mask[i, common : common + len(suffix)] = 1
-        last = [len(s) - 1 for s in suffixes]
-        positions = sorted(set(last))
-        padded = any(n != width - 1 for n in last)
-        logits = self._forward(
-            input_ids,
-            cache,
-            mask if padded else None,
-            keep=torch.tensor(positions, device=self._device),
-        )
-        column = {p: i for i, p in enumerate(positions)}
-        picked = logits[torch.arange(len(rows)), [column[n] for n in last]]
-        return torch.softmax(picked, dim=-1).cpu()
+        held = torch.ones((len(rows), common), dtype=torch.long)
+        return torch.softmax(self._last_logits(suffixes, cache, held), dim=-1).cpu()
 
     def _own_starts(self, rows: list[tuple[int, ...]]) -> list[tuple[_Entry | None, int]] | None:
         """Each row's longest kept prefix and its usable length, or None.
@@ -671,27 +653,47 @@ class TransformersBackend:
         batch = self._stacked(caches, keeps, held)
         suffixes = [r[keep:] for r, keep in zip(rows, keeps, strict=True)]
         width = max(len(s) for s in suffixes)
-        input_ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), held + width), dtype=torch.long)
+        mask = torch.zeros((len(rows), held), dtype=torch.long)
         positions = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (suffix, keep) in enumerate(zip(suffixes, keeps, strict=True)):
-            input_ids[i, : len(suffix)] = torch.tensor(suffix)
-            mask[i, held - keep : held + len(suffix)] = 1
+        for i, keep in enumerate(keeps):
+            mask[i, held - keep :] = 1
             positions[i] = torch.arange(keep, keep + width)
-        last = [len(s) - 1 for s in suffixes]
-        columns = sorted(set(last))
-        logits = self._forward(
-            input_ids,
-            batch,
-            mask,
-            keep=torch.tensor(columns, device=self._device),
-            positions=positions,
-        )
-        picked = logits[torch.arange(len(rows)), [columns.index(n) for n in last]]
+        picked = self._last_logits(suffixes, batch, mask, positions)
         for i, row in enumerate(rows):
             cache = self._row_of(batch, i, held - keeps[i], held + len(suffixes[i]))
             self._remember(_Entry(row, cache, picked[i]))
         return torch.softmax(picked, dim=-1).cpu()
+
+    def _last_logits(
+        self,
+        suffixes: list[tuple[int, ...]],
+        cache: Any,
+        held: torch.Tensor,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Feed ``suffixes`` right-padded after ``cache``; (rows, vocab) logits at each row's end.
+
+        ``held`` is the (rows, cached positions) mask of the cache's real positions; the
+        attention mask is left out when nothing is masked, so an unpadded batch runs as
+        an unmasked one. Only the distinct last columns are returned by the model.
+        """
+        width = max(len(s) for s in suffixes)
+        input_ids = torch.full((len(suffixes), width), self._pad_id, dtype=torch.long)
+        fed = torch.zeros((len(suffixes), width), dtype=torch.long)
+        for i, suffix in enumerate(suffixes):
+            input_ids[i, : len(suffix)] = torch.tensor(suffix)
+            fed[i, : len(suffix)] = 1
+        mask = torch.cat([held, fed], dim=1)
+        last = [len(s) - 1 for s in suffixes]
+        columns = sorted(set(last))
+        logits = self._forward(
+            input_ids,
+            cache,
+            None if bool(mask.all()) else mask,
+            keep=torch.tensor(columns, device=self._device),
+            positions=positions,
+        )
+        return logits[torch.arange(len(suffixes)), [columns.index(n) for n in last]]
 
     def _stacked(self, caches: list[Any], keeps: list[int], held: int) -> Any:
         """One batched cache of ``held`` positions; row i ends with ``caches[i]``.
