@@ -10,10 +10,12 @@ What makes it fast enough for RAIN on a CPU:
 * Batching. ``propose`` runs all candidate rows of a request as one batch per step, so a request
   costs about ``length`` forward calls; rows whose tokens agree share one cache row
   (``sample_rows``), so a step feeds each distinct prefix once. ``propose_with_rollout`` adds
-  the search's roll-out of the same prefix as one more row of that batch. ``option_probs``
-  scores all prompts in one right-padded forward after their shared prefix (one prompt: one
-  forward after its kept prefix), or, when that feeds fewer tokens, with each prompt
-  continuing its own kept prefix (the caches stacked left-padded, explicit position ids).
+  the search's roll-out of the same prefix as one more row of that batch. The walked sets'
+  positions are kept (``branch_store``), so expanding or rolling out a set later feeds only
+  its last token. ``option_probs`` scores all prompts in one right-padded forward after their
+  shared prefix (one prompt: one forward after its kept prefix), or, when that feeds fewer
+  tokens, with each prompt continuing its own kept prefix (the caches stacked left-padded,
+  explicit position ids).
 * Pinned prefixes. ``pin_prefix`` keeps a prefix every call of a run shares (an evaluator's
   instructions and examples) outside the small recent-prefix cache.
 * Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
@@ -40,6 +42,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.branch_store import Branch, BranchStore, common_length
 from rain_guard.backends.greedy_memo import TOP, GreedyMemo, GreedyStep
 from rain_guard.backends.kv_memory import KVMemoryMeter
 from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
@@ -79,6 +82,9 @@ class _Entry:
     ids: tuple[int, ...]
     cache: Any
     logits: torch.Tensor  # (vocab,) float32
+
+
+_Walked = tuple[Any, torch.Tensor]  # a walked set's own positions (a cache) and its logits
 
 
 class TransformersBackend:
@@ -144,6 +150,7 @@ class TransformersBackend:
         self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         self._pinned: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         self._greedy = GreedyMemo(max_cached_prefixes)
+        self._branches = BranchStore(max_cached_prefixes)
         self.kv_memory = KVMemoryMeter()
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -187,6 +194,8 @@ class TransformersBackend:
         with self._lock:
             self._max_cached_prefixes = value
             self._greedy.size = value
+            self._branches.size = value
+            self._branches.trim()
             while len(self._entries) > value:
                 self._entries.popitem(last=False)
             self._note_kept()
@@ -405,6 +414,9 @@ class TransformersBackend:
         if _greedy_only(req, rollout):
             return self._greedy_walk(ids, req, rollout)
         cache, logits = self._prefill(ids)
+        walked: dict[tuple[int, ...], _Walked] | None = None
+        if _is_plain(cache) and self._branches.size > 0:
+            walked, base = {}, self._fork(cache)  # base: the parent's positions, kept apart
         generator = torch.Generator().manual_seed(req.seed)
         need = req.num_candidates + len(req.exclude)
         found: dict[tuple[int, ...], float] = {}
@@ -415,7 +427,7 @@ class TransformersBackend:
             count = self.oversample * req.num_candidates + len(req.exclude)
             rows = [SampleRow("set", req.length, greedy=i == 0) for i in range(count)]
         roll = self._rollout_row(ids, rollout)
-        self._walk(cache, logits, ids, [*rows, *roll], req, generator, rollout, need)
+        self._walk(cache, logits, ids, [*rows, *roll], req, generator, rollout, need, walked)
         distinct_sets(rows, req.exclude, found)
         for _ in range(self.max_rounds - 1 if rows else 0):
             missing = req.num_candidates - len(found)
@@ -423,11 +435,30 @@ class TransformersBackend:
                 break
             rows = [SampleRow("set", req.length) for _ in range(self.oversample * missing)]
             cache, logits = self._prefill(ids)  # an exact hit: a fresh fork, no forward
-            self._walk(cache, logits, ids, rows, req, generator, None, need)
+            self._walk(cache, logits, ids, rows, req, generator, None, need, walked)
             distinct_sets(rows, req.exclude, found)
         if req.length > 1:
             candidates = [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
+        if walked:
+            self._keep_branches(ids, base, walked, candidates)
         return candidates, (roll[0].tokens if roll else [])
+
+    def _keep_branches(
+        self,
+        ids: tuple[int, ...],
+        base: Any,
+        walked: dict[tuple[int, ...], _Walked],
+        candidates: list[Candidate],
+    ) -> None:
+        """Keep the walked positions of the returned sets (the ones a search can expand)."""
+        wanted = {ids + c.tokens[:-1] for c in candidates}
+        branches = [
+            Branch(key, base, tail, logits, self._fork)
+            for key, (tail, logits) in walked.items()
+            if key in wanted
+        ]
+        self._branches.add(ids, branches)
+        self._note_kept()
 
     def _greedy_walk(
         self, ids: tuple[int, ...], req: ProposalRequest | None, rollout: _Rollout | None
@@ -510,13 +541,15 @@ class TransformersBackend:
         generator: torch.Generator | None,
         rollout: _Rollout | None,
         need: int,
+        walked: dict[tuple[int, ...], _Walked] | None = None,
     ) -> None:
         """Draw every row to its end, one batched forward call per step.
 
         ``cache`` (one row, consumed) covers ``ids`` and ``first_logits`` follow it. Set rows
         draw from ``req``'s top-k with ``generator``, the roll-out row as ``rollout`` says. Rows
         with equal tokens share a cache row (``sample_rows``); set rows beyond the first
-        ``need`` distinct ones are dropped.
+        ``need`` distinct ones are dropped. Each set that reaches its length is added to
+        ``walked`` (when given) with its own positions, before its cache row is let go.
         """
         logits = first_logits.unsqueeze(0)  # (cache rows, vocab)
         while any(row.live for row in rows):
@@ -526,6 +559,8 @@ class TransformersBackend:
                 if row.kind == "rollout":
                     row.tokens.append(_draw_rollout(logits[row.owner], rollout))
                 row.done = self._row_done(row, ids, rollout)
+            if walked is not None:
+                self._take_walked(live, cache, logits, ids, walked)
             prune(rows, need)
             if not any(row.live for row in rows):
                 return
@@ -533,6 +568,35 @@ class TransformersBackend:
             if parents != list(range(logits.shape[0])):
                 cache.batch_select_indices(torch.tensor(parents, device=self._device))
             logits = self._step_rows(cache, tokens)
+
+    def _take_walked(
+        self,
+        rows: list[SampleRow],
+        cache: Any,
+        logits: torch.Tensor,
+        ids: tuple[int, ...],
+        walked: dict[tuple[int, ...], _Walked],
+    ) -> None:
+        """Copy out the positions of each set that just reached its length (but its last token).
+
+        Sets ending in a stop id are left out: nothing expands them. The copies are a few
+        positions each, so the batch they come from is freed when the walk ends.
+        """
+        for row in rows:
+            if row.kind != "set" or len(row.tokens) != row.limit or row.limit < 2:
+                continue
+            key = ids + tuple(row.tokens[:-1])
+            if key in walked or row.tokens[-1] in self._stop_ids:
+                continue
+            if cache.get_seq_length() != len(key):
+                continue  # not this row's positions (cannot happen while rows step together)
+            tail = self._new_cache()
+            for index, layer in enumerate(cache.layers):
+                keys = layer.keys[row.owner : row.owner + 1, :, len(ids) :].clone()
+                tail.update(
+                    keys, layer.values[row.owner : row.owner + 1, :, len(ids) :].clone(), index
+                )
+            walked[key] = (tail, logits[row.owner].clone())
 
     def _draw_sets(
         self,
@@ -606,7 +670,7 @@ class TransformersBackend:
         starts = self._own_starts(rows)
         if starts is not None:
             return self._probs_on_own_prefixes(rows, starts)
-        common = min(_common_length(rows), min(len(r) for r in rows) - 1)
+        common = min(common_length(rows), min(len(r) for r in rows) - 1)
         if common > 0:
             cache, _ = self._prefill(rows[0][:common])
         else:
@@ -616,7 +680,9 @@ class TransformersBackend:
         held = torch.ones((len(rows), common), dtype=torch.long)
         return torch.softmax(self._last_logits(suffixes, cache, held), dim=-1).cpu()
 
-    def _own_starts(self, rows: list[tuple[int, ...]]) -> list[tuple[_Entry | None, int]] | None:
+    def _own_starts(
+        self, rows: list[tuple[int, ...]]
+    ) -> list[tuple[_Entry | Branch | None, int]] | None:
         """Each row's longest kept prefix and its usable length, or None.
 
         None unless continuing every row from its own kept prefix feeds fewer tokens than
@@ -624,7 +690,7 @@ class TransformersBackend:
         (an evaluation prompt asked in two option orders, each order's instructions pinned)
         share little, so the shared-prefix batch would re-feed what is already cached.
         """
-        common = min(_common_length(rows), min(len(r) for r in rows) - 1)
+        common = min(common_length(rows), min(len(r) for r in rows) - 1)
         starts = []
         for row in rows:
             entry, matched = self._best_entry(row)
@@ -635,7 +701,7 @@ class TransformersBackend:
         return starts if own < shared else None
 
     def _probs_on_own_prefixes(
-        self, rows: list[tuple[int, ...]], starts: list[tuple[_Entry | None, int]]
+        self, rows: list[tuple[int, ...]], starts: list[tuple[_Entry | Branch | None, int]]
     ) -> torch.Tensor:
         """(rows, vocab) next-token probabilities, one forward call, each row on its own prefix.
 
@@ -748,16 +814,23 @@ class TransformersBackend:
         self._remember(_Entry(ids, cache, logits))
         return self._fork(cache), logits
 
-    def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | None, int]:
-        best, best_len = None, 0
-        kept = [*reversed(self._entries.values()), *self._pinned.values()]
-        for entry in kept:  # most recent first wins ties
-            common = _common_length([entry.ids, ids])
+    def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | Branch | None, int]:
+        """The kept prefix or walked set sharing the most leading ids, and how many.
+
+        Kept prefixes win ties (most recent first): a walked set costs a copy to use.
+        """
+        best: _Entry | Branch | None = None
+        best_len = 0
+        for entry in [*reversed(self._entries.values()), *self._pinned.values()]:
+            common = common_length([entry.ids, ids])
             if common > best_len:
                 best, best_len = entry, common
+        branch, common = self._branches.best(ids)
+        if common > best_len:
+            best, best_len = branch, common
         return best, best_len
 
-    def _cropped(self, entry: _Entry, keep: int) -> Any | None:
+    def _cropped(self, entry: _Entry | Branch, keep: int) -> Any | None:
         """A fork of ``entry``'s cache holding its first ``keep`` positions, or None."""
         cache = self._fork(entry.cache)
         current = cache.get_seq_length()
@@ -781,9 +854,9 @@ class TransformersBackend:
 
     def _note_kept(self) -> None:
         """Tell the memory meter which caches are kept now."""
-        self.kv_memory.keep(
-            [e.cache for e in self._entries.values()], [e.cache for e in self._pinned.values()]
-        )
+        kept = [e.cache for e in self._entries.values()]
+        kept += self._branches.caches()
+        self.kv_memory.keep(kept, [e.cache for e in self._pinned.values()])
 
     def _new_cache(self) -> Any:
         try:
@@ -828,6 +901,7 @@ class TransformersBackend:
         with self._lock:
             self._entries.clear()
             self._greedy.clear()
+            self._branches.clear()
             if not keep_pinned:
                 self._pinned.clear()
             self._note_kept()
@@ -905,18 +979,6 @@ def _is_plain(cache: Any) -> bool:
 def _batch_shape(states: torch.Tensor, rows: int, positions: int) -> tuple[int, ...]:
     """The shape of ``rows`` rows of ``positions`` positions like (1, heads, n, dim) ``states``."""
     return (rows, *states.shape[1:-2], positions, states.shape[-1])
-
-
-def _common_length(seqs: Sequence[Sequence[int]]) -> int:
-    """Length of the longest common leading run of ``seqs``."""
-    first, n = seqs[0], min(len(s) for s in seqs)
-    if all(tuple(s[:n]) == tuple(first[:n]) for s in seqs[1:]):
-        return n
-    for i in range(n):
-        token = first[i]
-        if any(s[i] != token for s in seqs[1:]):
-            return i
-    return n
 
 
 def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ from tiny_models import SPECIALS, make_model, make_tokenizer, one_thread  # noqa
 from transformers import DynamicCache, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rain_guard.backends.base import Backend, ProposalRequest
+from rain_guard.backends.kv_memory import kv_bytes_per_token
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.errors import BackendError, ConfigError, PromptError
 
@@ -248,6 +249,49 @@ def test_a_greedy_run_is_not_decoded_twice(backend, model, prompt):
     before = backend.counters.forward_calls
     backend.propose_with_rollout(request(inside, num_candidates=1, length=2), **kw)
     assert backend.counters.forward_calls - before == 8
+
+
+def _expandable(backend, candidates):
+    return [c for c in candidates if c.tokens[-1] not in backend.stop_token_ids]
+
+
+def test_expanding_a_walked_set_feeds_only_its_last_token(backend, model, prompt):
+    vocab = list(range(model.config.vocab_size))
+    sets = _expandable(backend, backend.propose([request(prompt, num_candidates=3, seed=2)])[0])
+    assert len(sets) >= 2
+    for cand in sets:  # each sibling, though expanding one drops the parent's kept prefix
+        child = prompt + cand.tokens
+        before = backend.counters.tokens_processed
+        probs = torch.tensor(backend.option_probs([child], vocab)[0])
+        assert backend.counters.tokens_processed - before == 1
+        exact = torch.softmax(full_logits(model, child), dim=-1)
+        torch.testing.assert_close(probs, exact, atol=1e-5, rtol=0)
+    # the walked sets go with the other kept caches: the next child re-feeds its set
+    backend.clear_cache()
+    child = prompt + sets[0].tokens
+    before = backend.counters.tokens_processed
+    backend.option_probs([child], [0])
+    assert backend.counters.tokens_processed - before == len(child)
+
+
+def test_a_rollout_of_a_walked_set_continues_its_walk(model, tokenizer, prompt):
+    kept, fresh = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
+    (cand, *_) = _expandable(kept, kept.propose([request(prompt, num_candidates=3, seed=2)])[0])
+    kw = {"boundaries": "", "max_tokens": 5, "seed": 4}
+    before = kept.counters.tokens_processed
+    new = kept.rollout([prompt + cand.tokens], **kw)[0]
+    assert kept.counters.tokens_processed - before == 1 + 4  # the set's last token, 4 steps
+    assert new == fresh.rollout([prompt + cand.tokens], **kw)[0]
+
+
+def test_kept_sets_hold_only_their_own_positions(backend, prompt):
+    """The memory meter counts each kept set's walked positions, not the walk's whole batch."""
+    sets = _expandable(backend, backend.propose([request(prompt, num_candidates=4, seed=2)])[0])
+    with_sets = backend.kv_memory.kept_bytes
+    backend._branches.clear()
+    backend._note_kept()
+    per_token = kv_bytes_per_token(backend.model)
+    assert with_sets - backend.kv_memory.kept_bytes == len(sets) * 3 * per_token  # 4-token sets
 
 
 def test_a_negative_rollout_temperature_is_refused(backend, prompt):
