@@ -104,6 +104,11 @@ class TransformersBackend:
         oversample: Rows drawn per wanted candidate. Rows that repeat another's tokens share
             its cache row and cost no model work, so spare rows make a second round (a
             second walk of ``length`` calls) rare at little cost.
+        keep_walked_sets: Keep the walked positions of the sets ``propose`` returns, for the
+            last ``max_cached_prefixes`` parents, so a later call continuing a set feeds only
+            its last token (``branch_store``). Costs a set's own positions each plus the
+            parent's cache once a newer prefix has replaced it in the recent-prefix cache.
+            Settable later; False drops the kept sets at once.
 
     Calls are serialised by a lock: one model call at a time, safe to share across threads.
 
@@ -129,6 +134,7 @@ class TransformersBackend:
         max_batch: int = 16,
         max_rounds: int = 2,
         oversample: int = 3,
+        keep_walked_sets: bool = True,
     ) -> None:
         for name, value in (("max_rounds", max_rounds), ("oversample", oversample)):
             if value < 1:
@@ -151,6 +157,7 @@ class TransformersBackend:
         self._pinned: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
         self._greedy = GreedyMemo(max_cached_prefixes)
         self._branches = BranchStore(max_cached_prefixes)
+        self._keep_walked_sets = bool(keep_walked_sets)
         self.kv_memory = KVMemoryMeter()
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -199,6 +206,19 @@ class TransformersBackend:
             while len(self._entries) > value:
                 self._entries.popitem(last=False)
             self._note_kept()
+
+    @property
+    def keep_walked_sets(self) -> bool:
+        """Whether proposals keep their sets' walked positions (see the class docstring)."""
+        return self._keep_walked_sets
+
+    @keep_walked_sets.setter
+    def keep_walked_sets(self, value: bool) -> None:
+        with self._lock:
+            self._keep_walked_sets = bool(value)
+            if not value:
+                self._branches.clear()
+                self._note_kept()
 
     # ----------------------------------------------------------------- text <-> ids
 
@@ -415,7 +435,7 @@ class TransformersBackend:
             return self._greedy_walk(ids, req, rollout)
         cache, logits = self._prefill(ids)
         walked: dict[tuple[int, ...], _Walked] | None = None
-        if _is_plain(cache) and self._branches.size > 0:
+        if self._keep_walked_sets and _is_plain(cache) and self._branches.size > 0:
             walked, base = {}, self._fork(cache)  # base: the parent's positions, kept apart
         generator = torch.Generator().manual_seed(req.seed)
         need = req.num_candidates + len(req.exclude)

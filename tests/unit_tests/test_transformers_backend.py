@@ -274,6 +274,22 @@ def test_expanding_a_walked_set_feeds_only_its_last_token(backend, model, prompt
     assert backend.counters.tokens_processed - before == len(child)
 
 
+def test_walked_sets_can_be_switched_off(model, tokenizer, prompt):
+    off = TransformersBackend(model, tokenizer, keep_walked_sets=False)
+    (cand, *_) = _expandable(off, off.propose([request(prompt, num_candidates=3, seed=2)])[0])
+    before = off.counters.tokens_processed
+    off.option_probs([prompt + cand.tokens], [0])
+    assert off.counters.tokens_processed - before == len(cand.tokens)  # after the parent
+    on = TransformersBackend(model, tokenizer)
+    on.propose([request(prompt, num_candidates=3, seed=2)])
+    held = on.kv_memory.kept_bytes
+    on.keep_walked_sets = False  # drops what it kept
+    assert on.kv_memory.kept_bytes < held
+    before = on.counters.tokens_processed
+    on.option_probs([prompt + cand.tokens], [0])
+    assert on.counters.tokens_processed - before == len(cand.tokens)
+
+
 def test_a_rollout_of_a_walked_set_continues_its_walk(model, tokenizer, prompt):
     kept, fresh = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
     (cand, *_) = _expandable(kept, kept.propose([request(prompt, num_candidates=3, seed=2)])[0])
