@@ -105,9 +105,9 @@ class BranchStore:
         self._groups.clear()
 
     def caches(self) -> Iterator[Any]:
-        """Every cache the store holds (parents once per group, and each set's positions)."""
+        """Every cache the store holds: each distinct parent cache once, each set's positions."""
         for group in self._groups.values():
-            yield next(iter(group.values())).base
+            yield from {id(b.base): b.base for b in group.values()}.values()
             for branch in group.values():
                 yield branch.tail
 
