@@ -54,7 +54,9 @@ def main() -> None:
     """Run the searches both ways and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", default=None)
-    parser.add_argument("--repeats", type=int, default=2, help="runs per way and prompt")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="runs per way and prompt (who goes first alternates)"
+    )
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--t-min", type=int, default=6)
     parser.add_argument("--t-max", type=int, default=50)
@@ -66,12 +68,13 @@ def main() -> None:
     config = SearchConfig(max_new_tokens=args.max_tokens, t_min=args.t_min, t_max=args.t_max)
     SelfEvaluator(backend, "harmless").score("Hello", ["Hello."])  # pins its prefix: not timed
     totals = {way: [0.0, 0.0, 0.0] for way in WAYS}
-    same = True
+    same, turn = True, 0
     for item in load_items(args.dataset or ["xstest-safe", "advbench"], limit=1):
         messages = ([("system", args.system)] if args.system else []) + [("user", item.prompt)]
         texts = set()
-        for repeat in range(args.repeats):
-            for way in WAYS if repeat % 2 == 0 else WAYS[::-1]:  # alternate who goes first
+        for _ in range(args.repeats):
+            turn += 1
+            for way in WAYS if turn % 2 else WAYS[::-1]:  # alternate who goes first
                 text, work = run_once(backend, messages, config, embedder, way)
                 totals[way] = [a + b for a, b in zip(totals[way], work, strict=True)]
                 texts.add(text)
