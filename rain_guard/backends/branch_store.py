@@ -1,59 +1,51 @@
-"""The caches of sampled token sets, kept so that expanding a set does not re-feed it.
+"""The walked positions of sampled token sets, kept so that expanding a set does not re-feed it.
 
 A proposal walk feeds every distinct candidate set but its last token, one batched call per
 step, and used to drop that batch when the walk ended. The search then expands one of those
 sets (or rolls it out) soon after, and the expansion re-fed the whole set on top of the
 parent's kept prefix: 9 of a 10-token set's positions computed a second time. A
-``BranchStore`` keeps, per walked parent, a fork of the parent's cache (shared with the kept
-prefix it came from, so no copy while that is kept) and each set's own positions (a few
-positions per set, cloned out of the batch so the batch itself is freed). A later prefill
-that continues a set feeds only what the walk did not: the set's last token.
+``BranchStore`` keeps, per walked parent, each returned set's own positions (a few positions
+per set, cloned out of the batch so the batch itself is freed). A later prefill that
+continues a set appends them to any kept cache that covers the parent (the parent's own, or
+a sibling's that was expanded since) and feeds only the set's last token. It holds no copy
+of the parent's context: without a kept cache covering the parent, the set is re-fed as
+before, so the memory it adds is the sets' positions alone.
 
-Pure bookkeeping around caches; ``TransformersBackend`` owns the model, the forks and the
+Pure bookkeeping around caches; ``TransformersBackend`` owns the model, the caches and the
 lock.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-Fork = Callable[[Any], Any]  # an independent view of a cache (updates leave the source alone)
-
 
 @dataclass(frozen=True)
 class Branch:
-    """A kept set: the parent's cache plus the set's own walked positions.
-
-    Duck-types the backend's kept-prefix entries (``ids``, ``cache``, ``logits``); ``cache``
-    is built on each access (a fork of the parent with the set's positions appended), so a
-    branch that is looked at but not used costs no copy.
+    """A walked set: its ids and the positions the walk fed for it after the parent.
 
     Attributes:
         ids: Parent ids plus the set's tokens but its last (the positions the walk fed).
-        base: Cache covering the parent ids (never updated in place).
+        parent: How many of ``ids`` are the parent's (the positions ``tail`` follows).
         tail: Cache of the set's own positions only (one row).
         logits: (vocab,) float32 logits after ``ids``.
-        fork: The backend's fork function.
     """
 
     ids: tuple[int, ...]
-    base: Any
+    parent: int
     tail: Any
     logits: torch.Tensor
-    fork: Fork
 
-    @property
-    def cache(self) -> Any:
-        """A fresh cache covering ``ids``: the parent's positions, then the set's."""
-        cache = self.fork(self.base)
+    def on(self, base: Any) -> Any:
+        """``base`` (covering exactly the parent ids; updated here) extended to cover ``ids``."""
         for index, layer in enumerate(self.tail.layers):
-            cache.update(layer.keys, layer.values, index)
-        return cache
+            base.update(layer.keys, layer.values, index)
+        return base
 
 
 class BranchStore:
@@ -105,9 +97,8 @@ class BranchStore:
         self._groups.clear()
 
     def caches(self) -> Iterator[Any]:
-        """Every cache the store holds: each distinct parent cache once, each set's positions."""
+        """Every cache the store holds: each set's own positions."""
         for group in self._groups.values():
-            yield from {id(b.base): b.base for b in group.values()}.values()
             for branch in group.values():
                 yield branch.tail
 

@@ -12,10 +12,10 @@ What makes it fast enough for RAIN on a CPU:
   (``sample_rows``), so a step feeds each distinct prefix once. ``propose_with_rollout`` adds
   the search's roll-out of the same prefix as one more row of that batch. The walked sets'
   positions are kept (``branch_store``), so expanding or rolling out a set later feeds only
-  its last token. ``option_probs`` scores all prompts in one right-padded forward after their
-  shared prefix (one prompt: one forward after its kept prefix), or, when that feeds fewer
-  tokens, with each prompt continuing its own kept prefix (the caches stacked left-padded,
-  explicit position ids).
+  its last token (while a kept cache covers the set's parent). ``option_probs`` scores all
+  prompts in one right-padded forward after their shared prefix (one prompt: one forward
+  after its kept prefix), or, when that feeds fewer tokens, with each prompt continuing its
+  own kept prefix (the caches stacked left-padded, explicit position ids).
 * Pinned prefixes. ``pin_prefix`` keeps a prefix every call of a run shares (an evaluator's
   instructions and examples) outside the small recent-prefix cache.
 * Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
@@ -106,8 +106,8 @@ class TransformersBackend:
             second walk of ``length`` calls) rare at little cost.
         keep_walked_sets: Keep the walked positions of the sets ``propose`` returns, for the
             last ``max_cached_prefixes`` parents, so a later call continuing a set feeds only
-            its last token (``branch_store``). Costs a set's own positions each plus the
-            parent's cache once a newer prefix has replaced it in the recent-prefix cache.
+            its last token while a kept cache covers the parent (``branch_store``). Costs a
+            set's own positions each (about 0.4 MB for 10 tokens of SmolLM2-135M in fp32).
             Settable later; False drops the kept sets at once.
 
     Calls are serialised by a lock: one model call at a time, safe to share across threads.
@@ -436,7 +436,7 @@ class TransformersBackend:
         cache, logits = self._prefill(ids)
         walked: dict[tuple[int, ...], _Walked] | None = None
         if self._keep_walked_sets and _is_plain(cache) and self._branches.size > 0:
-            walked, base = {}, self._fork(cache)  # base: the parent's positions, kept apart
+            walked = {}
         generator = torch.Generator().manual_seed(req.seed)
         need = req.num_candidates + len(req.exclude)
         found: dict[tuple[int, ...], float] = {}
@@ -460,20 +460,19 @@ class TransformersBackend:
         if req.length > 1:
             candidates = [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
         if walked:
-            self._keep_branches(ids, base, walked, candidates)
+            self._keep_branches(ids, walked, candidates)
         return candidates, (roll[0].tokens if roll else [])
 
     def _keep_branches(
         self,
         ids: tuple[int, ...],
-        base: Any,
         walked: dict[tuple[int, ...], _Walked],
         candidates: list[Candidate],
     ) -> None:
         """Keep the walked positions of the returned sets (the ones a search can expand)."""
         wanted = {ids + c.tokens[:-1] for c in candidates}
         branches = [
-            Branch(key, base, tail, logits, self._fork)
+            Branch(key, len(ids), tail, logits)
             for key, (tail, logits) in walked.items()
             if key in wanted
         ]
@@ -700,9 +699,7 @@ class TransformersBackend:
         held = torch.ones((len(rows), common), dtype=torch.long)
         return torch.softmax(self._last_logits(suffixes, cache, held), dim=-1).cpu()
 
-    def _own_starts(
-        self, rows: list[tuple[int, ...]]
-    ) -> list[tuple[_Entry | Branch | None, int]] | None:
+    def _own_starts(self, rows: list[tuple[int, ...]]) -> list[tuple[_Entry | None, int]] | None:
         """Each row's longest kept prefix and its usable length, or None.
 
         None unless continuing every row from its own kept prefix feeds fewer tokens than
@@ -721,7 +718,7 @@ class TransformersBackend:
         return starts if own < shared else None
 
     def _probs_on_own_prefixes(
-        self, rows: list[tuple[int, ...]], starts: list[tuple[_Entry | Branch | None, int]]
+        self, rows: list[tuple[int, ...]], starts: list[tuple[_Entry | None, int]]
     ) -> torch.Tensor:
         """(rows, vocab) next-token probabilities, one forward call, each row on its own prefix.
 
@@ -834,23 +831,27 @@ class TransformersBackend:
         self._remember(_Entry(ids, cache, logits))
         return self._fork(cache), logits
 
-    def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | Branch | None, int]:
-        """The kept prefix or walked set sharing the most leading ids, and how many.
+    def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | None, int]:
+        """The kept prefix sharing the most leading ids, and how many.
 
-        Kept prefixes win ties (most recent first): a walked set costs a copy to use.
+        Most recent first wins ties. A walked set that continues further wins if a kept
+        cache covers its parent: that cache, cropped to the parent, takes the set's
+        positions (``branch_store``).
         """
-        best: _Entry | Branch | None = None
-        best_len = 0
+        best, best_len = None, 0
         for entry in [*reversed(self._entries.values()), *self._pinned.values()]:
             common = common_length([entry.ids, ids])
             if common > best_len:
                 best, best_len = entry, common
         branch, common = self._branches.best(ids)
-        if common > best_len:
-            best, best_len = branch, common
-        return best, best_len
+        if branch is None or common <= best_len or best_len < branch.parent:
+            return best, best_len
+        base = self._cropped(best, branch.parent)
+        if base is None:
+            return best, best_len
+        return _Entry(branch.ids, branch.on(base), branch.logits), common
 
-    def _cropped(self, entry: _Entry | Branch, keep: int) -> Any | None:
+    def _cropped(self, entry: _Entry, keep: int) -> Any | None:
         """A fork of ``entry``'s cache holding its first ``keep`` positions, or None."""
         cache = self._fork(entry.cache)
         current = cache.get_seq_length()

@@ -9,13 +9,13 @@ from rain_guard.backends.branch_store import Branch, BranchStore, common_length
 LOGITS = torch.zeros(3)
 
 
-def branch(ids: tuple[int, ...], base: object = "base") -> Branch:
-    return Branch(ids, base, f"tail{ids}", LOGITS, fork=lambda cache: cache)
+def branch(ids: tuple[int, ...], parent: int = 1) -> Branch:
+    return Branch(ids, parent, f"tail{ids}", LOGITS)
 
 
 def test_the_longest_walked_set_wins():
     store = BranchStore()
-    store.add((1, 2), [branch((1, 2, 3, 4)), branch((1, 2, 5, 6))])
+    store.add((1, 2), [branch((1, 2, 3, 4), 2), branch((1, 2, 5, 6), 2)])
     best, common = store.best((1, 2, 5, 6, 7))
     assert best.ids == (1, 2, 5, 6) and common == 4
     best, common = store.best((1, 2, 3, 9))  # part of a set still counts
@@ -24,7 +24,7 @@ def test_the_longest_walked_set_wins():
 
 def test_ids_that_leave_the_parent_match_nothing():
     store = BranchStore()
-    store.add((1, 2), [branch((1, 2, 3, 4))])
+    store.add((1, 2), [branch((1, 2, 3, 4), 2)])
     assert store.best((1, 7, 3, 4)) == (None, 0)
     assert store.best((1,)) == (None, 0)
 
@@ -43,11 +43,11 @@ def test_the_oldest_parents_go_first_and_zero_keeps_none():
     assert list(empty.caches()) == []
 
 
-def test_caches_names_each_parent_cache_once_and_every_set():
+def test_caches_are_the_sets_own_positions_only():
     store = BranchStore()
-    store.add((1,), [branch((1, 2), base="a"), branch((1, 3), base="a")])
-    store.add((1,), [branch((1, 4), base="b")])  # a later walk from the same parent
-    assert sorted(store.caches()) == ["a", "b", "tail(1, 2)", "tail(1, 3)", "tail(1, 4)"]
+    store.add((1,), [branch((1, 2)), branch((1, 3))])
+    store.add((1,), [branch((1, 4))])  # a later walk from the same parent joins the group
+    assert sorted(store.caches()) == ["tail(1, 2)", "tail(1, 3)", "tail(1, 4)"]
     store.clear()
     assert list(store.caches()) == []
 

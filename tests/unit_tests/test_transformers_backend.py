@@ -290,6 +290,17 @@ def test_walked_sets_can_be_switched_off(model, tokenizer, prompt):
     assert on.counters.tokens_processed - before == len(cand.tokens)
 
 
+def test_a_walked_set_without_a_cache_of_its_parent_is_re_fed(backend, model, prompt):
+    sets = _expandable(backend, backend.propose([request(prompt, num_candidates=3, seed=2)])[0])
+    backend._entries.clear()  # what a long search does: newer prefixes pushed the parent out
+    child = prompt + sets[0].tokens
+    before = backend.counters.tokens_processed
+    probs = torch.tensor(backend.option_probs([child], list(range(model.config.vocab_size)))[0])
+    assert backend.counters.tokens_processed - before == len(child)
+    exact = torch.softmax(full_logits(model, child), dim=-1)
+    torch.testing.assert_close(probs, exact, atol=1e-5, rtol=0)
+
+
 def test_a_rollout_of_a_walked_set_continues_its_walk(model, tokenizer, prompt):
     kept, fresh = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
     (cand, *_) = _expandable(kept, kept.propose([request(prompt, num_candidates=3, seed=2)])[0])
