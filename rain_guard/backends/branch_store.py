@@ -5,7 +5,8 @@ step, and used to drop that batch when the walk ended. The search then expands o
 sets (or rolls it out) soon after, and the expansion re-fed the whole set on top of the
 parent's kept prefix: 9 of a 10-token set's positions computed a second time. A
 ``BranchStore`` keeps, per walked parent, each returned set's own positions (a few positions
-per set, cloned out of the batch so the batch itself is freed). A later prefill that
+per set, copied out of the batch in one tensor per layer for all the sets a walk step
+completes, so the batch itself is freed). A later prefill that
 continues a set appends them to any kept cache that covers the parent (the parent's own, or
 a sibling's that was expanded since) and feeds only the set's last token. It holds no copy
 of the parent's context: without a kept cache covering the parent, the set is re-fed as
@@ -32,19 +33,23 @@ class Branch:
     Attributes:
         ids: Parent ids plus the set's tokens but its last (the positions the walk fed).
         parent: How many of ``ids`` are the parent's (the positions ``tail`` follows).
-        tail: Cache of the set's own positions only (one row).
+        tail: Cache of the walked sets' own positions only, one row per set (the sets of one
+            walk step share it).
+        row: This set's row of ``tail``.
         logits: (vocab,) float32 logits after ``ids``.
     """
 
     ids: tuple[int, ...]
     parent: int
     tail: Any
+    row: int
     logits: torch.Tensor
 
     def on(self, base: Any) -> Any:
         """``base`` (covering exactly the parent ids; updated here) extended to cover ``ids``."""
+        rows = slice(self.row, self.row + 1)
         for index, layer in enumerate(self.tail.layers):
-            base.update(layer.keys, layer.values, index)
+            base.update(layer.keys[rows], layer.values[rows], index)
         return base
 
 
@@ -97,10 +102,13 @@ class BranchStore:
         self._groups.clear()
 
     def caches(self) -> Iterator[Any]:
-        """Every cache the store holds: each set's own positions."""
+        """Every cache the store holds (the sets' own positions), each once."""
+        seen: set[int] = set()
         for group in self._groups.values():
             for branch in group.values():
-                yield branch.tail
+                if id(branch.tail) not in seen:
+                    seen.add(id(branch.tail))
+                    yield branch.tail
 
 
 def common_length(seqs: Sequence[Sequence[int]]) -> int:

@@ -84,7 +84,7 @@ class _Entry:
     logits: torch.Tensor  # (vocab,) float32
 
 
-_Walked = tuple[Any, torch.Tensor]  # a walked set's own positions (a cache) and its logits
+_Walked = tuple[Any, int, torch.Tensor]  # walked sets' own positions (a cache), its row, logits
 
 
 class TransformersBackend:
@@ -472,8 +472,8 @@ class TransformersBackend:
         """Keep the walked positions of the returned sets (the ones a search can expand)."""
         wanted = {ids + c.tokens[:-1] for c in candidates}
         branches = [
-            Branch(key, len(ids), tail, logits)
-            for key, (tail, logits) in walked.items()
+            Branch(key, len(ids), tail, row, logits)
+            for key, (tail, row, logits) in walked.items()
             if key in wanted
         ]
         self._branches.add(ids, branches)
@@ -596,26 +596,28 @@ class TransformersBackend:
         ids: tuple[int, ...],
         walked: dict[tuple[int, ...], _Walked],
     ) -> None:
-        """Copy out the positions of each set that just reached its length (but its last token).
+        """Copy out the positions of the sets that just reached their length (but the last token).
 
-        Sets ending in a stop id are left out: nothing expands them. The copies are a few
-        positions each, so the batch they come from is freed when the walk ends.
+        Sets ending in a stop id are left out: nothing expands them. One copy per layer holds
+        every such set of this step, one row each, and only their own positions, so the
+        batch they come from is freed when the walk ends.
         """
+        owners: dict[tuple[int, ...], int] = {}
         for row in rows:
             if row.kind != "set" or len(row.tokens) != row.limit or row.limit < 2:
                 continue
             key = ids + tuple(row.tokens[:-1])
-            if key in walked or row.tokens[-1] in self._stop_ids:
-                continue
-            if cache.get_seq_length() != len(key):
-                continue  # not this row's positions (cannot happen while rows step together)
-            tail = self._new_cache()
-            for index, layer in enumerate(cache.layers):
-                keys = layer.keys[row.owner : row.owner + 1, :, len(ids) :].clone()
-                tail.update(
-                    keys, layer.values[row.owner : row.owner + 1, :, len(ids) :].clone(), index
-                )
-            walked[key] = (tail, logits[row.owner].clone())
+            if key not in walked and row.tokens[-1] not in self._stop_ids:
+                owners.setdefault(key, row.owner)
+        if not owners or cache.get_seq_length() != len(next(iter(owners))):
+            return  # (the length check cannot fail while set rows step together)
+        index = torch.tensor(list(owners.values()), device=self._device)
+        tail = self._new_cache()
+        for i, layer in enumerate(cache.layers):
+            keys = layer.keys[:, :, len(ids) :].index_select(0, index)
+            tail.update(keys, layer.values[:, :, len(ids) :].index_select(0, index), i)
+        for row, (key, owner) in enumerate(owners.items()):
+            walked[key] = (tail, row, logits[owner].clone())
 
     def _draw_sets(
         self,

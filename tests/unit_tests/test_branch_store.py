@@ -10,7 +10,7 @@ LOGITS = torch.zeros(3)
 
 
 def branch(ids: tuple[int, ...], parent: int = 1) -> Branch:
-    return Branch(ids, parent, f"tail{ids}", LOGITS)
+    return Branch(ids, parent, f"tail{ids}", 0, LOGITS)
 
 
 def test_the_longest_walked_set_wins():
@@ -43,11 +43,12 @@ def test_the_oldest_parents_go_first_and_zero_keeps_none():
     assert list(empty.caches()) == []
 
 
-def test_caches_are_the_sets_own_positions_only():
+def test_caches_are_the_sets_own_positions_each_once():
     store = BranchStore()
-    store.add((1,), [branch((1, 2)), branch((1, 3))])
+    step = "one walk step's sets"
+    store.add((1,), [Branch((1, 2), 1, step, 0, LOGITS), Branch((1, 3), 1, step, 1, LOGITS)])
     store.add((1,), [branch((1, 4))])  # a later walk from the same parent joins the group
-    assert sorted(store.caches()) == ["tail(1, 2)", "tail(1, 3)", "tail(1, 4)"]
+    assert sorted(store.caches()) == [step, "tail(1, 4)"]
     store.clear()
     assert list(store.caches()) == []
 
