@@ -46,6 +46,7 @@ from rain_guard.generation import (
     rain_generate,
     vanilla_generate,
 )
+from rain_guard.messages import prompt_turns
 
 RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE = (
     "rain",
@@ -228,9 +229,7 @@ class Bench:
         meter = getattr(self.backend, "kv_memory", None)
         if meter is not None:
             meter.reset_peak()
-        messages = [("system", self.system)] if self.system else []
-        messages.append(("user", item.prompt))
-        return messages, meter
+        return prompt_turns(item.prompt, self.system), meter
 
     def _finish(self, run: ArmRun, item: Item, meter: Any) -> ArmRun:
         """The run with its cache peak and, with a judge, its refusal verdict."""

@@ -23,6 +23,7 @@ from rain_guard.config import SearchConfig
 from rain_guard.criteria import BUILTIN_CRITERIA
 from rain_guard.errors import RainGuardError
 from rain_guard.generation import GenerationResult, rain_generate, vanilla_generate
+from rain_guard.messages import prompt_turns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,8 +90,7 @@ def _extra_commands() -> list[tuple[str, Any]]:
 
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     """Chat turns: the optional system message, then the prompt."""
-    turns = [("system", args.system)] if args.system else []
-    return [*turns, ("user", args.prompt)]
+    return prompt_turns(args.prompt, args.system)
 
 
 def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:

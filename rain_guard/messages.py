@@ -13,6 +13,11 @@ from rain_guard.errors import PromptError
 _KEEP_CONTROLS = {"\n", "\t", "\r"}
 
 
+def prompt_turns(prompt: str, system: str | None = None) -> list[tuple[str, str]]:
+    """The turns of one request: the system message if there is one, then the prompt."""
+    return [*([("system", system)] if system else []), ("user", prompt)]
+
+
 def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
     """``(role, text)`` turns with roles "system", "user" and "assistant".
 

@@ -6,9 +6,11 @@ import argparse
 
 import pytest
 
+from rain_guard.cli import messages_from_args
 from rain_guard.cli_config import add_system_options, config_from_args
 from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError
+from rain_guard.messages import prompt_turns
 
 
 def test_options_map_to_their_fields():
@@ -53,6 +55,13 @@ def test_system_message_comes_from_text_or_file(tmp_path):
     assert parser.parse_args(["--system-file", str(preamble)]).system == (
         "You are careful.\nAnswer briefly."
     )
+
+
+def test_the_system_message_goes_before_the_prompt():
+    args = _system_parser().parse_args(["--system", "Be kind."])
+    args.prompt = "Hi"
+    assert messages_from_args(args) == [("system", "Be kind."), ("user", "Hi")]
+    assert prompt_turns("Hi") == prompt_turns("Hi", "") == [("user", "Hi")]
 
 
 @pytest.mark.parametrize(
