@@ -182,7 +182,7 @@ def few_shot_yes_no_turns(
     Each example is a user turn asking the question and an assistant turn giving the verdict;
     the query turn comes last. The verdict turns are ``{desired_label}``/``{undesired_label}``,
     so they stay right when the question flips between "harmless?" (order 0) and "harmful?"
-    (order 1). ``example_tags`` wrap the example answers (None: shown bare).
+    (order 1).
 
     Args:
         examples: ``(request, answer, answer is desired)`` worked examples.
