@@ -21,12 +21,12 @@ import torch
 
 from rain_guard.backends.loading import load_backend
 from rain_guard.bench import load_items
-from rain_guard.cli import messages_from_args
 from rain_guard.cli_config import add_system_options
 from rain_guard.config import SearchConfig
 from rain_guard.embeddings import MiniLMEmbedder
 from rain_guard.evaluators import SelfEvaluator
 from rain_guard.generation import rain_generate
+from rain_guard.messages import prompt_turns
 
 WAYS = ("kept", "re-fed")  # keep_walked_sets True (new) and False (old)
 
@@ -71,7 +71,7 @@ def main() -> None:
     totals = {way: [0.0, 0.0, 0.0] for way in WAYS}
     same, turn = True, 0
     for item in load_items(args.dataset or ["xstest-safe", "advbench"], limit=1):
-        messages = messages_from_args(argparse.Namespace(system=args.system, prompt=item.prompt))
+        messages = prompt_turns(item.prompt, args.system)
         texts = set()
         for _ in range(args.repeats):
             turn += 1
