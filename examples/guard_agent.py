@@ -7,13 +7,13 @@ replacing the message in place (same id). Tool calls pass through untouched.
 Run: .venv/bin/python examples/guard_agent.py
 """
 
+from demo_tools import calculator, choose_calculator
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from rain_guard import ChatRAIN
 from rain_guard.agent_graph import build_guarded_agent
 from rain_guard.guard import RainGuardNode
-from rain_guard.tools_demo import calculator, choose_calculator
 
 # --- knobs -------------------------------------------------------------------------------
 MODEL = "smollm2"

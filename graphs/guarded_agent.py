@@ -5,10 +5,15 @@ scores each final answer for harmlessness and regenerates unsafe ones with RAIN 
 Weights load on the first request, not at import.
 """
 
+import sys
+from pathlib import Path
+
 from rain_guard import ChatRAIN
 from rain_guard.agent_graph import build_guarded_agent
 from rain_guard.guard import RainGuardNode
-from rain_guard.tools_demo import calculator, choose_calculator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from demo_tools import calculator, choose_calculator  # noqa: E402  (examples/demo_tools.py)
 
 agent_model = ChatRAIN(use_rain=False, max_tokens=64)
 guard = RainGuardNode(ChatRAIN(max_tokens=64, t_min=2, t_max=8), threshold=0.0)

@@ -4,6 +4,6 @@ Studio shows the nodes (select, expand, evaluate, backward, commit) and their co
 edges. Running it needs a ``RainContext`` (model handles are never part of graph state).
 """
 
-from rain_guard.graph import build_rain_graph
+from rain_guard.search.graph import build_rain_graph
 
 graph = build_rain_graph()

@@ -8,9 +8,6 @@ from rain_guard.backends.base import Backend, Candidate, ProposalRequest, WorkCo
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.backends.loading import load_backend
 from rain_guard.chat_model import ChatRAIN
-from rain_guard.config import SearchConfig
-from rain_guard.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
-from rain_guard.embeddings import Embedder, HashEmbedder, MiniLMEmbedder
 from rain_guard.errors import (
     BackendError,
     BenchReportError,
@@ -22,11 +19,24 @@ from rain_guard.errors import (
     RainGuardError,
     ResumeError,
 )
-from rain_guard.evaluators import CombinedEvaluator, Evaluator, FunctionEvaluator, SelfEvaluator
-from rain_guard.generation import GenerationResult, rain_generate, resume_rain, vanilla_generate
-from rain_guard.graph import RainContext, RainState, build_rain_graph, build_resumable_rain_graph
-from rain_guard.templates import criterion_from_template
-from rain_guard.tree import SearchTree
+from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
+from rain_guard.judging.evaluators import (
+    CombinedEvaluator,
+    Evaluator,
+    FunctionEvaluator,
+    SelfEvaluator,
+)
+from rain_guard.judging.templates import criterion_from_template
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import Embedder, HashEmbedder, MiniLMEmbedder
+from rain_guard.search.graph import (
+    RainContext,
+    RainState,
+    build_rain_graph,
+    build_resumable_rain_graph,
+)
+from rain_guard.search.run import GenerationResult, rain_generate, resume_rain, vanilla_generate
+from rain_guard.search.tree import SearchTree
 
 __all__ = [
     "BUILTIN_CRITERIA",

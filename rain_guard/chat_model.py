@@ -29,12 +29,16 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
-from rain_guard.config import SearchConfig
-from rain_guard.criteria import BUILTIN_CRITERIA, Criterion
-from rain_guard.embeddings import Embedder, MiniLMEmbedder
 from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
-from rain_guard.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
-from rain_guard.generation import (
+from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
+from rain_guard.judging.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
+from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
+from rain_guard.judging.templates import criterion_from_template
+from rain_guard.messages import to_turns
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import Embedder, MiniLMEmbedder
+from rain_guard.search.graph import RainContext, RainState
+from rain_guard.search.run import (
     GenerationResult,
     make_context,
     prepare_prompt,
@@ -42,10 +46,6 @@ from rain_guard.generation import (
     stream_search,
     vanilla_generate,
 )
-from rain_guard.graph import RainContext, RainState
-from rain_guard.messages import to_turns
-from rain_guard.prompts import REQUIRED_PLACEHOLDERS
-from rain_guard.templates import criterion_from_template
 
 
 class ChatRAIN(BaseChatModel):
@@ -458,7 +458,7 @@ class _Run:
         if len(state["commits"]) == self.commits_seen:
             return ""
         self.commits_seen = len(state["commits"])
-        from rain_guard.generation import cut_at_stop
+        from rain_guard.search.run import cut_at_stop
 
         text = cut_at_stop(self.ctx.backend.detokenize(state["answer_ids"]), self.ctx.stop)
         if not text.startswith(self.sent):

@@ -18,10 +18,10 @@ from typing import Any
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import MiniLMEmbedder
-from rain_guard.evaluators import SelfEvaluator
-from rain_guard.generation import rain_generate
+from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import MiniLMEmbedder
+from rain_guard.search.run import rain_generate
 
 Describe = Callable[[tuple[Any, ...], Any], tuple[str, int]]  # (args, result) -> (what, context)
 

@@ -19,8 +19,8 @@ import time
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.backends.transformers import TransformersBackend
-from rain_guard.evaluators import SelfEvaluator
+from rain_guard.backends.transformers.backend import TransformersBackend
+from rain_guard.judging.evaluators import SelfEvaluator
 
 CRITERIA = ("harmless", "harmless_fewshot", "helpful", "truthful")
 LONG_ANSWER = (

@@ -20,13 +20,13 @@ from typing import Any
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.bench import load_items
-from rain_guard.cli_config import add_system_options
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import MiniLMEmbedder
-from rain_guard.evaluators import SelfEvaluator
-from rain_guard.generation import rain_generate
+from rain_guard.bench.runner import load_items
+from rain_guard.cli.options import add_system_options
+from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.messages import prompt_turns
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import MiniLMEmbedder
+from rain_guard.search.run import rain_generate
 
 WAYS = ("kept", "re-fed")  # keep_walked_sets True (new) and False (old)
 

@@ -48,7 +48,7 @@ def load_backend(
 def _load(model: str, num_threads: int | None, dtype: str, device: str | None) -> Backend:
     if model == "fake":
         return FakeBackend()
-    from rain_guard.backends.transformers import TransformersBackend
+    from rain_guard.backends.transformers.backend import TransformersBackend
 
     return TransformersBackend.from_pretrained(
         model, num_threads=num_threads, dtype=dtype, device=device

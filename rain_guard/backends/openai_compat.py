@@ -65,7 +65,7 @@ from typing import Any
 import httpx
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
-from rain_guard.backends.transformers import (
+from rain_guard.backends.transformers.backend import (
     DEFAULT_CONTEXT_LENGTH,
     END_OF_TURN_TOKENS,
     TransformersBackend,
@@ -255,7 +255,7 @@ class OpenAICompletionsBackend:
                 requests in sequence let it reuse the previous prompt's evaluated prefix.
         """
         kwargs.setdefault("max_concurrency", 1)
-        from rain_guard import models
+        from rain_guard.models import resolve as models
 
         path = None if gguf_path is None else Path(gguf_path).expanduser().resolve()
         if path is None or _is_embedded(path):
@@ -886,7 +886,7 @@ def _config_eos_ids(source: str | Path) -> set[int]:
 
 
 def _is_embedded(path: Path) -> bool:
-    from rain_guard import models
+    from rain_guard.models import resolve as models
 
     try:
         return path == models.embedded_gguf_path().resolve()

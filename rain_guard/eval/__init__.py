@@ -18,8 +18,6 @@ Typical use::
 
 from __future__ import annotations
 
-from rain_guard.eval.agreement import cohen_kappa, judge_agreement
-from rain_guard.eval.chat_judge import DEFAULT_JUDGE_TEMPLATE, ChatModelJudge, parse_judgement
 from rain_guard.eval.datadir import resolve_data_dir
 from rain_guard.eval.datasets import (
     HARMFUL_LABEL,
@@ -30,14 +28,20 @@ from rain_guard.eval.datasets import (
     load_dataset,
 )
 from rain_guard.eval.errors import DataNotFoundError, DatasetError, JudgeError, ResultsError
+from rain_guard.eval.graders.agreement import cohen_kappa, judge_agreement
+from rain_guard.eval.graders.chat import DEFAULT_JUDGE_TEMPLATE, ChatModelJudge, parse_judgement
+from rain_guard.eval.graders.refusal import (
+    GCGRefusalJudge,
+    XSTestRefusalJudge,
+    load_refusal_strings,
+)
+from rain_guard.eval.graders.verdict import Judge, Verdict
 from rain_guard.eval.hh_pairs import HHPair, load_hh_pairs
-from rain_guard.eval.judges import GCGRefusalJudge, XSTestRefusalJudge, load_refusal_strings
 from rain_guard.eval.prompt_file import load_prompt_file
 from rain_guard.eval.report import GroupSummary, plot, summarize, summary_markdown
 from rain_guard.eval.results import ResultsFile, record_key
 from rain_guard.eval.splits import hash_split
 from rain_guard.eval.stats import Mean, Proportion, mean_interval, proportion, wilson_interval
-from rain_guard.eval.verdict import Judge, Verdict
 from rain_guard.eval.xstest_completions import XSTestCompletion, load_xstest_completions
 
 __all__ = [

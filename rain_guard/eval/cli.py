@@ -19,7 +19,7 @@ from typing import Any
 from rain_guard.eval.datasets import dataset_names, load_dataset
 from rain_guard.eval.evaluator_quality import add_arguments as add_evaluator_arguments
 from rain_guard.eval.evaluator_quality import cmd_evaluator
-from rain_guard.eval.judges import GCGRefusalJudge, XSTestRefusalJudge
+from rain_guard.eval.graders.refusal import GCGRefusalJudge, XSTestRefusalJudge
 from rain_guard.eval.methods import METHODS, MethodRunner
 from rain_guard.eval.report import plot, summary_markdown
 from rain_guard.eval.results import ResultsFile
@@ -134,9 +134,9 @@ def _items(args: argparse.Namespace) -> list[Any]:
 
 def _runner(args: argparse.Namespace) -> MethodRunner:
     from rain_guard.backends.loading import load_backend
-    from rain_guard.cli_config import config_from_args
-    from rain_guard.embeddings import MiniLMEmbedder
-    from rain_guard.evaluators import SelfEvaluator
+    from rain_guard.cli.options import config_from_args
+    from rain_guard.judging.evaluators import SelfEvaluator
+    from rain_guard.search.embeddings import MiniLMEmbedder
 
     backend = load_backend(args.model, num_threads=args.threads)
     config = config_from_args(args)
@@ -172,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_judges(args: argparse.Namespace) -> int:
     """`eval judges`: agreement of the refusal judges with XSTest's human labels."""
-    from rain_guard.eval.agreement import judge_agreement
+    from rain_guard.eval.graders.agreement import judge_agreement
     from rain_guard.eval.xstest_completions import load_xstest_completions
 
     rows = load_xstest_completions(split=args.split)

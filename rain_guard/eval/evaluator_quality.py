@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rain_guard.evaluators import Evaluator, _desired_share, evaluation_prompt_ids
+from rain_guard.judging.evaluators import Evaluator, _desired_share, evaluation_prompt_ids
 
 HARMFUL, HARMLESS = 0, 1
 XSTEST_HARMFUL_LABEL = "1_full_compliance"
@@ -407,8 +407,8 @@ def add_arguments(parser: Any) -> None:
 def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
     """The evaluator an ``evaluator`` command asks for, its counters and a variant name."""
     if args.evaluator == "refusal-strings":
-        from rain_guard.eval.judges import GCGRefusalJudge
-        from rain_guard.evaluators import FunctionEvaluator
+        from rain_guard.eval.graders.refusal import GCGRefusalJudge
+        from rain_guard.judging.evaluators import FunctionEvaluator
 
         judge = GCGRefusalJudge()
         fn = FunctionEvaluator(lambda p, a: 1.0 if judge.judge(p, a).refused else -1.0)
@@ -416,8 +416,8 @@ def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
     import dataclasses
 
     from rain_guard.backends.loading import load_backend
-    from rain_guard.criteria import get_criterion
-    from rain_guard.evaluators import SelfEvaluator
+    from rain_guard.judging.criteria import get_criterion
+    from rain_guard.judging.evaluators import SelfEvaluator
 
     criterion = get_criterion(args.criterion)
     changes: dict[str, Any] = {}
@@ -602,8 +602,8 @@ CONTENT_FREE_ANSWERS = ("", "N/A")
 
 def sweep_criteria() -> dict[str, Any]:
     """The evaluation prompt variants a sweep compares, by name (see the docs table)."""
-    from rain_guard import prompts
-    from rain_guard.criteria import BUILTIN_CRITERIA, Criterion
+    from rain_guard.judging import prompts
+    from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
 
     h = prompts.HARMLESS
     system = (("system", prompts.JUDGE_SYSTEM),)
@@ -671,7 +671,7 @@ def sweep_probabilities(
     """
     import json
 
-    from rain_guard.evaluators import _batch_cost
+    from rain_guard.judging.evaluators import _batch_cost
 
     token_ids = [_one_token(backend, t) for t in SWEEP_TOKENS]
     groups: dict[int, list[LabelledAnswer]] = {}

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rain_guard.backends.base import Backend, ProposalRequest
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import Embedder
-from rain_guard.evaluators import Evaluator
-from rain_guard.generation import prepare_prompt, rain_generate, vanilla_generate
+from rain_guard.judging.evaluators import Evaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import Embedder
+from rain_guard.search.run import prepare_prompt, rain_generate, vanilla_generate
 
 METHODS = ("vanilla", "rain", "bon")
 

@@ -20,7 +20,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rain_guard import ChatRAIN, Criterion, FunctionEvaluator
 from rain_guard.backends.loading import load_backend
-from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.backends.transformers.backend import TransformersBackend
 from rain_guard.errors import CriterionError, ModelLoadError, ModelNotFoundError
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ import json
 import pytest
 import torch
 
-from rain_guard import models
 from rain_guard.backends.base import ProposalRequest
-from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.backends.transformers.backend import TransformersBackend
 from rain_guard.errors import ModelLoadError, ModelNotFoundError
+from rain_guard.models import resolve as models
 
 pytestmark = pytest.mark.integration
 

@@ -34,8 +34,8 @@ from rain_guard import SearchConfig, rain_generate
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.openai_compat import OpenAICompletionsBackend
 from rain_guard.errors import BackendError
-from rain_guard.evaluators import SelfEvaluator
-from rain_guard.models import embedded_gguf_path
+from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.models.resolve import embedded_gguf_path
 
 if os.environ.get("RAIN_GUARD_REQUIRE_LLAMA_SERVER") == "1":
     # CI (.ci/run) installs the server: a missing one there is a failure, not a skip.

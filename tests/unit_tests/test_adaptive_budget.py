@@ -12,13 +12,13 @@ import json
 import pytest
 
 from rain_guard.backends.fake import FakeBackend
-from rain_guard.cli import main
-from rain_guard.config import SearchConfig
+from rain_guard.cli.app import main
 from rain_guard.errors import ConfigError
-from rain_guard.evaluators import FunctionEvaluator
-from rain_guard.generation import rain_generate, vanilla_generate
-from rain_guard.search import should_commit
-from rain_guard.tree import ROOT, SearchTree
+from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.run import rain_generate, vanilla_generate
+from rain_guard.search.steps import should_commit
+from rain_guard.search.tree import ROOT, SearchTree
 
 ADAPTIVE = SearchConfig(t_min=6, t_max=50, adaptive_commit=True, adaptive_value=0.5)
 

@@ -12,11 +12,11 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.prompts import PromptTemplate
 
 from rain_guard import ChatRAIN, Criterion, FakeBackend
-from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
-from rain_guard.evaluators import FunctionEvaluator
-from rain_guard.generation import rain_generate, vanilla_generate
+from rain_guard.judging.evaluators import FunctionEvaluator
 from rain_guard.messages import clean_text
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.run import rain_generate, vanilla_generate
 
 FAST = {"use_similarity": False, "t_min": 1, "t_max": 2, "max_tokens": 4}
 SMALL = SearchConfig(t_min=1, t_max=2, max_new_tokens=4)

@@ -10,12 +10,12 @@ import json
 
 import pytest
 
-from rain_guard import bench
 from rain_guard.backends.fake import FakeBackend
-from rain_guard.cli import build_parser, main
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import HashEmbedder
-from rain_guard.evaluators import SelfEvaluator
+from rain_guard.bench import runner as bench
+from rain_guard.cli.app import build_parser, main
+from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import HashEmbedder
 
 CONFIG = SearchConfig(max_new_tokens=8, t_min=2, t_max=4, num_candidates=3, rollout_max_tokens=3)
 ITEMS = [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rain_guard import BenchReportError
-from rain_guard.bench_merge import load_report, merge_reports
-from rain_guard.cli import main
+from rain_guard.bench.merge import load_report, merge_reports
+from rain_guard.cli.app import main
 
 FAST = ["--model", "fake", "--limit", "2", "--max-tokens", "4", "--t-min", "1", "--t-max", "2",
         "--candidates", "2", "--no-similarity", "--quiet", "--reference-count-only"]  # fmt: skip
@@ -103,7 +103,7 @@ def test_bad_prompt_ranges_are_refused_by_name(options, capsys):
 
 
 def test_a_run_stopped_midway_keeps_the_answers_it_finished(tmp_path, monkeypatch):
-    from rain_guard import bench
+    from rain_guard.bench import runner as bench
 
     finish = bench.Bench.run_slot  # one arm's answer, or (a) and (b) from one search
     slots, finished = [], []

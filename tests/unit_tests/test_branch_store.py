@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rain_guard.backends.branch_store import Branch, BranchStore, common_length
+from rain_guard.backends.transformers.branch_store import Branch, BranchStore, common_length
 
 LOGITS = torch.zeros(3)
 

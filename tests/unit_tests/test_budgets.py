@@ -15,9 +15,9 @@ import pytest
 
 from rain_guard import ChatRAIN, FakeBackend
 from rain_guard.backends.base import Candidate, ProposalRequest
-from rain_guard.config import SearchConfig
-from rain_guard.evaluators import FunctionEvaluator
-from rain_guard.generation import rain_generate
+from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.run import rain_generate
 
 SEARCH = {"use_similarity": False, "t_min": 2, "t_max": 4, "max_tokens": 400}
 

@@ -12,13 +12,13 @@ import pytest
 from tiny_models import TINY, make_model, make_tokenizer, one_thread  # noqa: F401
 
 from rain_guard.backends.base import ProposalRequest
-from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
-from rain_guard.backends.transformers import TransformersBackend
-from rain_guard.config import SearchConfig
-from rain_guard.criteria import Criterion
-from rain_guard.embeddings import HashEmbedder
-from rain_guard.evaluators import SelfEvaluator, evaluation_prompt_ids
-from rain_guard.generation import GenerationResult, rain_generate
+from rain_guard.backends.transformers.backend import TransformersBackend
+from rain_guard.bench.reference_cost import ReferenceCostBackend, uncached_greedy_generate
+from rain_guard.judging.criteria import Criterion
+from rain_guard.judging.evaluators import SelfEvaluator, evaluation_prompt_ids
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import HashEmbedder
+from rain_guard.search.run import GenerationResult, rain_generate
 
 MESSAGES = [("user", "How do I bake a cake?")]
 CONFIG = SearchConfig(
@@ -245,7 +245,7 @@ def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(par
     With orders that part early, (a) scores both orders in one call only if the wrapper
     passes on the model's per-row prefix reuse.
     """
-    from rain_guard import bench
+    from rain_guard.bench import runner as bench
 
     item = bench.Item("xstest-safe", 1, MESSAGES[0][1])
 

@@ -9,7 +9,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langgraph.graph import END, START, StateGraph
 
 from rain_guard import ChatRAIN, FakeBackend, FunctionEvaluator, criterion_from_template
-from rain_guard.cli import main
+from rain_guard.cli.app import main
 
 
 def no_bomb(prompt: str, answer: str) -> float:

@@ -6,11 +6,11 @@ import argparse
 
 import pytest
 
-from rain_guard.cli import messages_from_args
-from rain_guard.cli_config import add_system_options, config_from_args
-from rain_guard.config import SearchConfig
+from rain_guard.cli.app import messages_from_args
+from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.errors import ConfigError
 from rain_guard.messages import prompt_turns
+from rain_guard.search.config import SearchConfig
 
 
 def test_options_map_to_their_fields():
@@ -91,7 +91,7 @@ def test_system_text_and_file_are_exclusive(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", [["bench"], ["generate", "Hi"], ["compare", "Hi"]])
 def test_commands_take_the_system_message_from_a_file(tmp_path, command):
-    from rain_guard.cli import build_parser
+    from rain_guard.cli.app import build_parser
 
     path = tmp_path / "preamble.txt"
     path.write_text("Conversation between a human and an assistant.\n", encoding="utf-8")

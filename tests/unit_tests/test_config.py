@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError, RainGuardError
+from rain_guard.search.config import SearchConfig
 
 
 def test_defaults_equal_the_reference():

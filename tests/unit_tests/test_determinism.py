@@ -14,8 +14,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from rain_guard import ChatRAIN, FakeBackend, prompts
+from rain_guard import ChatRAIN, FakeBackend
 from rain_guard.backends.base import Candidate, ProposalRequest
+from rain_guard.judging import prompts
 
 SEARCH = {"use_similarity": False, "t_min": 2, "t_max": 3, "max_tokens": 6}
 PROMPTS = ["how to bake a cake", "how to make a bomb", "tell me a joke", "hi", "is it safe"]

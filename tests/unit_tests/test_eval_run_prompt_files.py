@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rain_guard.cli import main
+from rain_guard.cli.app import main
 
 
 def run(*args: str) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rain_guard import prompts
-from rain_guard.criteria import BUILTIN_CRITERIA, Criterion
 from rain_guard.errors import CriterionError
+from rain_guard.judging import prompts
+from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
 
 EXAMPLES = (("Boil an egg?", "Boil it for 8 minutes.", True),)
 

@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 
 from rain_guard.backends.fake import FakeBackend
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import HashEmbedder
 from rain_guard.errors import PromptError
-from rain_guard.evaluators import FunctionEvaluator
-from rain_guard.generation import GenerationResult, rain_generate, vanilla_generate
-from rain_guard.graph import build_rain_graph
-from rain_guard.tree import SearchTree
+from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import HashEmbedder
+from rain_guard.search.graph import build_rain_graph
+from rain_guard.search.run import GenerationResult, rain_generate, vanilla_generate
+from rain_guard.search.tree import SearchTree
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "rain_graph.mmd"
 STEPS = {"select", "expand", "evaluate", "backward", "commit"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rain_guard.backends.greedy_memo import GreedyMemo, GreedyStep
+from rain_guard.backends.transformers.greedy_memo import GreedyMemo, GreedyStep
 
 
 def steps(*tokens: int) -> list[GreedyStep]:

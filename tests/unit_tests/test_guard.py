@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from demo_tools import calculator, choose_calculator
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
@@ -12,7 +13,6 @@ from rain_guard import ChatRAIN, FakeBackend, FunctionEvaluator
 from rain_guard.agent_graph import build_guarded_agent
 from rain_guard.errors import PromptError
 from rain_guard.guard import RainGuardNode, guard_condition
-from rain_guard.tools_demo import calculator, choose_calculator
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "guarded_agent.mmd"
 

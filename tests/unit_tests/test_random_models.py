@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rain_guard.errors import ModelNotFoundError
-from rain_guard.models import load_model
-from rain_guard.random_models import PRESETS, is_random_name
+from rain_guard.models.random import PRESETS, is_random_name
+from rain_guard.models.resolve import load_model
 
 
 def test_random_names_are_recognised_case_insensitively():

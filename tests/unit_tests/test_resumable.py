@@ -25,13 +25,13 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from rain_guard.backends.fake import FakeBackend
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import HashEmbedder
 from rain_guard.errors import ConfigError, ResumeError
-from rain_guard.evaluators import FunctionEvaluator
-from rain_guard.generation import GenerationResult, rain_generate, resume_rain
-from rain_guard.graph import build_resumable_rain_graph
-from rain_guard.tree import SearchTree
+from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import HashEmbedder
+from rain_guard.search.graph import build_resumable_rain_graph
+from rain_guard.search.run import GenerationResult, rain_generate, resume_rain
+from rain_guard.search.tree import SearchTree
 
 pytestmark = pytest.mark.filterwarnings("ignore:`durability` has no effect")
 
@@ -46,10 +46,10 @@ CHILD = textwrap.dedent(
     import sqlite3, sys, time
     from langgraph.checkpoint.sqlite import SqliteSaver
     from rain_guard.backends.fake import FakeBackend
-    from rain_guard.config import SearchConfig
-    from rain_guard.embeddings import HashEmbedder
-    from rain_guard.evaluators import FunctionEvaluator
-    from rain_guard.generation import rain_generate
+    from rain_guard.search.config import SearchConfig
+    from rain_guard.search.embeddings import HashEmbedder
+    from rain_guard.judging.evaluators import FunctionEvaluator
+    from rain_guard.search.run import rain_generate
 
     path, kill_at = sys.argv[1], int(sys.argv[2])
     commits = 0

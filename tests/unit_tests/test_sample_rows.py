@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
+from rain_guard.backends.transformers.sample_rows import SampleRow, distinct_sets, prune, regroup
 
 
 def rows_with(*token_lists: list[int], kind: str = "set") -> list[SampleRow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rain_guard.score_cache import ScoreCache
+from rain_guard.judging.score_cache import ScoreCache
 
 
 def test_only_missing_distinct_answers_are_computed_in_one_call():

@@ -18,11 +18,11 @@ import math
 import numpy as np
 import pytest
 
-from rain_guard import search
 from rain_guard.backends.base import Candidate
-from rain_guard.config import SearchConfig
 from rain_guard.errors import ConfigError
-from rain_guard.tree import NO_PARENT, ROOT, SearchTree
+from rain_guard.search.config import SearchConfig
+from rain_guard.search import steps as search
+from rain_guard.search.tree import NO_PARENT, ROOT, SearchTree
 
 CFG = SearchConfig()
 STOP = frozenset({0})

@@ -16,8 +16,8 @@ from tiny_models import SPECIALS, make_model, make_tokenizer, one_thread  # noqa
 from transformers import DynamicCache, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rain_guard.backends.base import Backend, ProposalRequest
-from rain_guard.backends.kv_memory import kv_bytes_per_token
-from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.backends.transformers.backend import TransformersBackend
+from rain_guard.backends.transformers.kv_memory import kv_bytes_per_token
 from rain_guard.errors import BackendError, ConfigError, PromptError
 
 BOUNDARIES = ",.?:;\n"

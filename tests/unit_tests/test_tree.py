@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rain_guard.tree import NO_PARENT, ROOT, SearchTree
+from rain_guard.search.tree import NO_PARENT, ROOT, SearchTree
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from rain_guard.criteria import Criterion
+from rain_guard.judging.criteria import Criterion
 
 CORPUS = [
     "Hello there. How are you today? I am fine, thanks.",

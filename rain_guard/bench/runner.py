@@ -32,21 +32,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rain_guard import search
 from rain_guard.backends.base import Backend, WorkCounters
-from rain_guard.backends.reference_cost import ReferenceCostBackend, uncached_greedy_generate
-from rain_guard.cli_config import add_system_options, config_from_args
-from rain_guard.config import SearchConfig
-from rain_guard.embeddings import Embedder
+from rain_guard.bench.reference_cost import ReferenceCostBackend, uncached_greedy_generate
+from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.errors import ConfigError
-from rain_guard.evaluators import Evaluator, SelfEvaluator
-from rain_guard.generation import (
+from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
+from rain_guard.messages import prompt_turns
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import Embedder
+from rain_guard.search.run import (
     GenerationResult,
     prepare_prompt,
     rain_generate,
     vanilla_generate,
 )
-from rain_guard.messages import prompt_turns
+from rain_guard.search import steps as search
 
 RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE = (
     "rain",
@@ -781,7 +781,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         backend.max_cached_prefixes = args.max_cached_prefixes
     embedder = None
     if not args.no_similarity:
-        from rain_guard.embeddings import MiniLMEmbedder
+        from rain_guard.search.embeddings import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
     bench = Bench(

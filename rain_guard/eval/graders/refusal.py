@@ -15,11 +15,11 @@ import json
 import os
 from collections.abc import Sequence
 
-from rain_guard.eval.agreement import judge_agreement
-from rain_guard.eval.chat_judge import DEFAULT_JUDGE_TEMPLATE, ChatModelJudge, parse_judgement
 from rain_guard.eval.datadir import data_file, resolve_data_dir
 from rain_guard.eval.errors import JudgeError
-from rain_guard.eval.verdict import Judge, Verdict
+from rain_guard.eval.graders.agreement import judge_agreement
+from rain_guard.eval.graders.chat import DEFAULT_JUDGE_TEMPLATE, ChatModelJudge, parse_judgement
+from rain_guard.eval.graders.verdict import Judge, Verdict
 
 __all__ = [
     "DEFAULT_JUDGE_TEMPLATE",

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from rain_guard.backends.base import Backend
-from rain_guard.criteria import Criterion, check_orders, get_criterion
 from rain_guard.errors import CriterionError
-from rain_guard.score_cache import ScoreCache
+from rain_guard.judging.criteria import Criterion, check_orders, get_criterion
+from rain_guard.judging.score_cache import ScoreCache
 
 ScoreMode = Literal["probability", "vote"]
 

@@ -22,10 +22,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rain_guard.criteria import Criterion, check_orders, get_criterion
 from rain_guard.errors import CriterionError
+from rain_guard.judging.criteria import Criterion, check_orders, get_criterion
+from rain_guard.judging.score_cache import ScoreCache
 from rain_guard.messages import reply_text
-from rain_guard.score_cache import ScoreCache
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

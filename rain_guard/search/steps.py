@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rain_guard.backends.base import Candidate
-from rain_guard.config import SearchConfig
-from rain_guard.tree import ROOT, SearchTree
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.tree import ROOT, SearchTree
 
 
 def q_norm(tree: SearchTree, node: int) -> float:

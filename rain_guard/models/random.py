@@ -78,7 +78,7 @@ def _embedded_tokenizer() -> Any:
     """
     from transformers import AutoTokenizer
 
-    from rain_guard.models import embedded_cache_dir, embedded_folder
+    from rain_guard.models.resolve import embedded_cache_dir, embedded_folder
 
     folder = embedded_cache_dir()
     if not (folder / "tokenizer.json").is_file():

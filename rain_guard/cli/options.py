@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rain_guard.config import SearchConfig
+from rain_guard.search.config import SearchConfig
 
 # option name (argparse dest) -> SearchConfig field
 _OPTION_FIELDS = {

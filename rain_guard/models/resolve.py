@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rain_guard.errors import ModelLoadError, ModelNotFoundError
-from rain_guard.random_models import is_random_name, load_random
+from rain_guard.models.random import is_random_name, load_random
 
 logger = logging.getLogger(__name__)
 

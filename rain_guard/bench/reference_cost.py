@@ -39,7 +39,7 @@ from rain_guard.backends.base import (
     propose_and_roll_out,
     rollout_kwargs,
 )
-from rain_guard.backends.kv_memory import kv_bytes_per_token
+from rain_guard.backends.transformers.kv_memory import kv_bytes_per_token
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rain_guard.eval.errors import JudgeError
 
 if TYPE_CHECKING:
-    from rain_guard.eval.verdict import Judge
+    from rain_guard.eval.graders.verdict import Judge
 
 REFUSAL_LABELS = frozenset({"2_full_refusal", "3_partial_refusal"})
 COMPLIANCE_LABELS = frozenset({"1_full_compliance"})

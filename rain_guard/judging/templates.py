@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rain_guard.criteria import Criterion
 from rain_guard.errors import CriterionError
+from rain_guard.judging.criteria import Criterion
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "user": "user"}
 

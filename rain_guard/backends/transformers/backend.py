@@ -42,10 +42,10 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
-from rain_guard.backends.branch_store import Branch, BranchStore, common_length
-from rain_guard.backends.greedy_memo import TOP, GreedyMemo, GreedyStep
-from rain_guard.backends.kv_memory import KVMemoryMeter
-from rain_guard.backends.sample_rows import SampleRow, distinct_sets, prune, regroup
+from rain_guard.backends.transformers.branch_store import Branch, BranchStore, common_length
+from rain_guard.backends.transformers.greedy_memo import TOP, GreedyMemo, GreedyStep
+from rain_guard.backends.transformers.kv_memory import KVMemoryMeter
+from rain_guard.backends.transformers.sample_rows import SampleRow, distinct_sets, prune, regroup
 from rain_guard.errors import BackendError, ConfigError, PromptError
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class TransformersBackend:
             ModelNotFoundError: nothing loadable under that name.
             ModelLoadError: found but broken.
         """
-        from rain_guard.models import load_model
+        from rain_guard.models.resolve import load_model
 
         model, tokenizer, name = load_model(name_or_path, dtype=dtype, device=device)
         return cls(model, tokenizer, model_name=name, num_threads=num_threads)

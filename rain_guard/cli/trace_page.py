@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rain_guard.generation import GenerationResult
+from rain_guard.search.run import GenerationResult
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}

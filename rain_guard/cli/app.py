@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.cli_config import add_system_options, config_from_args
-from rain_guard.config import SearchConfig
-from rain_guard.criteria import BUILTIN_CRITERIA
+from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.errors import RainGuardError
-from rain_guard.generation import GenerationResult, rain_generate, vanilla_generate
+from rain_guard.judging.criteria import BUILTIN_CRITERIA
 from rain_guard.messages import prompt_turns
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.run import GenerationResult, rain_generate, vanilla_generate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,8 +76,8 @@ def _extra_commands() -> list[tuple[str, Any]]:
     found = []
     commands = (
         ("eval", "rain_guard.eval.cli"),
-        ("bench", "rain_guard.bench"),
-        ("bench-merge", "rain_guard.bench_merge"),
+        ("bench", "rain_guard.bench.runner"),
+        ("bench-merge", "rain_guard.bench.merge"),
     )
     for name, module in commands:
         try:
@@ -95,7 +95,7 @@ def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
     """RAIN answer with a progress bar of committed tokens and iterations."""
-    from rain_guard.embeddings import MiniLMEmbedder
+    from rain_guard.search.embeddings import MiniLMEmbedder
 
     config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
@@ -139,7 +139,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     backend = _load(args)
     result = run_rain(args, backend)
     if args.trace:
-        from rain_guard.trace import write_trace_html
+        from rain_guard.cli.trace_page import write_trace_html
 
         write_trace_html(result, args.trace, prompt=args.prompt, model=backend.model_name)
         print(f"trace written to {args.trace}", file=sys.stderr)

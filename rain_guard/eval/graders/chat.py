@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from rain_guard.eval.errors import JudgeError
-from rain_guard.eval.verdict import Verdict
+from rain_guard.eval.graders.verdict import Verdict
 from rain_guard.messages import reply_text
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rain_guard import prompts
 from rain_guard.errors import CriterionError
+from rain_guard.judging import prompts
 
 _ROLE_MARKER = re.compile(r"<\|[^|>]*\|>|<\s*/?\s*answer\s*>", re.IGNORECASE)
 _LABEL = r"(?:yes|no|[ab]|harmless|harmful|safe|unsafe)"
