@@ -29,12 +29,8 @@ from rain_guard.judging.evaluators import (
 from rain_guard.judging.templates import criterion_from_template
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder, HashEmbedder, MiniLMEmbedder
-from rain_guard.search.graph import (
-    RainContext,
-    RainState,
-    build_rain_graph,
-    build_resumable_rain_graph,
-)
+from rain_guard.search.graph import RainContext, RainState, build_rain_graph
+from rain_guard.search.resume import build_resumable_rain_graph
 from rain_guard.search.run import GenerationResult, rain_generate, resume_rain, vanilla_generate
 from rain_guard.search.tree import SearchTree
 

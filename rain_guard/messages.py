@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from rain_guard.errors import PromptError
+from rain_guard.search.inputs import clean_text, prompt_turns
 
-_KEEP_CONTROLS = {"\n", "\t", "\r"}
+__all__ = ["clean_text", "prompt_turns", "reply_text", "to_turns"]
 
-
-def prompt_turns(prompt: str, system: str | None = None) -> list[tuple[str, str]]:
-    """The turns of one request: the system message if there is one, then the prompt."""
-    return [*([("system", system)] if system else []), ("user", prompt)]
 
 
 def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
@@ -36,21 +32,6 @@ def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
             )
         turns.append((_role(message), clean_text(_text(message))))
     return turns
-
-
-def clean_text(text: str) -> str:
-    r"""``text`` without control characters and lone surrogates; newline, tab and CR kept.
-
-    Why: a prompt may come from bytes decoded with ``errors="surrogateescape"`` (lone
-    surrogates such as ``"\udcff"``, which cannot be encoded as UTF-8 and make tokenizers
-    raise) or carry terminal escapes and NULs, which mean nothing to a chat model. Dropping
-    them never fails; text decoded with ``errors="replace"`` keeps its U+FFFD characters,
-    which are ordinary text. Applied to every message (``to_turns``) and by
-    ``rain_guard.generation.prepare_prompt``, so all entry points see the same prompt.
-    """
-    return "".join(
-        ch for ch in text if ch in _KEEP_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
 
 
 def reply_text(message: Any) -> str:

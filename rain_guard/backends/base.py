@@ -7,10 +7,12 @@ takes an explicit ``seed`` so that answers do not depend on call order or concur
 
 Optional capabilities, looked up with ``getattr`` so that a minimal backend need not have
 them (``TransformersBackend`` has all): ``propose_with_rollout`` (a proposal and its roll-out
-in one batch), ``pin_prefix`` (keep an evaluator's fixed prefix for the whole run),
-``clear_cache`` (drop kept prefix caches between benchmark arms), ``kv_memory`` (cache bytes
-held) and ``reuses_prefix_per_row`` (``option_probs`` continues each row of a batch on its
-own kept prefix, so an evaluator sends rows with different pinned prefixes in one call).
+in one batch), ``propose_with_rollout_many`` (several proposals on different prefixes, each
+with its roll-out, in one batch per step), ``pin_prefix`` (keep an evaluator's fixed prefix
+for the whole run), ``clear_cache`` (drop kept prefix caches between benchmark arms),
+``kv_memory`` (cache bytes held) and ``reuses_prefix_per_row`` (``option_probs`` continues
+each row of a batch on its own kept prefix, so an evaluator sends rows with different pinned
+prefixes in one call).
 """
 
 from __future__ import annotations
@@ -143,6 +145,51 @@ class Backend(Protocol):
         self, prefix: Sequence[int], *, max_new_tokens: int, seed: int | None
     ) -> list[int]:
         """Vanilla decoding (greedy when ``seed`` is None): new ids, stopping at a stop id."""
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    """How to roll a prefix out: to a character of ``boundaries``, a stop id or ``max_tokens``.
+
+    Attributes:
+        boundaries: Characters that end the roll-out (sentence boundaries).
+        max_tokens: Longest roll-out in tokens (0: none).
+        seed: Seed of the roll-out's own draws.
+        temperature: Sampling temperature of the full softmax; 0 is greedy.
+    """
+
+    boundaries: str
+    max_tokens: int
+    seed: int
+    temperature: float = 1.0
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of ``Backend.rollout`` and ``propose_with_rollout``."""
+        return rollout_kwargs(self.boundaries, self.max_tokens, self.seed, self.temperature)
+
+
+def propose_and_roll_out_many(
+    backend: Backend, requests: Sequence[ProposalRequest], rollouts: Sequence[RolloutSpec]
+) -> list[tuple[list[Candidate], list[int]]]:
+    """Candidates and a roll-out for each request, in as few batched model calls as possible.
+
+    Request i's roll-out continues its own prefix with ``rollouts[i]``. A backend with
+    ``propose_with_rollout_many`` (``TransformersBackend``) walks every request's rows in
+    one batch per step, each row on its own prefix; any other backend gets one
+    ``propose_and_roll_out`` per request. Either way each result is what the request
+    would get alone (its draws come from its own seeds).
+    """
+    if len(requests) != len(rollouts):
+        raise ValueError(f"{len(requests)} requests but {len(rollouts)} roll-out specs")
+    if not requests:
+        return []
+    batched = getattr(backend, "propose_with_rollout_many", None)
+    if batched is not None and len(requests) > 1:
+        return batched(list(requests), list(rollouts))
+    return [
+        propose_and_roll_out(backend, request, **spec.kwargs())
+        for request, spec in zip(requests, rollouts, strict=True)
+    ]
 
 
 def propose_and_roll_out(

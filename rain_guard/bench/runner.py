@@ -38,6 +38,7 @@ from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.errors import ConfigError
 from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
 from rain_guard.messages import prompt_turns
+from rain_guard.search import steps as search
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search.run import (
@@ -46,7 +47,6 @@ from rain_guard.search.run import (
     rain_generate,
     vanilla_generate,
 )
-from rain_guard.search import steps as search
 
 RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE = (
     "rain",

@@ -92,6 +92,15 @@ class SearchConfig(BaseModel):
     seed: int = Field(
         0, description="Seed of every random draw in the search: same seed, same answer."
     )
+    parallel_leaves: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Leaves selected, expanded, rolled out and evaluated together per pass (k); "
+            "1 is RAIN as published, one leaf per iteration."
+        ),
+    )
     # Adaptive budget (ours, not the paper's; off = faithful mode). Benign answers are usually
     # judged good at the first evaluation, so waiting for T_min iterations mostly buys nothing.
     adaptive_commit: bool = Field(

@@ -1,15 +1,17 @@
 r"""build_rain_graph(): RAIN as a LangGraph state machine whose nodes are the paper's steps.
 
     START -> select -> expand -> evaluate -> backward -> (select | commit | END)
-                   \-> evaluate (leaf cannot grow)        commit -> (select | END)
+                   \-> evaluate (no leaf can grow)        commit -> (select | END)
 
-``build_resumable_rain_graph(checkpointer)`` wraps it for long generations that must survive a
-crash: an outer graph whose one looping node, ``search_commit``, runs the search above until
-exactly one commit. A checkpointer on the outer graph therefore saves once per commit (the
-tree with its embeddings is too big to save after each of the ~4 super-steps of an
-iteration), and a killed run resumes from its last commit.
+One pass through select -> expand -> evaluate -> backward is one search iteration per
+selected leaf. With ``SearchConfig.parallel_leaves`` k > 1, ``select`` picks up to k distinct
+leaves (virtual losses steer each selection away from the paths already picked), ``expand``
+proposes their candidates and roll-outs in one batched backend call, ``evaluate`` scores all
+their drafts in one evaluator call, and ``backward`` backs every score up. k = 1 is RAIN as
+published: one leaf per iteration.
 
-The graph is what runs: ``rain_guard.generation.rain_generate`` and ``ChatRAIN`` invoke it.
+The graph is what runs: ``rain_guard.search.run.rain_generate`` and ``ChatRAIN`` invoke it,
+and ``rain_guard.search.resume`` wraps it for generations that checkpoint once per commit.
 State holds only data (token ids, the SearchTree's lists, counters); the model, evaluator and
 embedder travel in the run context (``RainContext``), so state stays serialisable for
 checkpointers and no tensor or KV cache ever enters it.
@@ -18,27 +20,26 @@ checkpointers and no tensor or KV cache ever enters it.
 from __future__ import annotations
 
 import time
-import warnings
 import zlib
-from dataclasses import dataclass, field, replace
-from functools import cache
-from typing import Any, Literal, TypedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
+from typing_extensions import TypedDict
 
 from rain_guard.backends.base import (
     Backend,
     ProposalRequest,
-    propose_and_roll_out,
-    rollout_kwargs,
+    RolloutSpec,
+    propose_and_roll_out_many,
 )
 from rain_guard.judging.evaluators import Evaluator
+from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
-from rain_guard.search import steps as search
 from rain_guard.search.tree import ROOT, SearchTree
 
 StopReason = Literal["eos", "stop", "length", "context", "time_budget", "token_budget", "exhausted"]
@@ -52,33 +53,36 @@ class RainState(TypedDict, total=False):
         question: The request as the evaluator sees it ({prompt} of the criterion).
         answer_ids: Committed answer ids.
         tree: The search tree under the committed text.
-        leaf: Node chosen by the last ``select``.
-        score: Evaluation score of the last leaf, in [-1, 1].
-        path_embeddings: Embeddings of the evaluated text per path node (similarity update).
-        rollout: The expanded leaf's roll-out ids, drawn by ``expand`` for ``evaluate``
-            (None when ``evaluate`` must draw it: the leaf was not expanded).
-        iterations: Inner iterations in this answer.
+        leaves: Nodes chosen by the last ``select`` (1 to ``parallel_leaves``, distinct).
+        scores: Evaluation score of each leaf, in [-1, 1].
+        path_embeddings: Per leaf, the embeddings of its evaluated text per path node
+            (similarity update), or None when the update is off.
+        rollouts: Per leaf, the roll-out ids ``expand`` drew for ``evaluate`` (None where
+            ``evaluate`` must draw it: the leaf was not expanded).
+        iterations: Inner iterations in this answer (one per evaluated leaf).
         rewinds: Iterations that backed up instead of extending the previous leaf.
         commits: One record per commit (tokens, text, value, visits, iterations).
         stop_reason: Why generation ended (None while running).
         started_at: Unix time of the first step (seconds), for the wall-time budget.
         model_tokens_at_start: Backend token counter at the start, for the token budget.
+        last_leaf: The last leaf backed up (to count rewinds across passes).
     """
 
     prompt_ids: list[int]
     question: str
     answer_ids: list[int]
     tree: SearchTree
-    leaf: int
-    score: float
-    path_embeddings: list[list[float]] | None
-    rollout: list[int] | None
+    leaves: list[int]
+    scores: list[float]
+    path_embeddings: list[list[list[float]] | None]
+    rollouts: list[list[int] | None]
     iterations: int
     rewinds: int
     commits: list[dict[str, Any]]
     stop_reason: StopReason | None
     started_at: float
     model_tokens_at_start: int
+    last_leaf: int
 
 
 @dataclass
@@ -110,16 +114,17 @@ def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> Rai
         question=question,
         answer_ids=[],
         tree=SearchTree(),
-        leaf=ROOT,
-        score=0.0,
-        path_embeddings=None,
-        rollout=None,
+        leaves=[],
+        scores=[],
+        path_embeddings=[],
+        rollouts=[],
         iterations=0,
         rewinds=0,
         commits=[],
         stop_reason=None,
         started_at=time.time(),
         model_tokens_at_start=backend.counters.tokens_processed,
+        last_leaf=ROOT,
     )
 
 
@@ -133,85 +138,140 @@ def draw_seed(base: int, *parts: int) -> int:
 
 
 def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Forward: walk to a leaf, adding children where dynamic node addition asks for them."""
-    ctx, tree = runtime.context, state["tree"]
+    """Forward: walk to up to k distinct leaves (k = ``parallel_leaves``).
+
+    The first walk of a pass adds children where dynamic node addition or greedy-first
+    widening asks for them, exactly as RAIN's one-leaf iteration does. Later walks of the
+    same pass see the earlier paths with a virtual loss and only choose among existing
+    nodes; a pass ends early when a walk returns a leaf already chosen. A pass never takes
+    the root past ``t_max`` evaluations.
+    """
+    ctx, tree, config = runtime.context, state["tree"], runtime.context.config
+    room = config.t_max - tree.real_visits[ROOT]
+    wanted = max(1, min(config.parallel_leaves, room))
+    leaves: list[int] = []
+    losses = steps.VirtualLoss(tree)
+    for i in range(wanted):
+        grow = _growers(state, ctx, state["iterations"] + i) if i == 0 else (None, None)
+        leaf = steps.select(tree, config, *grow)
+        if leaf in leaves:
+            break
+        leaves.append(leaf)
+        if i + 1 < wanted:
+            losses.add(leaf)
+    losses.restore()
+    return {"tree": tree, "leaves": leaves}
+
+
+def _growers(state: RainState, ctx: RainContext, iteration: int) -> tuple[Any, Any]:
+    """``select``'s callbacks that add children (dynamic node addition, widening)."""
+    tree = state["tree"]
 
     def add_children(node: int, num: int = 2, salt: int | None = None) -> None:
         known = frozenset(tree.tokens[k] for k in tree.children[node])
         salt = len(tree) if salt is None else salt
-        request = _proposal(state, ctx, node, num=num, salt=salt, exclude=known)
-        search.expand(tree, node, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
+        request = _proposal(state, ctx, node, iteration, num=num, salt=salt, exclude=known)
+        steps.expand(tree, node, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
 
     def widen(node: int) -> None:
         add_children(node, num=ctx.config.num_candidates - 1, salt=-1 - len(tree))
 
-    leaf = search.select(tree, ctx.config, add_children, widen)
-    previous = state.get("leaf", ROOT)
-    backed_up = state["iterations"] > 0 and previous not in (leaf, *tree.path(leaf))
-    return {"tree": tree, "leaf": leaf, "rewinds": state["rewinds"] + int(backed_up)}
+    return add_children, widen
 
 
 def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Expand: propose q candidate token sets at the leaf and attach them.
+    """Expand: propose q candidate token sets at every leaf that can grow and attach them.
 
-    The leaf's roll-out (which ``evaluate`` needs next) is drawn in the same batched walk
-    where the backend can (``propose_and_roll_out``) and handed over in ``rollout``. With the
-    adaptive budget's greedy first, only the greedy set is proposed here; ``select`` widens
-    the node to q sets if that one is judged not clearly good.
+    Each leaf's roll-out (which ``evaluate`` needs next) is drawn in the same batched walk
+    where the backend can (``propose_and_roll_out_many``) and handed over in ``rollouts``.
+    With the adaptive budget's greedy first, only the greedy set is proposed here; ``select``
+    widens the node to q sets if that one is judged not clearly good.
     """
-    ctx, tree, leaf, config = runtime.context, state["tree"], state["leaf"], runtime.context.config
-    num = 1 if search.greedy_first(config) else config.num_candidates
-    request = _proposal(state, ctx, leaf, num=num, salt=0)
-    candidates, rollout = propose_and_roll_out(
-        ctx.backend, request, **_rollout_settings(state, config)
-    )
-    search.expand(tree, leaf, candidates, config, _stops(ctx))
-    return {"tree": tree, "rollout": rollout}
+    ctx, tree, config = runtime.context, state["tree"], runtime.context.config
+    num = 1 if steps.greedy_first(config) else config.num_candidates
+    growing = [i for i, leaf in enumerate(state["leaves"]) if _can_grow(state, ctx, leaf)]
+    requests = [
+        _proposal(state, ctx, state["leaves"][i], state["iterations"] + i, num=num, salt=0)
+        for i in growing
+    ]
+    specs = [_rollout_spec(config, state["iterations"] + i) for i in growing]
+    drawn = propose_and_roll_out_many(ctx.backend, requests, specs)
+    rollouts: list[list[int] | None] = [None] * len(state["leaves"])
+    for i, (candidates, rollout) in zip(growing, drawn, strict=True):
+        steps.expand(tree, state["leaves"][i], candidates, config, _stops(ctx))
+        rollouts[i] = rollout
+    return {"tree": tree, "rollouts": rollouts}
 
 
 def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Evaluate: roll the leaf's text out to a sentence boundary and score it."""
-    ctx, tree, leaf = runtime.context, state["tree"], state["leaf"]
-    backend, config = ctx.backend, ctx.config
-    path_ids = tree.path_tokens(leaf)
-    rollout = state.get("rollout")  # drawn by expand, if it ran
-    if rollout is None:
-        rollout = []
-        if not tree.terminal[leaf] and config.rollout_max_tokens > 0:
-            prefix = state["prompt_ids"] + state["answer_ids"] + path_ids
-            rollout = backend.rollout([prefix], **_rollout_settings(state, config))[0]
-    text = backend.detokenize(state["answer_ids"] + path_ids + rollout)
-    score = ctx.evaluator.score(state["question"], [text])[0]
-    tree.score[leaf] = score
-    embeddings = _embed_path(ctx, tree, leaf, rollout)
-    return {"tree": tree, "score": score, "path_embeddings": embeddings, "rollout": None}
+    """Evaluate: roll each leaf's text out to a sentence boundary and score all in one call."""
+    ctx, tree = runtime.context, state["tree"]
+    leaves = state["leaves"]
+    drawn = state.get("rollouts") or [None] * len(leaves)
+    rollouts = [
+        rollout if rollout is not None else _draw_rollout(state, ctx, leaf, state["iterations"] + i)
+        for i, (leaf, rollout) in enumerate(zip(leaves, drawn, strict=True))
+    ]
+    texts = [
+        ctx.backend.detokenize(state["answer_ids"] + tree.path_tokens(leaf) + rollout)
+        for leaf, rollout in zip(leaves, rollouts, strict=True)
+    ]
+    scores = [float(s) for s in ctx.evaluator.score(state["question"], texts)]
+    for leaf, score in zip(leaves, scores, strict=True):
+        tree.score[leaf] = score
+    embeddings = _embed_paths(ctx, tree, leaves, rollouts)
+    return {"tree": tree, "scores": scores, "path_embeddings": embeddings, "rollouts": []}
 
 
-def _rollout_settings(state: RainState, config: SearchConfig) -> dict[str, Any]:
-    """Keyword arguments of this iteration's roll-out, seeded by the iteration.
+def _draw_rollout(state: RainState, ctx: RainContext, leaf: int, iteration: int) -> list[int]:
+    """The roll-out of a leaf that was not expanded (terminal leaves get none)."""
+    tree, config = state["tree"], ctx.config
+    if tree.terminal[leaf] or config.rollout_max_tokens <= 0:
+        return []
+    prefix = state["prompt_ids"] + state["answer_ids"] + tree.path_tokens(leaf)
+    return ctx.backend.rollout([prefix], **_rollout_spec(config, iteration).kwargs())[0]
+
+
+def _rollout_spec(config: SearchConfig, iteration: int) -> RolloutSpec:
+    """An iteration's roll-out settings, seeded by the iteration.
 
     Temperature 0 (greedy) under the adaptive budget's greedy roll-outs.
     """
-    seed = draw_seed(config.seed, state["iterations"], 1)
-    temperature = 0.0 if search.greedy_rollout(config) else config.temperature
-    return rollout_kwargs(config.sentence_boundaries, config.rollout_max_tokens, seed, temperature)
+    temperature = 0.0 if steps.greedy_rollout(config) else config.temperature
+    return RolloutSpec(
+        boundaries=config.sentence_boundaries,
+        max_tokens=config.rollout_max_tokens,
+        seed=draw_seed(config.seed, iteration, 1),
+        temperature=temperature,
+    )
 
 
 def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Backward (rewind): back the score up the path and into similar siblings."""
+    """Backward (rewind): back each leaf's score up its path and into similar siblings."""
     ctx, tree = runtime.context, state["tree"]
-    search.backward(tree, state["leaf"], state["score"], ctx.config, state["path_embeddings"])
-    iterations = state["iterations"] + 1
-    runtime.stream_writer(
-        {
-            "event": "iteration",
-            "iteration": iterations,
-            "score": state["score"],
-            "depth": len(tree.path(state["leaf"])),
-            "root_visits": tree.real_visits[ROOT],
-        }
-    )
-    update: dict[str, Any] = {"tree": tree, "iterations": iterations}
+    iterations, rewinds, previous = state["iterations"], state["rewinds"], state["last_leaf"]
+    embeddings = state["path_embeddings"]
+    for leaf, score, path_embeddings in zip(
+        state["leaves"], state["scores"], embeddings, strict=True
+    ):
+        steps.backward(tree, leaf, score, ctx.config, path_embeddings)
+        rewinds += int(iterations > 0 and previous not in (leaf, *tree.path(leaf)))
+        iterations, previous = iterations + 1, leaf
+        runtime.stream_writer(
+            {
+                "event": "iteration",
+                "iteration": iterations,
+                "score": score,
+                "depth": len(tree.path(leaf)),
+                "root_visits": tree.real_visits[ROOT],
+            }
+        )
+    update: dict[str, Any] = {
+        "tree": tree,
+        "iterations": iterations,
+        "rewinds": rewinds,
+        "last_leaf": previous,
+    }
     stop = _budget_stop(state, ctx)
     if stop is None and tree.is_leaf(ROOT):
         stop = "exhausted"  # the model proposed nothing to search over
@@ -223,7 +283,7 @@ def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
 def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
     """Commit: append the most-visited root child's tokens and keep its subtree."""
     ctx, tree = runtime.context, state["tree"]
-    new_tree, best = search.commit(tree, ctx.config)
+    new_tree, best = steps.commit(tree, ctx.config)
     before = ctx.backend.detokenize(state["answer_ids"])
     answer = state["answer_ids"] + list(tree.tokens[best])
     answer, stop = _apply_stops(ctx, state["prompt_ids"], answer)
@@ -240,7 +300,7 @@ def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     runtime.stream_writer({"event": "commit", **record, "answer_tokens": len(answer)})
     return {
         "tree": new_tree,
-        "leaf": ROOT,
+        "last_leaf": ROOT,
         "answer_ids": answer,
         "commits": [*state["commits"], record],
         "stop_reason": stop,
@@ -253,13 +313,18 @@ def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
 def route_after_select(
     state: RainState, runtime: Runtime[RainContext]
 ) -> Literal["expand", "evaluate"]:
-    """Expand a leaf that can grow; evaluate a terminal or budget-capped leaf directly."""
-    tree, leaf, config = state["tree"], state["leaf"], runtime.context.config
+    """Expand when a leaf can grow; evaluate terminal or budget-capped leaves directly."""
+    if any(_can_grow(state, runtime.context, leaf) for leaf in state["leaves"]):
+        return "expand"
+    return "evaluate"
+
+
+def _can_grow(state: RainState, ctx: RainContext, leaf: int) -> bool:
+    """A leaf can be expanded: not terminal, within the answer budget and the context."""
+    tree, config = state["tree"], ctx.config
     used = len(state["answer_ids"]) + len(tree.path_tokens(leaf))
-    room = runtime.context.backend.context_length - len(state["prompt_ids"]) - used
-    if tree.terminal[leaf] or used >= config.max_new_tokens or room <= 1:
-        return "evaluate"
-    return "expand"
+    room = ctx.backend.context_length - len(state["prompt_ids"]) - used
+    return not tree.terminal[leaf] and used < config.max_new_tokens and room > 1
 
 
 def route_after_backward(
@@ -268,7 +333,7 @@ def route_after_backward(
     """Keep searching until the exit test holds, then commit; stop on a budget."""
     if state.get("stop_reason") is not None:
         return "__end__"
-    if search.should_commit(state["tree"], runtime.context.config):
+    if steps.should_commit(state["tree"], runtime.context.config):
         return "commit"
     return "select"
 
@@ -312,9 +377,15 @@ def build_rain_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
     return graph.compile(checkpointer=checkpointer, name="rain_search")
 
 
-def recursion_limit(config: SearchConfig) -> int:
-    """Super-steps one answer may take: per commit at most t_max iterations of 4 steps, +1."""
-    return config.max_new_tokens * (4 * config.t_max + 1) + 16
+def recursion_limit(config: SearchConfig, commits: int | None = None) -> int:
+    """Super-steps the search graph may take for ``commits`` commits (default: a whole answer).
+
+    A commit takes at most t_max passes of 4 super-steps (fewer with parallel leaves), plus
+    the commit itself; every commit adds at least one token, so an answer has at most
+    ``max_new_tokens`` commits.
+    """
+    commits = config.max_new_tokens if commits is None else commits
+    return commits * (4 * config.t_max + 1) + 16
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -328,6 +399,7 @@ def _proposal(
     state: RainState,
     ctx: RainContext,
     node: int,
+    iteration: int,
     *,
     num: int,
     salt: int,
@@ -341,26 +413,33 @@ def _proposal(
         num_candidates=num,
         length=max(1, min(config.set_length(tree.depth[node]), budget)),
         top_k=config.top_k,
-        seed=draw_seed(config.seed, state["iterations"], node, salt, len(state["answer_ids"])),
+        seed=draw_seed(config.seed, iteration, node, salt, len(state["answer_ids"])),
         exclude=exclude,
         temperature=config.temperature,
     )
 
 
-def _embed_path(
-    ctx: RainContext, tree: SearchTree, leaf: int, rollout: list[int]
-) -> list[list[float]] | None:
-    """Embedding per path node of the text from that node's set to the end of the roll-out."""
+def _embed_paths(
+    ctx: RainContext, tree: SearchTree, leaves: list[int], rollouts: list[list[int]]
+) -> list[list[list[float]] | None]:
+    """Per leaf, the embedding per path node of its text from that node's set on.
+
+    The text runs to the end of the leaf's roll-out; all leaves' texts go to the encoder
+    in one call.
+    """
     if ctx.embedder is None or not ctx.config.use_similarity:
-        return None
-    path = tree.path(leaf)
-    if not path:
-        return []
-    texts, tail = [], list(rollout)
-    for node in reversed(path):
-        tail = list(tree.tokens[node]) + tail
-        texts.append(ctx.backend.detokenize(tail))
-    return ctx.embedder.embed(texts[::-1])
+        return [None] * len(leaves)
+    texts: list[str] = []
+    spans = []
+    for leaf, rollout in zip(leaves, rollouts, strict=True):
+        path, tail, own = tree.path(leaf), list(rollout), []
+        for node in reversed(path):
+            tail = list(tree.tokens[node]) + tail
+            own.append(ctx.backend.detokenize(tail))
+        spans.append((len(texts), len(own)))
+        texts += own[::-1]
+    vectors = ctx.embedder.embed(texts) if texts else []
+    return [list(vectors[start : start + n]) for start, n in spans]
 
 
 def _alternatives(ctx: RainContext, tree: SearchTree) -> list[dict[str, Any]]:
@@ -403,181 +482,3 @@ def _budget_stop(state: RainState, ctx: RainContext) -> StopReason | None:
         if used >= config.max_model_tokens:
             return "token_budget"
     return None
-
-
-# --- resumable generation: one checkpoint per commit ---------------------------------------
-
-BUDGET_SETTINGS = frozenset({"max_seconds", "max_model_tokens"})
-"""Settings a resumed run may change: budgets only (everything else steers the search)."""
-
-
-class GenerationState(TypedDict, total=False):
-    """State of the resumable graph: what a checkpointer saves after every commit.
-
-    Keys:
-        prompt_ids: Chat prompt ids (as in ``RainState``).
-        question: The request as the evaluator sees it.
-        answer_ids: Committed answer ids.
-        tree: The search tree under the committed text as ``SearchTree.to_dict()``: plain
-            lists, because LangGraph's serializer turns a dataclass's token tuples into lists.
-        iterations: Inner iterations so far.
-        rewinds: Iterations that backed up so far.
-        commits: One record per commit.
-        stop_reason: Why generation ended (None while running).
-        seconds_used: Wall time of finished ``search_commit`` steps (for the time budget).
-        model_tokens_used: Backend tokens processed by finished steps (for the token budget).
-        settings: The run's SearchConfig without budgets (``resume_settings``); a resume with
-            other settings would not give the uninterrupted answer, so it is refused.
-        model_name: The backend's model name, checked on resume for the same reason.
-    """
-
-    prompt_ids: list[int]
-    question: str
-    answer_ids: list[int]
-    tree: dict[str, Any]
-    iterations: int
-    rewinds: int
-    commits: list[dict[str, Any]]
-    stop_reason: StopReason | None
-    seconds_used: float
-    model_tokens_used: int
-    settings: dict[str, Any]
-    model_name: str
-
-
-def resume_settings(config: SearchConfig) -> dict[str, Any]:
-    """The settings a checkpoint must share with a run that resumes it (budgets excluded)."""
-    return config.model_dump(mode="json", exclude=set(BUDGET_SETTINGS))
-
-
-def initial_generation_state(
-    prompt_ids: list[int], question: str, ctx: RainContext
-) -> GenerationState:
-    """State of a resumable generation before its first commit."""
-    return GenerationState(
-        prompt_ids=list(prompt_ids),
-        question=question,
-        answer_ids=[],
-        tree=SearchTree().to_dict(),
-        iterations=0,
-        rewinds=0,
-        commits=[],
-        stop_reason=None,
-        seconds_used=0.0,
-        model_tokens_used=0,
-        settings=resume_settings(ctx.config),
-        model_name=str(ctx.backend.model_name),
-    )
-
-
-def search_state(state: GenerationState, backend: Backend) -> RainState:
-    """The search graph's state that continues ``state``, as the search graph would have.
-
-    After a commit the search graph goes on with ``leaf`` at the root; the last score and
-    path embeddings are overwritten before they are read again, so they are not saved.
-    Budget baselines are set back by what earlier steps (and processes) already used.
-    """
-    return RainState(
-        prompt_ids=list(state["prompt_ids"]),
-        question=state["question"],
-        answer_ids=list(state["answer_ids"]),
-        tree=SearchTree.from_dict(state["tree"]),
-        leaf=ROOT,
-        score=0.0,
-        path_embeddings=None,
-        rollout=None,
-        iterations=state["iterations"],
-        rewinds=state["rewinds"],
-        commits=list(state["commits"]),
-        stop_reason=state.get("stop_reason"),
-        started_at=time.time() - state.get("seconds_used", 0.0),
-        model_tokens_at_start=backend.counters.tokens_processed - state.get("model_tokens_used", 0),
-    )
-
-
-# The per-commit search must be run with durability="exit": it would otherwise inherit the
-# outer graph's "sync", which LangGraph 1.2 cannot honour without a checkpointer (it fails on a
-# missing checkpoint future). LangGraph then warns that durability has no effect: expected.
-warnings.filterwarnings(
-    "ignore", message="`durability` has no effect", category=UserWarning, module="langgraph"
-)
-
-
-@cache
-def _commit_graph() -> CompiledStateGraph:
-    """The search graph that never checkpoints (the outer graph saves once per commit)."""
-    return build_rain_graph(checkpointer=False)
-
-
-def search_commit_node(state: GenerationState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Search until exactly one commit (or the end: EOS, stop string, budget) and save it.
-
-    Runs ``build_rain_graph`` with ``stop_after_commit`` and forwards its progress events.
-    """
-    ctx = replace(runtime.context, stop_after_commit=True)
-    counters = ctx.backend.counters
-    started, tokens_before = time.time(), counters.tokens_processed
-    final = search_state(state, ctx.backend)
-    run_config = {"recursion_limit": commit_recursion_limit(ctx.config)}
-    for mode, payload in _commit_graph().stream(
-        final,
-        run_config,
-        context=ctx,
-        stream_mode=["values", "custom"],
-        durability="exit",  # never inherit the outer "sync": this graph has no checkpointer
-    ):
-        if mode == "custom":
-            runtime.stream_writer(payload)
-        else:
-            final = payload
-    return {
-        "answer_ids": list(final["answer_ids"]),
-        "tree": final["tree"].to_dict(),
-        "iterations": final["iterations"],
-        "rewinds": final["rewinds"],
-        "commits": list(final["commits"]),
-        "stop_reason": final.get("stop_reason"),
-        "seconds_used": state.get("seconds_used", 0.0) + time.time() - started,
-        "model_tokens_used": state.get("model_tokens_used", 0)
-        + counters.tokens_processed
-        - tokens_before,
-    }
-
-
-def route_after_search_commit(state: GenerationState) -> Literal["search_commit", "__end__"]:
-    """Search for the next commit until generation has a stop reason."""
-    return "__end__" if state.get("stop_reason") is not None else "search_commit"
-
-
-def build_resumable_rain_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
-    """RAIN as a graph that a checkpointer saves once per commit, so a killed run resumes.
-
-        START -> search_commit -> (search_commit | END)
-
-    Invoke it with ``context=RainContext(...)``, a ``thread_id`` and
-    ``initial_generation_state(...)``; after a crash, invoke it with ``None`` as input on the
-    same thread to resume from the last saved commit. ``rain_guard.generation.rain_generate``
-    (with ``checkpointer=``) and ``resume_rain`` do this and check that the settings match.
-
-    Args:
-        checkpointer: Where commits are saved, e.g. ``SqliteSaver``; None compiles without.
-    """
-    graph = StateGraph(GenerationState, context_schema=RainContext)
-    graph.add_node("search_commit", search_commit_node)
-    graph.add_edge(START, "search_commit")
-    graph.add_conditional_edges(
-        "search_commit",
-        route_after_search_commit,
-        {"search_commit": "search_commit", "__end__": END},
-    )
-    return graph.compile(checkpointer=checkpointer, name="rain_resumable")
-
-
-def commit_recursion_limit(config: SearchConfig) -> int:
-    """Super-steps of one commit: at most t_max iterations of 4 steps, the commit, slack."""
-    return 4 * config.t_max + 16
-
-
-def resumable_recursion_limit(config: SearchConfig) -> int:
-    """Steps of the resumable graph: one per commit (each adds a token), plus slack."""
-    return config.max_new_tokens + 16

@@ -5,7 +5,8 @@ judging) is done by the caller and handed in as data or as a callback, which kee
 testable with numbers alone. Names follow the paper (Li et al., ICLR 2024, section 3):
 
 * select   (forward) walk from the root by the PUCT rule, adding children where all look alike
-           and bad (dynamic node addition);
+           and bad (dynamic node addition); ``VirtualLoss`` lets several selections of one
+           pass reach different leaves (parallel leaves);
 * expand   attach candidate token sets to a leaf with normalised priors;
 * backward (rewind) average the score into the path, and share it with similar siblings;
 * commit   move the root to its most-visited child and keep that subtree.
@@ -102,6 +103,36 @@ def select(
             add_children(node)
         node = max(tree.children[node], key=lambda k: puct(tree, k, config.c_puct))
     return node
+
+
+class VirtualLoss:
+    """Temporary losses on selected paths, so that the next ``select`` of a pass goes elsewhere.
+
+    Parallel leaves: a pass selects several leaves before any is evaluated. Each selected
+    path counts as visited once more with a value of -1 (the worst score) until ``restore``,
+    which puts back every touched node's N and V exactly; the value range (``q_min``,
+    ``q_max``, which starts at [-1, 1]) is never widened by it. Nodes created meanwhile
+    (dynamic node addition) are untouched.
+    """
+
+    def __init__(self, tree: SearchTree) -> None:
+        self.tree = tree
+        self._saved: dict[int, tuple[float, float]] = {}
+
+    def add(self, leaf: int) -> None:
+        """Count the path from the root to ``leaf`` as visited once more, with a loss."""
+        tree = self.tree
+        for node in (ROOT, *tree.path(leaf)):
+            self._saved.setdefault(node, (tree.visits[node], tree.value[node]))
+            visits = tree.visits[node] + 1.0
+            tree.value[node] += (-1.0 - tree.value[node]) / visits
+            tree.visits[node] = visits
+
+    def restore(self) -> None:
+        """Undo every virtual loss added so far."""
+        for node, (visits, value) in self._saved.items():
+            self.tree.visits[node], self.tree.value[node] = visits, value
+        self._saved.clear()
 
 
 def expand(

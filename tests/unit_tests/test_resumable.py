@@ -29,7 +29,7 @@ from rain_guard.errors import ConfigError, ResumeError
 from rain_guard.judging.evaluators import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
-from rain_guard.search.graph import build_resumable_rain_graph
+from rain_guard.search.resume import build_resumable_rain_graph
 from rain_guard.search.run import GenerationResult, rain_generate, resume_rain
 from rain_guard.search.tree import SearchTree
 

@@ -20,8 +20,8 @@ import pytest
 
 from rain_guard.backends.base import Candidate
 from rain_guard.errors import ConfigError
-from rain_guard.search.config import SearchConfig
 from rain_guard.search import steps as search
+from rain_guard.search.config import SearchConfig
 from rain_guard.search.tree import NO_PARENT, ROOT, SearchTree
 
 CFG = SearchConfig()

@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rain_guard.backends.base import Candidate
-from rain_guard.search.config import SearchConfig
 from rain_guard.search import steps as search
+from rain_guard.search.config import SearchConfig
 from rain_guard.search.tree import NO_PARENT, ROOT, SearchTree
 
 STOP = frozenset({0})
