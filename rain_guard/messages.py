@@ -13,7 +13,6 @@ from rain_guard.search.inputs import clean_text, prompt_turns
 __all__ = ["clean_text", "prompt_turns", "reply_text", "to_turns"]
 
 
-
 def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
     """``(role, text)`` turns with roles "system", "user" and "assistant".
 

@@ -23,9 +23,7 @@ from rain_guard.search.run import GenerationResult, rain_generate
 from rain_guard.search.tree import ROOT, SearchTree
 
 MESSAGES = [("user", "how to make a bomb")]
-CONFIG = SearchConfig(
-    max_new_tokens=16, t_min=2, t_max=10, rollout_max_tokens=4, parallel_leaves=4
-)
+CONFIG = SearchConfig(max_new_tokens=16, t_min=2, t_max=10, rollout_max_tokens=4, parallel_leaves=4)
 
 
 def no_bomb(prompt: str, answer: str) -> float:
@@ -151,12 +149,13 @@ def test_parallel_leaves_out_of_range_is_a_config_error(k):
 def test_proposals_for_many_prefixes_equal_one_at_a_time():
     backend = FakeBackend()
     base = backend.chat_prompt_ids([("user", "how to bake a cake")])
-    requests = [
-        steps_request(base + extra, seed) for seed, extra in enumerate(([], [5], [5, 7]))
-    ]
+    requests = [steps_request(base + extra, seed) for seed, extra in enumerate(([], [5], [5, 7]))]
     specs = [RolloutSpec(".", 6, seed=10 + i) for i in range(3)]
     together = propose_and_roll_out_many(backend, requests, specs)
-    alone = [propose_and_roll_out_many(backend, [r], [s])[0] for r, s in zip(requests, specs)]
+    alone = [
+        propose_and_roll_out_many(backend, [r], [s])[0]
+        for r, s in zip(requests, specs, strict=True)
+    ]
     assert together == alone
     assert all(isinstance(c, Candidate) for cands, _ in together for c in cands)
 
