@@ -1,0 +1,313 @@
+"""SharedBatch: several searches, one backend, shared forward calls (lockstep batching).
+
+B searches running at once (``ChatRAIN.batch``, ``rain-guard eval run --batch B``, a guard
+regenerating several turns) each make a model call per search step. Alone, each call feeds a
+few rows; together they can feed all their rows in one call, which costs little more than
+one of them on a GPU and, up to a few dozen rows, on a CPU too.
+
+Each search gets its own ``BatchView`` of the backend (``SharedBatch.view()``, closed when
+the search ends). A view's batchable calls (``propose``, ``propose_with_rollout``,
+``propose_with_rollout_many``, ``option_probs``, ``rollout``) wait until every open view has
+a call waiting, or ``max_wait`` seconds pass; then one thread runs all waiting calls, merged
+into one backend call per kind (and per option-id set for ``option_probs``), and hands each
+view its own rows. Every draw is seeded per request, so a search's answer does not depend on
+which searches share its calls (up to the rounding of batched arithmetic on real models).
+
+A merged call that fails is retried call by call, so one bad request fails only its own
+search. Work counters are per view: a view counts each merged call it took part in once and
+its share of the tokens fed (by rows), so per-answer costs stay meaningful; the shared
+backend's own counters hold the true totals.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rain_guard.backends.base import (
+    Backend,
+    Candidate,
+    ProposalRequest,
+    RolloutSpec,
+    WorkCounters,
+    propose_and_roll_out_many,
+)
+from rain_guard.errors import ConfigError
+
+DEFAULT_MAX_WAIT = 5.0  # seconds a call waits for the other searches before it runs anyway
+
+
+@dataclass
+class _Call:
+    """One view's waiting call: what to run, its rows, and where its result goes."""
+
+    view: BatchView
+    kind: str
+    payload: Any
+    rows: int
+    result: Any = None
+    error: BaseException | None = None
+    done: bool = False
+    key: Any = None
+
+
+@dataclass
+class _Group:
+    """Calls of one kind (and option ids) that run as one merged backend call."""
+
+    kind: str
+    calls: list[_Call] = field(default_factory=list)
+
+
+class SharedBatch:
+    """Coordinates the views of one backend so their calls run merged.
+
+    Args:
+        backend: The shared model (any ``Backend``; ``propose_with_rollout_many`` and
+            multi-row ``option_probs`` make merging pay off).
+        max_wait: Seconds a waiting call gives the other views before it runs with whatever
+            is waiting (> 0). Bounds the stall when a search is busy outside the model.
+
+    Raises:
+        ConfigError: ``max_wait`` is not a positive number.
+    """
+
+    def __init__(self, backend: Backend, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait <= 0:
+            raise ConfigError(f"max_wait must be a number of seconds > 0, got {max_wait!r}")
+        self.backend = backend
+        self.max_wait = float(max_wait)
+        self._cond = threading.Condition()
+        self._open: set[int] = set()
+        self._waiting: list[_Call] = []
+        self._running = False
+        self._flushes = 0  # times the waiting calls were run
+        self.merged_calls = 0  # merged backend calls run so far (for reports)
+
+    def view(self) -> BatchView:
+        """A new participant: a Backend for one search. Close it when the search ends."""
+        view = BatchView(self)
+        with self._cond:
+            self._open.add(id(view))
+        return view
+
+    def _close(self, view: BatchView) -> None:
+        with self._cond:
+            self._open.discard(id(view))
+            self._cond.notify_all()  # the others may now all be waiting
+
+    def submit(self, view: BatchView, kind: str, payload: Any, rows: int, key: Any = None) -> Any:
+        """Wait until the call has run (merged with the others' waiting calls); its result."""
+        call = _Call(view, kind, payload, rows, key=key)
+        with self._cond:
+            self._waiting.append(call)
+            self._cond.notify_all()
+            seen, deadline = self._flushes, time.monotonic() + self.max_wait
+            while not call.done:
+                if self._flushes != seen:  # the others just got results: give them time
+                    seen, deadline = self._flushes, time.monotonic() + self.max_wait
+                everyone = {id(c.view) for c in self._waiting} >= self._open
+                if not self._running and (everyone or time.monotonic() >= deadline):
+                    self._run_waiting()
+                    continue
+                self._cond.wait(timeout=max(0.01, deadline - time.monotonic()))
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _run_waiting(self) -> None:
+        """Run every waiting call (the lock is released while the model works)."""
+        calls, self._waiting, self._running = self._waiting, [], True
+        self._cond.release()
+        try:
+            for group in _groups(calls):
+                self._run_group(group)
+        finally:
+            self._cond.acquire()
+            self._running = False
+            self._flushes += 1
+            for call in calls:
+                call.done = True
+            self._cond.notify_all()
+
+    def _run_group(self, group: _Group) -> None:
+        runner = _RUNNERS[group.kind]
+        before = self.backend.counters.snapshot()
+        try:
+            results = runner(self.backend, [c.payload for c in group.calls])
+        except Exception:  # noqa: BLE001 - retried one by one so only the bad call fails
+            results = None
+        self.merged_calls += 1
+        if results is None:
+            for call in group.calls:
+                try:
+                    call.result = runner(self.backend, [call.payload])[0]
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting search
+                    call.error = exc
+        else:
+            for call, result in zip(group.calls, results, strict=True):
+                call.result = result
+        _share_counters(group.calls, self.backend.counters.since(before))
+
+
+class BatchView:
+    """One search's view of a shared backend (the ``Backend`` protocol).
+
+    Text and id conversions go straight to the backend; model calls are merged with the other
+    views' through the ``SharedBatch``. ``counters`` holds this search's own share of the work.
+    """
+
+    def __init__(self, batch: SharedBatch) -> None:
+        self._batch = batch
+        self._backend = batch.backend
+        self.counters = WorkCounters()
+        self.model_name = self._backend.model_name
+        self._closed = False
+
+    def close(self) -> None:
+        """Leave the batch (the others stop waiting for this search). Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._batch._close(self)
+
+    def __enter__(self) -> BatchView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def context_length(self) -> int:
+        return self._backend.context_length
+
+    @property
+    def stop_token_ids(self) -> frozenset[int]:
+        return self._backend.stop_token_ids
+
+    @property
+    def reuses_prefix_per_row(self) -> bool:
+        return getattr(self._backend, "reuses_prefix_per_row", False)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._backend.tokenize(text)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self._backend.detokenize(ids)
+
+    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        return self._backend.chat_prompt_ids(messages)
+
+    def pin_prefix(self, ids: Sequence[int]) -> None:
+        pin = getattr(self._backend, "pin_prefix", None)
+        if pin is not None:
+            pin(ids)
+
+    def generate(
+        self, prefix: Sequence[int], *, max_new_tokens: int, seed: int | None
+    ) -> list[int]:
+        before = self._backend.counters.snapshot()
+        out = self._backend.generate(prefix, max_new_tokens=max_new_tokens, seed=seed)
+        _add(self.counters, self._backend.counters.since(before), 1.0)
+        return out
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[list[Candidate]]:
+        return self._submit("propose", list(requests), len(requests))
+
+    def propose_with_rollout_many(
+        self, requests: Sequence[ProposalRequest], rollouts: Sequence[RolloutSpec]
+    ) -> list[tuple[list[Candidate], list[int]]]:
+        return self._submit("propose_many", (list(requests), list(rollouts)), len(requests))
+
+    def propose_with_rollout(
+        self, request: ProposalRequest, **rollout: Any
+    ) -> tuple[list[Candidate], list[int]]:
+        spec = RolloutSpec(**rollout)
+        return self.propose_with_rollout_many([request], [spec])[0]
+
+    def rollout(self, prefixes: Sequence[Sequence[int]], **rollout: Any) -> list[list[int]]:
+        return self._submit("rollout", ([list(p) for p in prefixes], rollout), len(prefixes))
+
+    def option_probs(
+        self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
+    ) -> list[list[float]]:
+        payload = ([list(p) for p in prompts], list(option_ids))
+        return self._submit("option_probs", payload, len(prompts), key=tuple(option_ids))
+
+    def _submit(self, kind: str, payload: Any, rows: int, key: Any = None) -> Any:
+        if self._closed:
+            raise RuntimeError("this BatchView was closed: its search has ended")
+        return self._batch.submit(self, kind, payload, rows, key)
+
+
+# --- merged calls: each takes the backend and the calls' payloads, returns one result each --
+
+
+def _run_propose(backend: Backend, payloads: list[list[ProposalRequest]]) -> list[Any]:
+    flat = [r for requests in payloads for r in requests]
+    return _split(backend.propose(flat), [len(p) for p in payloads])
+
+
+def _run_propose_many(backend: Backend, payloads: list[tuple[list, list]]) -> list[Any]:
+    requests = [r for rs, _ in payloads for r in rs]
+    specs = [s for _, ss in payloads for s in ss]
+    return _split(
+        propose_and_roll_out_many(backend, requests, specs), [len(r) for r, _ in payloads]
+    )
+
+
+def _run_rollout(backend: Backend, payloads: list[tuple[list, dict]]) -> list[Any]:
+    # Each call has its own seed, and a roll-out call draws all its prefixes from one seed,
+    # so calls cannot be merged without changing draws: they run one after another.
+    return [backend.rollout(prefixes, **settings) for prefixes, settings in payloads]
+
+
+def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> list[Any]:
+    prompts = [p for ps, _ in payloads for p in ps]
+    probs = backend.option_probs(prompts, payloads[0][1])
+    return _split(probs, [len(ps) for ps, _ in payloads])
+
+
+_RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
+    "propose": _run_propose,
+    "propose_many": _run_propose_many,
+    "rollout": _run_rollout,
+    "option_probs": _run_option_probs,
+}
+
+
+def _groups(calls: list[_Call]) -> list[_Group]:
+    """Calls grouped by kind (and key), in the order their first call arrived."""
+    groups: dict[tuple[str, Any], _Group] = {}
+    for call in calls:
+        groups.setdefault((call.kind, call.key), _Group(call.kind)).calls.append(call)
+    return list(groups.values())
+
+
+def _split(items: list[Any], sizes: list[int]) -> list[list[Any]]:
+    out, start = [], 0
+    for size in sizes:
+        out.append(items[start : start + size])
+        start += size
+    return out
+
+
+def _share_counters(calls: list[_Call], delta: dict[str, int]) -> None:
+    """Each call's view counts the merged calls once and its share (by rows) of the rest."""
+    total = sum(c.rows for c in calls) or 1
+    for call in calls:
+        _add(call.view.counters, delta, call.rows / total)
+
+
+# Counted apart: calls and tokens above; evaluations by the evaluator on the view itself.
+_OWN_COUNTERS = ("forward_calls", "tokens_processed", "evaluation_prompts", "evaluation_cache_hits")
+
+
+def _add(counters: WorkCounters, delta: dict[str, int], share: float) -> None:
+    counters.forward_calls += delta.get("forward_calls", 0)
+    counters.tokens_processed += round(delta.get("tokens_processed", 0) * share)
+    for key, value in delta.items():
+        if key not in _OWN_COUNTERS:
+            counters.extra[key] = counters.extra.get(key, 0) + round(value * share)
