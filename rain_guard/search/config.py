@@ -92,6 +92,20 @@ class SearchConfig(BaseModel):
     seed: int = Field(
         0, description="Seed of every random draw in the search: same seed, same answer."
     )
+    t_min_schedule: tuple[int, ...] = Field(
+        (),
+        description=(
+            "T_min by commit: the first commit uses the first value, the next the next, the "
+            "last value repeats; empty: t_min for every commit."
+        ),
+    )
+    t_max_schedule: tuple[int, ...] = Field(
+        (),
+        description=(
+            "T by commit, like t_min_schedule (e.g. 50 50 50 12: the reference budget for the "
+            "first three commits, where refusals are decided, less after); empty: t_max."
+        ),
+    )
     parallel_leaves: int = Field(
         1,
         ge=1,
@@ -147,6 +161,17 @@ class SearchConfig(BaseModel):
             raise ValueError(f"t_min ({self.t_min}) must not exceed t_max ({self.t_max})")
         if any(length < 1 for length in self.set_lengths):
             raise ValueError(f"set_lengths must all be >= 1, got {self.set_lengths}")
+        for name in ("t_min_schedule", "t_max_schedule"):
+            if any(value < 1 for value in getattr(self, name)):
+                raise ValueError(f"{name} values must all be >= 1, got {getattr(self, name)}")
+        steps = max(len(self.t_min_schedule), len(self.t_max_schedule))
+        for commit in range(steps):
+            low, high = self.t_min_at(commit), self.t_max_at(commit)
+            if low > high:
+                raise ValueError(
+                    f"at commit {commit} the schedules give t_min {low} > t_max {high} "
+                    "(t_min_schedule / t_max_schedule, or t_min / t_max where one is empty)"
+                )
         return self
 
     def __init__(self, **data: object) -> None:
@@ -163,6 +188,18 @@ class SearchConfig(BaseModel):
         """Validated copy (pydantic's own ``model_copy`` would skip validation)."""
         return self.replace(**(update or {}))
 
+    def t_min_at(self, commit: int) -> int:
+        """T_min of the ``commit``-th commit (0 = the first) under ``t_min_schedule``."""
+        return _scheduled(self.t_min_schedule, commit, self.t_min)
+
+    def t_max_at(self, commit: int) -> int:
+        """T of the ``commit``-th commit (0 = the first) under ``t_max_schedule``."""
+        return _scheduled(self.t_max_schedule, commit, self.t_max)
+
+    def most_iterations_per_commit(self) -> int:
+        """The largest T any commit has (sizes recursion limits)."""
+        return max((self.t_max, *self.t_max_schedule))
+
     def set_length(self, depth: int) -> int:
         """Length in tokens of the token sets proposed at ``depth`` (0 = first answer set)."""
         return self.set_lengths[min(depth, len(self.set_lengths) - 1)]
@@ -171,6 +208,13 @@ class SearchConfig(BaseModel):
         """Upper bound on inner iterations of a whole answer, used to size recursion limits."""
         commits = self.max_new_tokens  # a commit adds at least one token
         return commits * self.t_max
+
+
+def _scheduled(schedule: tuple[int, ...], commit: int, flat: int) -> int:
+    """``schedule[commit]`` (the last value repeats); ``flat`` for an empty schedule."""
+    if not schedule:
+        return flat
+    return schedule[min(commit, len(schedule) - 1)]
 
 
 def _describe(exc: ValidationError) -> str:

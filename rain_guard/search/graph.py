@@ -147,7 +147,7 @@ def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     the root past ``t_max`` evaluations.
     """
     ctx, tree, config = runtime.context, state["tree"], runtime.context.config
-    room = config.t_max - tree.real_visits[ROOT]
+    room = config.t_max_at(len(state["commits"])) - tree.real_visits[ROOT]
     wanted = max(1, min(config.parallel_leaves, room))
     leaves: list[int] = []
     losses = steps.VirtualLoss(tree)
@@ -333,7 +333,7 @@ def route_after_backward(
     """Keep searching until the exit test holds, then commit; stop on a budget."""
     if state.get("stop_reason") is not None:
         return "__end__"
-    if steps.should_commit(state["tree"], runtime.context.config):
+    if steps.should_commit(state["tree"], runtime.context.config, len(state["commits"])):
         return "commit"
     return "select"
 
@@ -385,7 +385,7 @@ def recursion_limit(config: SearchConfig, commits: int | None = None) -> int:
     ``max_new_tokens`` commits.
     """
     commits = config.max_new_tokens if commits is None else commits
-    return commits * (4 * config.t_max + 1) + 16
+    return commits * (4 * config.most_iterations_per_commit() + 1) + 16
 
 
 # --- helpers -----------------------------------------------------------------------------

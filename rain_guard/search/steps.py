@@ -254,11 +254,13 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denom if denom > 0 else 0.0
 
 
-def should_commit(tree: SearchTree, config: SearchConfig) -> bool:
+def should_commit(tree: SearchTree, config: SearchConfig, commit: int = 0) -> bool:
     """Exit test of the inner loop: T_max reached, or T_min reached with a good best child.
 
     Iterations are the root's real visits, which include those carried over from before
-    the last commit (as in the reference). A leaf root can never commit.
+    the last commit (as in the reference). A leaf root can never commit. ``commit`` is the
+    index of the commit being searched for (0 = the first), which picks T_min and T from the
+    config's schedules.
 
     With ``config.adaptive_commit`` (our adaptive budget, off in faithful mode) a commit may
     also come before T_min: once ``adaptive_min_iterations`` iterations are done, if the best
@@ -270,12 +272,13 @@ def should_commit(tree: SearchTree, config: SearchConfig) -> bool:
     if best is None:
         return False
     done = tree.real_visits[ROOT]
-    if done >= config.t_max:
+    t_min, t_max = config.t_min_at(commit), config.t_max_at(commit)
+    if done >= t_max:
         return True
     early = config.adaptive_commit and done >= config.adaptive_min_iterations
     if early and _clearly_good(tree, best, config):
         return True
-    return done >= config.t_min and tree.value[best] >= config.v_threshold
+    return done >= t_min and tree.value[best] >= config.v_threshold
 
 
 def _clearly_good(tree: SearchTree, best: int, config: SearchConfig) -> bool:
