@@ -39,6 +39,8 @@ from rain_guard.backends.base import (
     propose_and_roll_out,
     rollout_kwargs,
 )
+from rain_guard.backends.transformers.cache_ops import new_cache
+from rain_guard.backends.transformers.forward import cache_keyword
 from rain_guard.backends.transformers.kv_memory import kv_bytes_per_token
 
 T = TypeVar("T")
@@ -82,9 +84,8 @@ class ReferenceCostBackend:
         self.inner_seconds = 0.0
         self.reference_seconds = 0.0
         self._seen: set[tuple[int, int]] = set()  # (length, hash) of sequences in "dicp"
-        # The inner TransformersBackend knows its model's cache argument and cache type.
-        self._cache_kw = getattr(inner, "_cache_kw", "past_key_values")
         model = getattr(inner, "model", None)
+        self._cache_kw = cache_keyword(model) if model is not None else "past_key_values"
         self._kv_per_token = kv_bytes_per_token(model) if model is not None else None
         self._logits_bytes = 0  # one float32 row of logits per dicp entry
         if self._kv_per_token is not None:
@@ -279,7 +280,7 @@ class ReferenceCostBackend:
     def _new_cache(self) -> Any:
         if self.model is None:
             return object()  # a stand-in: only "has a cache" matters when nothing runs
-        return self.inner._new_cache()
+        return new_cache(self.model.config)
 
     def _timed_inner(self, call: Callable[[], T]) -> T:
         start = time.perf_counter()

@@ -2,20 +2,19 @@
 
 What makes it fast enough for RAIN on a CPU:
 
-* Prefix KV caches. The few most recent prefixes are kept with their ``DynamicCache`` and
-  next-token logits. A call whose prefix shares leading token ids with a kept one reuses it:
-  the cache is forked (cheap: layer objects are copied, tensors shared, since updates
-  concatenate instead of writing in place), cropped back to the shared part (the rewind) and
-  fed only the rest. Sharing is decided on token ids, so a cache is never fed a mismatch.
-* Batching. ``propose`` runs all candidate rows of a request as one batch per step, so a request
-  costs about ``length`` forward calls; rows whose tokens agree share one cache row
-  (``sample_rows``), so a step feeds each distinct prefix once. ``propose_with_rollout`` adds
-  the search's roll-out of the same prefix as one more row of that batch. The walked sets'
-  positions are kept (``branch_store``), so expanding or rolling out a set later feeds only
-  its last token (while a kept cache covers the set's parent). ``option_probs`` scores all
-  prompts in one right-padded forward after their shared prefix (one prompt: one forward
-  after its kept prefix), or, when that feeds fewer tokens, with each prompt continuing its
-  own kept prefix (the caches stacked left-padded, explicit position ids).
+* Prefix KV caches (``prefix_cache``). The few most recent prefixes are kept with their
+  ``DynamicCache`` and next-token logits. A call whose prefix shares leading token ids with a
+  kept one forks it, crops it back to the shared part (the rewind) and feeds only the rest.
+* Batching (``walk``, ``proposer``). ``propose`` runs all candidate rows of a request as one
+  batch per step, so a request costs about ``length`` forward calls; rows whose tokens agree
+  share one cache row (``sample_rows``), so a step feeds each distinct prefix once.
+  ``propose_with_rollout`` adds the search's roll-out of the same prefix as one more row of
+  that batch. The walked sets' positions are kept (``branch_store``), so expanding or rolling
+  out a set later feeds only its last token (while a kept cache covers the set's parent).
+* Option scoring (``option_scoring``). ``option_probs`` scores all prompts in one
+  right-padded forward after their shared prefix (one prompt: one forward after its kept
+  prefix), or, when that feeds fewer tokens, with each prompt continuing its own kept prefix
+  (the caches stacked left-padded, explicit position ids).
 * Pinned prefixes. ``pin_prefix`` keeps a prefix every call of a run shares (an evaluator's
   instructions and examples) outside the small recent-prefix cache.
 * Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
@@ -26,29 +25,25 @@ cache layers (sliding windows, recurrent states) are recomputed from scratch eac
 
 from __future__ import annotations
 
-import copy
-import inspect
-import logging
 import re
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
-from rain_guard.backends.transformers.branch_store import Branch, BranchStore, common_length
-from rain_guard.backends.transformers.greedy_memo import TOP, GreedyMemo, GreedyStep
+from rain_guard.backends.transformers import cache_ops
+from rain_guard.backends.transformers.forward import ModelCalls
+from rain_guard.backends.transformers.greedy_memo import GreedyMemo
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter
-from rain_guard.backends.transformers.sample_rows import SampleRow, distinct_sets, prune, regroup
+from rain_guard.backends.transformers.option_scoring import OptionScorer
+from rain_guard.backends.transformers.prefix_cache import PrefixCache
+from rain_guard.backends.transformers.proposer import Proposer
+from rain_guard.backends.transformers.sampling import RolloutSampling, pick
+from rain_guard.backends.transformers.walk import Walker
 from rain_guard.errors import BackendError, ConfigError, PromptError
-
-logger = logging.getLogger(__name__)
 
 # Special tokens that end a turn in common chat formats; added to the stop ids when present.
 END_OF_TURN_TOKENS = (
@@ -62,29 +57,6 @@ END_OF_TURN_TOKENS = (
 FALLBACK_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither config nor tokenizer says
 _TAIL_TOKENS = 8  # prefix tokens decoded with a continuation to find its last character
-MAX_PINNED = 4  # prefixes kept by pin_prefix (one per evaluator option order in practice)
-
-
-@dataclass(frozen=True)
-class _Rollout:
-    """What a roll-out row samples: full softmax at ``temperature`` (0: argmax) to a boundary."""
-
-    boundaries: str
-    max_tokens: int
-    temperature: float
-    generator: torch.Generator  # the roll-out's own draws, apart from the candidates'
-
-
-@dataclass
-class _Entry:
-    """A kept prefix: its ids, a cache covering exactly them, and the next-token logits."""
-
-    ids: tuple[int, ...]
-    cache: Any
-    logits: torch.Tensor  # (vocab,) float32
-
-
-_Walked = tuple[Any, int, torch.Tensor]  # walked sets' own positions (a cache), its row, logits
 
 
 class TransformersBackend:
@@ -148,26 +120,23 @@ class TransformersBackend:
             getattr(model.config, "_name_or_path", "") or "transformers"
         )
         self.counters = WorkCounters()
-        self._max_cached_prefixes = max_cached_prefixes
+        self.kv_memory = KVMemoryMeter()
         self.max_batch = max_batch
         self.max_rounds = max_rounds
         self.oversample = oversample
-        self._lock = threading.RLock()
-        self._entries: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
-        self._pinned: OrderedDict[tuple[int, ...], _Entry] = OrderedDict()
-        self._greedy = GreedyMemo(max_cached_prefixes)
-        self._branches = BranchStore(max_cached_prefixes)
         self._keep_walked_sets = bool(keep_walked_sets)
-        self.kv_memory = KVMemoryMeter()
-        params = inspect.signature(model.forward).parameters
-        self._cache_kw = "cache" if "cache" in params else "past_key_values"
-        self._has_logits_to_keep = "logits_to_keep" in params
-        self._vocab = int(model.get_input_embeddings().num_embeddings)
-        self._device = model.device
+        self._lock = threading.RLock()
         self._specials = _special_tokens(tokenizer)
         self._special_re = _alternation(self._specials)
         self._stop_ids = _stop_ids(model, tokenizer, self._specials)
-        self._pad_id = _first_int(tokenizer.pad_token_id, *sorted(self._stop_ids), 0)
+        self._calls = ModelCalls(self.model, self.model_name, self.counters, self.kv_memory)
+        self._vocab = self._calls.vocab
+        self._prefixes = PrefixCache(self._calls, max_cached_prefixes)
+        self._greedy = GreedyMemo(max_cached_prefixes)
+        walker = Walker(self._calls, self._stop_ids, self._at_boundary)
+        self._proposer = Proposer(self._prefixes, self._greedy, walker)
+        pad_id = _first_int(tokenizer.pad_token_id, *sorted(self._stop_ids), 0)
+        self._scorer = OptionScorer(self._prefixes, pad_id)
 
     @classmethod
     def from_pretrained(
@@ -192,20 +161,15 @@ class TransformersBackend:
     @property
     def max_cached_prefixes(self) -> int:
         """Recent prefix caches kept (pinned ones apart): memory traded for recompute."""
-        return self._max_cached_prefixes
+        return self._prefixes.size
 
     @max_cached_prefixes.setter
     def max_cached_prefixes(self, value: int) -> None:
         """Change how many are kept; the oldest beyond the new size are dropped now."""
         _check_cache_size(value)
         with self._lock:
-            self._max_cached_prefixes = value
             self._greedy.size = value
-            self._branches.size = value
-            self._branches.trim()
-            while len(self._entries) > value:
-                self._entries.popitem(last=False)
-            self._note_kept()
+            self._prefixes.resize(value)
 
     @property
     def keep_walked_sets(self) -> bool:
@@ -217,8 +181,8 @@ class TransformersBackend:
         with self._lock:
             self._keep_walked_sets = bool(value)
             if not value:
-                self._branches.clear()
-                self._note_kept()
+                self._prefixes.branches.clear()
+                self._prefixes.note_kept()
 
     # ----------------------------------------------------------------- text <-> ids
 
@@ -353,9 +317,9 @@ class TransformersBackend:
         no tokens. Returns only the new ids.
         """
         _check_rollout_temperature(temperature)
-        spec = _Rollout(boundaries, max_tokens, temperature, torch.Generator().manual_seed(seed))
+        spec = RolloutSampling.seeded(boundaries, max_tokens, temperature, seed)
         with self._lock, torch.inference_mode():
-            return [self._rollout_one(_check_ids(p, self._vocab), spec) for p in prefixes]
+            return [self._proposer.rollout(_check_ids(p, self._vocab), spec) for p in prefixes]
 
     def propose_with_rollout(
         self,
@@ -375,7 +339,7 @@ class TransformersBackend:
         A greedy roll-out (``temperature`` 0) shares the greedy set's row while they agree.
         """
         _check_rollout_temperature(temperature)
-        spec = _Rollout(boundaries, max_tokens, temperature, torch.Generator().manual_seed(seed))
+        spec = RolloutSampling.seeded(boundaries, max_tokens, temperature, seed)
         with self._lock, torch.inference_mode():
             return self._propose_one(request, spec)
 
@@ -394,7 +358,7 @@ class TransformersBackend:
         out: list[list[float]] = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(rows), self.max_batch):
-                probs = self._next_token_probs(rows[start : start + self.max_batch])
+                probs = self._scorer.next_token_probs(rows[start : start + self.max_batch])
                 out += probs[:, options].tolist()
         return out
 
@@ -410,493 +374,35 @@ class TransformersBackend:
             return []
         with self._lock, torch.inference_mode():
             generator = None if seed is None else torch.Generator().manual_seed(seed)
-            cache, logits = self._prefill(ids)
+            cache, logits = self._prefixes.prefill(ids)
             new: list[int] = []
             while len(new) < max_new_tokens:
-                token = _pick(logits, generator)
+                token = pick(logits, generator)
                 if token in self._stop_ids:
                     break
                 new.append(token)
                 if len(new) < max_new_tokens:
-                    logits = self._extend(cache, [token])
+                    logits = self._calls.extend(cache, [token])
             return new
 
-    # ----------------------------------------------------------------- propose
-
     def _propose_one(
-        self, req: ProposalRequest, rollout: _Rollout | None = None
+        self, req: ProposalRequest, rollout: RolloutSampling | None = None
     ) -> tuple[list[Candidate], list[int]]:
         """Candidates for ``req`` and, with ``rollout``, a roll-out drawn in the same walk."""
         ids = _check_ids(req.prefix, self._vocab)
         if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
             raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
         _check_temperature(req.temperature)
-        if _greedy_only(req, rollout):
-            return self._greedy_walk(ids, req, rollout)
-        cache, logits = self._prefill(ids)
-        walked: dict[tuple[int, ...], _Walked] | None = None
-        if self._keep_walked_sets and _is_plain(cache) and self._branches.size > 0:
-            walked = {}
-        generator = torch.Generator().manual_seed(req.seed)
-        need = req.num_candidates + len(req.exclude)
-        found: dict[tuple[int, ...], float] = {}
-        rows: list[SampleRow] = []
-        if req.length == 1:
-            candidates = self._top_tokens(logits, req)
-        else:
-            count = self.oversample * req.num_candidates + len(req.exclude)
-            rows = [SampleRow("set", req.length, greedy=i == 0) for i in range(count)]
-        roll = self._rollout_row(ids, rollout)
-        self._walk(cache, logits, ids, [*rows, *roll], req, generator, rollout, need, walked)
-        distinct_sets(rows, req.exclude, found)
-        for _ in range(self.max_rounds - 1 if rows else 0):
-            missing = req.num_candidates - len(found)
-            if missing <= 0:
-                break
-            rows = [SampleRow("set", req.length) for _ in range(self.oversample * missing)]
-            cache, logits = self._prefill(ids)  # an exact hit: a fresh fork, no forward
-            self._walk(cache, logits, ids, rows, req, generator, None, need, walked)
-            distinct_sets(rows, req.exclude, found)
-        if req.length > 1:
-            candidates = [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
-        if walked:
-            self._keep_branches(ids, walked, candidates)
-        return candidates, (roll[0].tokens if roll else [])
-
-    def _keep_branches(
-        self,
-        ids: tuple[int, ...],
-        walked: dict[tuple[int, ...], _Walked],
-        candidates: list[Candidate],
-    ) -> None:
-        """Keep the walked positions of the returned sets (the ones a search can expand)."""
-        wanted = {ids + c.tokens[:-1] for c in candidates}
-        branches = [
-            Branch(key, len(ids), tail, row, logits)
-            for key, (tail, row, logits) in walked.items()
-            if key in wanted
-        ]
-        self._branches.add(ids, branches)
-        self._note_kept()
-
-    def _greedy_walk(
-        self, ids: tuple[int, ...], req: ProposalRequest | None, rollout: _Rollout | None
-    ) -> tuple[list[Candidate], list[int]]:
-        """The greedy set of ``req`` and a greedy roll-out, as one greedy run of one row.
-
-        Both are the same greedy continuation, cut at different points (the set after
-        ``req.length`` tokens or a stop id, the roll-out at a boundary). Steps the memo knows
-        (an earlier greedy run through ``ids``) cost no forward call; the rest are decoded
-        one call each and remembered, with the cache of the whole run.
-        """
-        known = self._greedy.known(ids)
-        steps: list[GreedyStep] = []
-        set_row = SampleRow("set", req.length) if req is not None else None
-        roll = self._rollout_row(ids, rollout)
-        cache = logits = None
-        while (set_row is not None and not set_row.done) or (roll and not roll[0].done):
-            if len(steps) < len(known):
-                step = known[len(steps)]
-            else:
-                if cache is None:
-                    cache, logits = self._prefill(ids + tuple(s.token for s in steps))
-                else:
-                    logits = self._extend(cache, [steps[-1].token])
-                top, index = logits.topk(min(TOP, self._vocab))  # index[0]: the argmax
-                step = GreedyStep(int(index[0]), top.float().cpu())
-            steps.append(step)
-            for row in (set_row, *roll):
-                if row is not None and not row.done:
-                    row.tokens.append(step.token)
-                    row.done = self._row_done(row, ids, rollout)
-        self._keep_greedy(ids, steps, cache, logits)
-        candidates = []
-        if set_row is not None:
-            prior = sum(s.logprob(req.top_k) for s in steps[: len(set_row.tokens)])
-            candidates = [Candidate(tuple(set_row.tokens), prior)]
-        return candidates, (roll[0].tokens if roll else [])
-
-    def _keep_greedy(
-        self, ids: tuple[int, ...], steps: list[GreedyStep], cache: Any, logits: Any
-    ) -> None:
-        """Remember a greedy run, and its cache (which lacks the last token) as a prefix.
-
-        A run taken wholly from the memo (no ``cache``) adds nothing to it.
-        """
-        if cache is None:
-            return
-        self._greedy.store(ids, steps)
-        if _is_plain(cache):
-            self._remember(_Entry(ids + tuple(s.token for s in steps[:-1]), cache, logits))
-
-    def _top_tokens(self, logits: torch.Tensor, req: ProposalRequest) -> list[Candidate]:
-        """One-token sets: the most likely tokens not excluded, best first."""
-        logp = torch.log_softmax(logits, dim=-1)
-        log_pool = torch.logsumexp(logp.topk(min(req.top_k, self._vocab)).values, dim=0)
-        wanted = min(self._vocab, req.num_candidates + len(req.exclude))
-        out = []
-        for token in logp.topk(wanted).indices.tolist():
-            if (token,) not in req.exclude:
-                out.append(Candidate((token,), min(0.0, float(logp[token] - log_pool))))
-            if len(out) == req.num_candidates:
-                break
-        return out
-
-    def _rollout_row(self, ids: tuple[int, ...], rollout: _Rollout | None) -> list[SampleRow]:
-        """The roll-out's row, or none when there is nothing to roll out."""
-        if rollout is None or rollout.max_tokens <= 0:
-            return []
-        if self._at_boundary(ids, [], rollout.boundaries):
-            return []
-        return [SampleRow("rollout", rollout.max_tokens)]
-
-    def _walk(
-        self,
-        cache: Any,
-        first_logits: torch.Tensor,
-        ids: tuple[int, ...],
-        rows: list[SampleRow],
-        req: ProposalRequest | None,
-        generator: torch.Generator | None,
-        rollout: _Rollout | None,
-        need: int,
-        walked: dict[tuple[int, ...], _Walked] | None = None,
-    ) -> None:
-        """Draw every row to its end, one batched forward call per step.
-
-        ``cache`` (one row, consumed) covers ``ids`` and ``first_logits`` follow it. Set rows
-        draw from ``req``'s top-k with ``generator``, the roll-out row as ``rollout`` says. Rows
-        with equal tokens share a cache row (``sample_rows``); set rows beyond the first
-        ``need`` distinct ones are dropped. Each set that reaches its length is added to
-        ``walked`` (when given) with its own positions, before its cache row is let go.
-        """
-        logits = first_logits.unsqueeze(0)  # (cache rows, vocab)
-        while any(row.live for row in rows):
-            live = [row for row in rows if row.live]
-            self._draw_sets([r for r in live if r.kind == "set"], logits, req, generator)
-            for row in live:
-                if row.kind == "rollout":
-                    row.tokens.append(_draw_rollout(logits[row.owner], rollout))
-                row.done = self._row_done(row, ids, rollout)
-            if walked is not None:
-                self._take_walked(live, cache, logits, ids, walked)
-            prune(rows, need)
-            if not any(row.live for row in rows):
-                return
-            parents, tokens = regroup(rows)
-            if parents != list(range(logits.shape[0])):
-                cache.batch_select_indices(torch.tensor(parents, device=self._device))
-            logits = self._step_rows(cache, tokens)
-
-    def _take_walked(
-        self,
-        rows: list[SampleRow],
-        cache: Any,
-        logits: torch.Tensor,
-        ids: tuple[int, ...],
-        walked: dict[tuple[int, ...], _Walked],
-    ) -> None:
-        """Copy out the positions of the sets that just reached their length (but the last token).
-
-        Sets ending in a stop id are left out: nothing expands them. One copy per layer holds
-        every such set of this step, one row each, and only their own positions, so the
-        batch they come from is freed when the walk ends.
-        """
-        owners: dict[tuple[int, ...], int] = {}
-        for row in rows:
-            if row.kind != "set" or len(row.tokens) != row.limit or row.limit < 2:
-                continue
-            key = ids + tuple(row.tokens[:-1])
-            if key not in walked and row.tokens[-1] not in self._stop_ids:
-                owners.setdefault(key, row.owner)
-        if not owners or cache.get_seq_length() != len(next(iter(owners))):
-            return  # (the length check cannot fail while set rows step together)
-        index = torch.tensor(list(owners.values()), device=self._device)
-        tail = self._new_cache()
-        for i, layer in enumerate(cache.layers):
-            keys = layer.keys[:, :, len(ids) :].index_select(0, index)
-            tail.update(keys, layer.values[:, :, len(ids) :].index_select(0, index), i)
-        for row, (key, owner) in enumerate(owners.items()):
-            walked[key] = (tail, row, logits[owner].clone())
-
-    def _draw_sets(
-        self,
-        rows: list[SampleRow],
-        logits: torch.Tensor,
-        req: ProposalRequest | None,
-        generator: torch.Generator | None,
-    ) -> None:
-        """One top-k draw per set row from its cache row's logits (the greedy row: argmax).
-
-        The log-probability is taken at temperature 1 under the top-``top_k`` renormalised
-        distribution, so greedy and sampled priors compare fairly.
-        """
-        if not rows or req is None:
-            return
-        k = min(req.top_k, self._vocab)
-        values, indices = logits.topk(k, dim=-1)  # (cache rows, k), sorted
-        owners = torch.tensor([row.owner for row in rows])
-        values, indices = values.cpu()[owners], indices.cpu()[owners]
-        logp = torch.log_softmax(values, dim=-1)
-        picks = torch.multinomial(
-            torch.softmax(values / req.temperature, dim=-1), 1, generator=generator
+        return self._proposer.propose(
+            ids,
+            req,
+            rollout,
+            oversample=self.oversample,
+            max_rounds=self.max_rounds,
+            keep_sets=self._keep_walked_sets,
         )
-        for j, row in enumerate(rows):
-            if row.greedy:
-                picks[j, 0] = 0  # column 0 is the argmax
-        tokens = indices.gather(1, picks).squeeze(1).tolist()
-        step_logp = logp.gather(1, picks).squeeze(1).tolist()
-        for row, token, lp in zip(rows, tokens, step_logp, strict=True):
-            row.tokens.append(token)
-            row.logprob += lp
 
-    def _row_done(self, row: SampleRow, ids: tuple[int, ...], rollout: _Rollout | None) -> bool:
-        if len(row.tokens) >= row.limit:
-            return True
-        if row.kind == "rollout":
-            return self._at_boundary(ids, row.tokens, rollout.boundaries)
-        return row.tokens[-1] in self._stop_ids
-
-    # ----------------------------------------------------------------- rollout
-
-    def _rollout_one(self, ids: tuple[int, ...], rollout: _Rollout) -> list[int]:
-        if rollout.temperature == 0:
-            return self._greedy_walk(ids, None, rollout)[1]
-        roll = self._rollout_row(ids, rollout)
-        if not roll:
-            return []
-        cache, logits = self._prefill(ids)
-        self._walk(cache, logits, ids, roll, None, None, rollout, need=0)
-        return roll[0].tokens
-
-    def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
-        """True after a stop id or when the text of the prefix tail + ``new`` ends a sentence."""
-        last = new[-1] if new else (ids[-1] if ids else None)
-        if last in self._stop_ids:
-            return True
-        text = self.detokenize([*ids[-_TAIL_TOKENS:], *new])
-        return bool(text) and text[-1] in boundaries
-
-    # ----------------------------------------------------------------- option scoring
-
-    def _next_token_probs(self, rows: list[tuple[int, ...]]) -> torch.Tensor:
-        """(rows, vocab) next-token probabilities: shared prefix once, suffixes right-padded.
-
-        A single row is one prefill (its kept prefix reused), not a prefix call plus a
-        suffix call.
-        """
-        if len(rows) == 1:
-            _, logits = self._prefill(rows[0])
-            return torch.softmax(logits, dim=-1).unsqueeze(0).cpu()
-        starts = self._own_starts(rows)
-        if starts is not None:
-            return self._probs_on_own_prefixes(rows, starts)
-        common = min(common_length(rows), min(len(r) for r in rows) - 1)
-        if common > 0:
-            cache, _ = self._prefill(rows[0][:common])
-        else:
-            cache = self._new_cache()
-        cache.batch_repeat_interleave(len(rows))
-        suffixes = [r[common:] for r in rows]
-        held = torch.ones((len(rows), common), dtype=torch.long)
-        return torch.softmax(self._last_logits(suffixes, cache, held), dim=-1).cpu()
-
-    def _own_starts(self, rows: list[tuple[int, ...]]) -> list[tuple[_Entry | None, int]] | None:
-        """Each row's longest kept prefix and its usable length, or None.
-
-        None unless continuing every row from its own kept prefix feeds fewer tokens than
-        computing the prefix all rows share once. Rows whose long prefixes differ early
-        (an evaluation prompt asked in two option orders, each order's instructions pinned)
-        share little, so the shared-prefix batch would re-feed what is already cached.
-        """
-        common = min(common_length(rows), min(len(r) for r in rows) - 1)
-        starts = []
-        for row in rows:
-            entry, matched = self._best_entry(row)
-            starts.append((entry, min(matched, len(row) - 1)))  # the last position is fed
-        best = max(keep for _, keep in starts)
-        shared = common - min(common, best) + sum(len(r) - common for r in rows)
-        own = sum(len(r) - keep for r, (_, keep) in zip(rows, starts, strict=True))
-        return starts if own < shared else None
-
-    def _probs_on_own_prefixes(
-        self, rows: list[tuple[int, ...]], starts: list[tuple[_Entry | None, int]]
-    ) -> torch.Tensor:
-        """(rows, vocab) next-token probabilities, one forward call, each row on its own prefix.
-
-        The rows' caches are stacked left-padded to the longest (padding masked out), the
-        rest of every row is fed right-padded with explicit position ids (left padding is
-        wrong without them), and each row's cache is kept as a single-row call keeps it.
-        """
-        caches = [
-            self._cropped(e, keep) if e is not None and keep > 0 else None for e, keep in starts
-        ]
-        keeps = [keep if c is not None else 0 for c, (_, keep) in zip(caches, starts, strict=True)]
-        for keep in keeps:
-            self._count_reuse(keep)
-        held = max(keeps)
-        batch = self._stacked(caches, keeps, held)
-        suffixes = [r[keep:] for r, keep in zip(rows, keeps, strict=True)]
-        width = max(len(s) for s in suffixes)
-        mask = torch.zeros((len(rows), held), dtype=torch.long)
-        positions = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, keep in enumerate(keeps):
-            mask[i, held - keep :] = 1
-            positions[i] = torch.arange(keep, keep + width)
-        picked = self._last_logits(suffixes, batch, mask, positions)
-        for i, row in enumerate(rows):
-            cache = self._row_of(batch, i, held - keeps[i], held + len(suffixes[i]))
-            self._remember(_Entry(row, cache, picked[i]))
-        return torch.softmax(picked, dim=-1).cpu()
-
-    def _last_logits(
-        self,
-        suffixes: list[tuple[int, ...]],
-        cache: Any,
-        held: torch.Tensor,
-        positions: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Feed ``suffixes`` right-padded after ``cache``; (rows, vocab) logits at each row's end.
-
-        ``held`` is the (rows, cached positions) mask of the cache's real positions; the
-        attention mask is left out when nothing is masked, so an unpadded batch runs as
-        an unmasked one. Only the distinct last columns are returned by the model.
-        """
-        width = max(len(s) for s in suffixes)
-        input_ids = torch.full((len(suffixes), width), self._pad_id, dtype=torch.long)
-        fed = torch.zeros((len(suffixes), width), dtype=torch.long)
-        for i, suffix in enumerate(suffixes):
-            input_ids[i, : len(suffix)] = torch.tensor(suffix)
-            fed[i, : len(suffix)] = 1
-        mask = torch.cat([held, fed], dim=1)
-        last = [len(s) - 1 for s in suffixes]
-        columns = sorted(set(last))
-        logits = self._forward(
-            input_ids,
-            cache,
-            None if bool(mask.all()) else mask,
-            keep=torch.tensor(columns, device=self._device),
-            positions=positions,
-        )
-        return logits[torch.arange(len(suffixes)), [columns.index(n) for n in last]]
-
-    def _stacked(self, caches: list[Any], keeps: list[int], held: int) -> Any:
-        """One batched cache of ``held`` positions; row i ends with ``caches[i]``.
-
-        The positions before a row's own ``keeps[i]`` are zeros (masked out by the caller); a
-        row without a cache (None) is all zeros. One allocation and one copy per layer.
-        """
-        layers = next(c for c in caches if c is not None).layers
-        batch = self._new_cache()
-        for index, like in enumerate(layers):
-            keys = like.keys.new_zeros(_batch_shape(like.keys, len(caches), held))
-            values = like.values.new_zeros(_batch_shape(like.values, len(caches), held))
-            for row, (cache, keep) in enumerate(zip(caches, keeps, strict=True)):
-                if cache is not None:
-                    keys[row, :, held - keep :] = cache.layers[index].keys[0]
-                    values[row, :, held - keep :] = cache.layers[index].values[0]
-            batch.update(keys, values, index)
-        return batch
-
-    def _row_of(self, batch: Any, row: int, start: int, end: int) -> Any:
-        """A single-row cache of positions ``start:end`` of one row of a batched cache."""
-        cache = self._new_cache()
-        for index, layer in enumerate(batch.layers):
-            keys = layer.keys[row : row + 1, :, start:end]
-            cache.update(keys, layer.values[row : row + 1, :, start:end], index)
-        return cache
-
-    # ----------------------------------------------------------------- KV caches
-
-    def _prefill(self, ids: tuple[int, ...]) -> tuple[Any, torch.Tensor]:
-        """A private cache covering ``ids`` (the caller may extend it) and the logits after.
-
-        Reuses the kept prefix sharing the most leading ids: fork it, crop it back to the
-        shared part (at most ``len(ids) - 1`` so the last position yields fresh logits) and
-        feed only the rest. The result is kept; prefixes it extends are dropped. Caches
-        other than plain attention ones are neither kept nor forked.
-        """
-        entry, common = self._best_entry(ids)
-        if entry is not None and common == len(ids) == len(entry.ids):
-            if entry.ids in self._entries:
-                self._entries.move_to_end(entry.ids)
-            self._count_reuse(common)
-            return self._fork(entry.cache), entry.logits
-        keep = min(common, len(ids) - 1)
-        cache = self._cropped(entry, keep) if entry is not None and keep > 0 else None
-        if cache is None:
-            cache, keep = self._new_cache(), 0
-        self._count_reuse(keep)
-        logits = self._extend(cache, ids[keep:])
-        if not _is_plain(cache):
-            return cache, logits  # may update in place: never keep or fork it
-        self._remember(_Entry(ids, cache, logits))
-        return self._fork(cache), logits
-
-    def _best_entry(self, ids: tuple[int, ...]) -> tuple[_Entry | None, int]:
-        """The kept prefix sharing the most leading ids, and how many.
-
-        Most recent first wins ties. A walked set that continues further wins if a kept
-        cache covers its parent: that cache, cropped to the parent, takes the set's
-        positions (``branch_store``).
-        """
-        best, best_len = None, 0
-        for entry in [*reversed(self._entries.values()), *self._pinned.values()]:
-            common = common_length([entry.ids, ids])
-            if common > best_len:
-                best, best_len = entry, common
-        branch, common = self._branches.best(ids)
-        if branch is None or common <= best_len or best_len < branch.parent:
-            return best, best_len
-        base = self._cropped(best, branch.parent)
-        if base is None:
-            return best, best_len
-        return _Entry(branch.ids, branch.on(base), branch.logits), common
-
-    def _cropped(self, entry: _Entry, keep: int) -> Any | None:
-        """A fork of ``entry``'s cache holding its first ``keep`` positions, or None."""
-        cache = self._fork(entry.cache)
-        current = cache.get_seq_length()
-        try:
-            if current > keep:
-                cache.crop(-(current - keep))  # transformers 5.24 accepts only n <= 0
-        except (ValueError, NotImplementedError, RuntimeError) as exc:
-            logger.debug("cache crop failed (%s); recomputing the prefix", exc)
-            return None
-        return cache if cache.get_seq_length() == keep else None
-
-    def _remember(self, entry: _Entry) -> None:
-        for ids in [
-            k for k in self._entries if len(k) <= len(entry.ids) and entry.ids[: len(k)] == k
-        ]:
-            del self._entries[ids]  # superseded: the new entry covers it
-        self._entries[entry.ids] = entry
-        while len(self._entries) > self.max_cached_prefixes:
-            self._entries.popitem(last=False)
-        self._note_kept()
-
-    def _note_kept(self) -> None:
-        """Tell the memory meter which caches are kept now."""
-        kept = [e.cache for e in self._entries.values()]
-        kept += self._branches.caches()
-        self.kv_memory.keep(kept, [e.cache for e in self._pinned.values()])
-
-    def _new_cache(self) -> Any:
-        try:
-            return DynamicCache(config=self.model.config)
-        except Exception:  # noqa: BLE001 - configs without layer types: lazy layers
-            return DynamicCache()
-
-    def _fork(self, cache: Any) -> Any:
-        """An independent view of a plain cache: updates to either leave the other intact.
-
-        Copying the layer objects suffices (0.06 ms, no tensor copy), because updates, crops
-        and batch ops of ``DynamicLayer`` rebind ``keys``/``values`` instead of writing in
-        place; a unit test pins that.
-        """
-        fork = copy.copy(cache)
-        fork.layers = [copy.copy(layer) for layer in cache.layers]
-        return fork
+    # ----------------------------------------------------------------- kept caches
 
     def pin_prefix(self, ids: Sequence[int]) -> None:
         """Keep a cache of ``ids`` until ``clear_cache`` drops it, whatever else is cached.
@@ -908,100 +414,45 @@ class TransformersBackend:
         """
         key = _check_ids(ids, self._vocab)
         with self._lock, torch.inference_mode():
-            if key in self._pinned:
-                return
-            self._prefill(key)
-            entry = self._entries.get(key)
-            if entry is None:
-                return  # a cache that cannot be kept (not a plain attention cache)
-            self._pinned[key] = entry
-            while len(self._pinned) > MAX_PINNED:
-                self._pinned.popitem(last=False)
-            self._note_kept()
+            self._prefixes.pin(key)
 
     def clear_cache(self, *, keep_pinned: bool = False) -> None:
         """Drop every kept prefix cache (frees their memory); pinned ones too unless asked."""
         with self._lock:
-            self._entries.clear()
             self._greedy.clear()
-            self._branches.clear()
-            if not keep_pinned:
-                self._pinned.clear()
-            self._note_kept()
+            self._prefixes.clear(keep_pinned=keep_pinned)
 
-    # ----------------------------------------------------------------- forward passes
+    # Internals that unit tests reach: the kept prefixes, walked sets, one-row feeds, forks.
+
+    @property
+    def _entries(self) -> Any:
+        return self._prefixes.entries
+
+    @property
+    def _branches(self) -> Any:
+        return self._prefixes.branches
+
+    def _note_kept(self) -> None:
+        self._prefixes.note_kept()
 
     def _extend(self, cache: Any, tokens: Sequence[int]) -> torch.Tensor:
-        """Feed ``tokens`` as one row; the logits after the last one, (vocab,) float32."""
-        input_ids = torch.tensor([list(tokens)], dtype=torch.long)
-        return self._forward(input_ids, cache, None, keep=1)[0, -1]
+        return self._calls.extend(cache, tokens)
 
-    def _step_rows(self, cache: Any, tokens: Sequence[int]) -> torch.Tensor:
-        """Feed one token to each row of a batched cache; (rows, vocab) float32 logits."""
-        input_ids = torch.tensor(list(tokens), dtype=torch.long).view(-1, 1)
-        return self._forward(input_ids, cache, None, keep=1)[:, -1]
+    def _fork(self, cache: Any) -> Any:
+        return cache_ops.fork(cache)
 
-    def _forward(
-        self,
-        input_ids: torch.Tensor,
-        cache: Any,
-        mask: torch.Tensor | None,
-        keep: Any,
-        positions: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """One model call; ``keep`` is 1 (last position) or a tensor of positions to return.
+    # ----------------------------------------------------------------- roll-out boundaries
 
-        ``positions``: explicit position ids, (rows, tokens), for rows whose cached parts
-        differ in length (None: each row continues right after the cache).
-        """
-        kwargs: dict[str, Any] = {self._cache_kw: cache, "use_cache": True}
-        if mask is not None:
-            kwargs["attention_mask"] = mask.to(self._device)
-        if positions is not None:
-            kwargs["position_ids"] = positions.to(self._device)
-        if self._has_logits_to_keep:
-            kwargs["logits_to_keep"] = keep
-        try:
-            out = self.model(input_ids=input_ids.to(self._device), **kwargs)
-        except Exception as exc:
-            raise BackendError(f"{self.model_name} forward pass failed: {exc}") from exc
-        self.counters.forward_calls += 1
-        self.kv_memory.observe(cache)
-        fed = mask[:, -input_ids.shape[1] :].sum() if mask is not None else input_ids.numel()
-        self.counters.tokens_processed += int(fed)
-        logits = out.logits
-        if not self._has_logits_to_keep:
-            logits = logits[:, -1:] if isinstance(keep, int) else logits[:, keep]
-        return logits.float()
-
-    def _count_reuse(self, tokens: int) -> None:
-        extra = self.counters.extra
-        extra["prefix_tokens_reused"] = extra.get("prefix_tokens_reused", 0) + tokens
+    def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
+        """True after a stop id or when the text of the prefix tail + ``new`` ends a sentence."""
+        last = new[-1] if new else (ids[-1] if ids else None)
+        if last in self._stop_ids:
+            return True
+        text = self.detokenize([*ids[-_TAIL_TOKENS:], *new])
+        return bool(text) and text[-1] in boundaries
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _pick(logits: torch.Tensor, generator: torch.Generator | None) -> int:
-    """Argmax without a generator, else a draw from the softmax of ``logits``."""
-    if generator is None:
-        return int(logits.argmax())
-    probs = torch.softmax(logits.float().cpu(), dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
-
-
-def _is_plain(cache: Any) -> bool:
-    """True for a DynamicCache of plain attention layers, whose ops never write in place."""
-    return (
-        type(cache) is DynamicCache
-        and all(type(layer) is DynamicLayer for layer in cache.layers)
-        and (cache.layers or cache.layer_class_to_replicate is DynamicLayer)
-    )
-
-
-def _batch_shape(states: torch.Tensor, rows: int, positions: int) -> tuple[int, ...]:
-    """The shape of ``rows`` rows of ``positions`` positions like (1, heads, n, dim) ``states``."""
-    return (rows, *states.shape[1:-2], positions, states.shape[-1])
 
 
 def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tuple[int, ...]:
@@ -1025,23 +476,10 @@ def _check_temperature(temperature: float) -> None:
         raise BackendError(f"temperature must be > 0, got {temperature}")
 
 
-def _greedy_only(req: ProposalRequest, rollout: _Rollout | None) -> bool:
-    """A request for the greedy set alone, with a greedy roll-out: one greedy run does both."""
-    greedy_rollout = rollout is not None and rollout.temperature == 0
-    return greedy_rollout and req.num_candidates == 1 and not req.exclude and req.top_k <= TOP
-
-
 def _check_rollout_temperature(temperature: float) -> None:
     """Roll-outs also take 0 (greedy)."""
     if not temperature >= 0:
         raise BackendError(f"roll-out temperature must be >= 0 (0: greedy), got {temperature}")
-
-
-def _draw_rollout(logits: torch.Tensor, rollout: _Rollout) -> int:
-    """The roll-out's next token: argmax at temperature 0, else a draw at its temperature."""
-    if rollout.temperature == 0:
-        return _pick(logits, None)
-    return _pick(logits / rollout.temperature, rollout.generator)
 
 
 def _check_messages(messages: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

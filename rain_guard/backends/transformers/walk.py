@@ -1,0 +1,155 @@
+"""The batched walk: candidate-set rows and a roll-out row drawn together, one call per step.
+
+A walk starts from a batch of cache rows after a prefix and draws every ``SampleRow`` to its
+end: set rows from the request's top-k, the roll-out row from the full distribution to a
+sentence boundary. Rows whose tokens agree share a cache row (``sample_rows``), so a step feeds
+each distinct sequence once; set rows that cannot be among the kept sets are dropped at once.
+
+``WalkBatch`` is the batch being stepped: the cache rows and the logits after each. Selecting
+the cache rows that continue and feeding their next tokens happens there alone, so rows with
+different prefixes (caches stacked left-padded) need only a per-row attention mask and
+position ids in that one unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rain_guard.backends.base import ProposalRequest
+from rain_guard.backends.transformers.cache_ops import rows_after
+from rain_guard.backends.transformers.forward import ModelCalls
+from rain_guard.backends.transformers.sample_rows import SampleRow, prune, regroup
+from rain_guard.backends.transformers.sampling import RolloutSampling, draw_rollout, draw_sets
+
+Walked = tuple[Any, int, torch.Tensor]  # a walked set's own positions (a cache), its row, logits
+BoundaryRule = Callable[[tuple[int, ...], list[int], str], bool]  # (prefix, new, boundaries)
+
+
+@dataclass
+class WalkBatch:
+    """The cache rows a walk steps and the next-token logits after each.
+
+    Attributes:
+        cache: Batched cache, one row per distinct live sequence (updated in place).
+        logits: (cache rows, vocab) float32 logits after each cache row.
+    """
+
+    cache: Any
+    logits: torch.Tensor
+
+    @classmethod
+    def after(cls, cache: Any, logits: torch.Tensor) -> WalkBatch:
+        """One cache row: ``cache`` (consumed) and the (vocab,) ``logits`` after it."""
+        return cls(cache, logits.unsqueeze(0))
+
+    def step(self, calls: ModelCalls, parents: list[int], tokens: list[int]) -> None:
+        """New cache row i continues old row ``parents[i]`` with ``tokens[i]``: one call."""
+        if parents != list(range(self.logits.shape[0])):
+            self.cache.batch_select_indices(torch.tensor(parents, device=calls.device))
+        self.logits = calls.step_rows(self.cache, tokens)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """How a walk's rows draw: set rows by ``req`` with ``generator``, roll-outs by ``rollout``."""
+
+    req: ProposalRequest | None
+    generator: torch.Generator | None
+    rollout: RolloutSampling | None
+
+
+class Walker:
+    """Walks rows of one prefix to their ends in batched calls.
+
+    Args:
+        calls: The model's forward calls.
+        stop_ids: Ids that end a set (included) and a roll-out.
+        at_boundary: Whether a prefix plus new ids ends at a roll-out boundary.
+    """
+
+    def __init__(
+        self, calls: ModelCalls, stop_ids: frozenset[int], at_boundary: BoundaryRule
+    ) -> None:
+        self.calls = calls
+        self.stop_ids = stop_ids
+        self.at_boundary = at_boundary
+
+    def walk(
+        self,
+        batch: WalkBatch,
+        ids: tuple[int, ...],
+        rows: list[SampleRow],
+        draws: Draws,
+        need: int,
+        walked: dict[tuple[int, ...], Walked] | None = None,
+    ) -> None:
+        """Draw every row to its end, one batched forward call per step.
+
+        ``batch`` (consumed) covers ``ids``. Set rows beyond the first ``need`` distinct
+        ones are dropped. Each set that reaches its length is added to ``walked`` (when
+        given) with its own positions, before its cache row is let go.
+        """
+        while any(row.live for row in rows):
+            live = [row for row in rows if row.live]
+            sets = [r for r in live if r.kind == "set"]
+            draw_sets(sets, batch.logits, draws.req, draws.generator, self.calls.vocab)
+            for row in live:
+                if row.kind == "rollout":
+                    row.tokens.append(draw_rollout(batch.logits[row.owner], draws.rollout))
+                row.done = self.row_done(row, ids, draws.rollout)
+            if walked is not None:
+                self._take_walked(live, batch, ids, walked)
+            prune(rows, need)
+            if not any(row.live for row in rows):
+                return
+            parents, tokens = regroup(rows)
+            batch.step(self.calls, parents, tokens)
+
+    def rollout_row(self, ids: tuple[int, ...], rollout: RolloutSampling | None) -> list[SampleRow]:
+        """The roll-out's row, or none when there is nothing to roll out."""
+        if rollout is None or rollout.max_tokens <= 0:
+            return []
+        if self.at_boundary(ids, [], rollout.boundaries):
+            return []
+        return [SampleRow("rollout", rollout.max_tokens)]
+
+    def row_done(
+        self, row: SampleRow, ids: tuple[int, ...], rollout: RolloutSampling | None
+    ) -> bool:
+        """A row ends at its limit; a set after a stop id, a roll-out at a boundary."""
+        if len(row.tokens) >= row.limit:
+            return True
+        if row.kind == "rollout":
+            return self.at_boundary(ids, row.tokens, rollout.boundaries)
+        return row.tokens[-1] in self.stop_ids
+
+    def _take_walked(
+        self,
+        rows: list[SampleRow],
+        batch: WalkBatch,
+        ids: tuple[int, ...],
+        walked: dict[tuple[int, ...], Walked],
+    ) -> None:
+        """Copy out the positions of the sets that just reached their length (but the last token).
+
+        Sets ending in a stop id are left out: nothing expands them. One copy per layer holds
+        every such set of this step, one row each, and only their own positions, so the
+        batch they come from is freed when the walk ends.
+        """
+        owners: dict[tuple[int, ...], int] = {}
+        for row in rows:
+            if row.kind != "set" or len(row.tokens) != row.limit or row.limit < 2:
+                continue
+            key = ids + tuple(row.tokens[:-1])
+            if key not in walked and row.tokens[-1] not in self.stop_ids:
+                owners.setdefault(key, row.owner)
+        if not owners or batch.cache.get_seq_length() != len(next(iter(owners))):
+            return  # (the length check cannot fail while set rows step together)
+        config, device = self.calls.model.config, self.calls.device
+        tail = rows_after(batch.cache, list(owners.values()), len(ids), config, device)
+        for row, (key, owner) in enumerate(owners.items()):
+            walked[key] = (tail, row, batch.logits[owner].clone())
