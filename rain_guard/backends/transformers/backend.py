@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.base import Candidate, ProposalRequest, RolloutSpec, WorkCounters
 from rain_guard.backends.transformers import cache_ops
 from rain_guard.backends.transformers.forward import ModelCalls
 from rain_guard.backends.transformers.greedy_memo import GreedyMemo
@@ -134,8 +134,8 @@ class TransformersBackend:
         self._prefixes = PrefixCache(self._calls, max_cached_prefixes)
         self._greedy = GreedyMemo(max_cached_prefixes)
         walker = Walker(self._calls, self._stop_ids, self._at_boundary)
-        self._proposer = Proposer(self._prefixes, self._greedy, walker)
         pad_id = _first_int(tokenizer.pad_token_id, *sorted(self._stop_ids), 0)
+        self._proposer = Proposer(self._prefixes, self._greedy, walker, pad_id)
         self._scorer = OptionScorer(self._prefixes, pad_id)
 
     @classmethod
@@ -343,6 +343,36 @@ class TransformersBackend:
         with self._lock, torch.inference_mode():
             return self._propose_one(request, spec)
 
+    def propose_with_rollout_many(
+        self, requests: Sequence[ProposalRequest], rollouts: Sequence[RolloutSpec]
+    ) -> list[tuple[list[Candidate], list[int]]]:
+        """``propose_with_rollout`` for several requests on different prefixes, walked together.
+
+        The prefixes are prefilled in one forward call, each continuing its own longest kept
+        prefix, and every request's candidate and roll-out rows are then drawn in one batch
+        per step (one forward call per step for all of them). Each request draws from its
+        own seeds, so its result equals ``propose_with_rollout`` alone up to the rounding of
+        batched arithmetic. The parallel leaves of one search, and several searches sharing
+        the backend (``rain_guard.backends.batching``), both come through here.
+        """
+        if len(requests) != len(rollouts):
+            raise BackendError(f"{len(requests)} requests but {len(rollouts)} roll-out specs")
+        items = []
+        for req, spec in zip(requests, rollouts, strict=True):
+            ids = self._checked_request(req)
+            _check_rollout_temperature(spec.temperature)
+            sampling = RolloutSampling.seeded(
+                spec.boundaries, spec.max_tokens, spec.temperature, spec.seed
+            )
+            items.append((ids, req, sampling))
+        with self._lock, torch.inference_mode():
+            return self._proposer.propose_many(
+                items,
+                oversample=self.oversample,
+                max_rounds=self.max_rounds,
+                keep_sets=self._keep_walked_sets,
+            )
+
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
     ) -> list[list[float]]:
@@ -389,10 +419,7 @@ class TransformersBackend:
         self, req: ProposalRequest, rollout: RolloutSampling | None = None
     ) -> tuple[list[Candidate], list[int]]:
         """Candidates for ``req`` and, with ``rollout``, a roll-out drawn in the same walk."""
-        ids = _check_ids(req.prefix, self._vocab)
-        if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
-            raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
-        _check_temperature(req.temperature)
+        ids = self._checked_request(req)
         return self._proposer.propose(
             ids,
             req,
@@ -401,6 +428,14 @@ class TransformersBackend:
             max_rounds=self.max_rounds,
             keep_sets=self._keep_walked_sets,
         )
+
+    def _checked_request(self, req: ProposalRequest) -> tuple[int, ...]:
+        """The request's prefix ids, after checking its numbers (BackendError if bad)."""
+        ids = _check_ids(req.prefix, self._vocab)
+        if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
+            raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
+        _check_temperature(req.temperature)
+        return ids
 
     # ----------------------------------------------------------------- kept caches
 

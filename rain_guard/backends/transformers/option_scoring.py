@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from rain_guard.backends.transformers.branch_store import common_length
-from rain_guard.backends.transformers.cache_ops import row_of, stacked
 from rain_guard.backends.transformers.prefix_cache import Entry, PrefixCache
+from rain_guard.backends.transformers.stacked_prefill import kept_starts, last_logits, prefill_rows
 
 
 class OptionScorer:
@@ -63,10 +63,7 @@ class OptionScorer:
         share little, so the shared-prefix batch would re-feed what is already cached.
         """
         common = min(common_length(rows), min(len(r) for r in rows) - 1)
-        starts = []
-        for row in rows:
-            entry, matched = self.prefixes.best_entry(row)
-            starts.append((entry, min(matched, len(row) - 1)))  # the last position is fed
+        starts = kept_starts(self.prefixes, rows)
         best = max(keep for _, keep in starts)
         shared = common - min(common, best) + sum(len(r) - common for r in rows)
         own = sum(len(r) - keep for r, (_, keep) in zip(rows, starts, strict=True))
@@ -77,32 +74,10 @@ class OptionScorer:
     ) -> torch.Tensor:
         """(rows, vocab) next-token probabilities, one forward call, each row on its own prefix.
 
-        The rows' caches are stacked left-padded to the longest (padding masked out), the
-        rest of every row is fed right-padded with explicit position ids (left padding is
-        wrong without them), and each row's cache is kept as a single-row call keeps it.
+        Each row's cache is kept as a single-row call keeps it (``prefill_rows``).
         """
-        caches = [
-            self.prefixes.cropped(e, keep) if e is not None and keep > 0 else None
-            for e, keep in starts
-        ]
-        keeps = [keep if c is not None else 0 for c, (_, keep) in zip(caches, starts, strict=True)]
-        for keep in keeps:
-            self.calls.count_reuse(keep)
-        held = max(keeps)
-        config = self.calls.model.config
-        batch = stacked(caches, keeps, held, config)
-        suffixes = [r[keep:] for r, keep in zip(rows, keeps, strict=True)]
-        width = max(len(s) for s in suffixes)
-        mask = torch.zeros((len(rows), held), dtype=torch.long)
-        positions = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, keep in enumerate(keeps):
-            mask[i, held - keep :] = 1
-            positions[i] = torch.arange(keep, keep + width)
-        picked = self._last_logits(suffixes, batch, mask, positions)
-        for i, row in enumerate(rows):
-            cache = row_of(batch, i, held - keeps[i], held + len(suffixes[i]), config)
-            self.prefixes.remember(Entry(row, cache, picked[i]))
-        return torch.softmax(picked, dim=-1).cpu()
+        done = prefill_rows(self.prefixes, rows, self.pad_id, starts)
+        return torch.softmax(done.logits, dim=-1).cpu()
 
     def _last_logits(
         self,
@@ -111,26 +86,5 @@ class OptionScorer:
         held: torch.Tensor,
         positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Feed ``suffixes`` right-padded after ``cache``; (rows, vocab) logits at each row's end.
-
-        ``held`` is the (rows, cached positions) mask of the cache's real positions; the
-        attention mask is left out when nothing is masked, so an unpadded batch runs as
-        an unmasked one. Only the distinct last columns are returned by the model.
-        """
-        width = max(len(s) for s in suffixes)
-        input_ids = torch.full((len(suffixes), width), self.pad_id, dtype=torch.long)
-        fed = torch.zeros((len(suffixes), width), dtype=torch.long)
-        for i, suffix in enumerate(suffixes):
-            input_ids[i, : len(suffix)] = torch.tensor(suffix)
-            fed[i, : len(suffix)] = 1
-        mask = torch.cat([held, fed], dim=1)
-        last = [len(s) - 1 for s in suffixes]
-        columns = sorted(set(last))
-        logits = self.calls.forward(
-            input_ids,
-            cache,
-            None if bool(mask.all()) else mask,
-            keep=torch.tensor(columns, device=self.calls.device),
-            positions=positions,
-        )
-        return logits[torch.arange(len(suffixes)), [columns.index(n) for n in last]]
+        """Feed ``suffixes`` right-padded after ``cache``; (rows, vocab) last logits per row."""
+        return last_logits(self.calls, suffixes, cache, held, self.pad_id, positions)[0]

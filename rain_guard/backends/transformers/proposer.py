@@ -21,7 +21,8 @@ from rain_guard.backends.transformers.greedy_memo import TOP, GreedyMemo, Greedy
 from rain_guard.backends.transformers.prefix_cache import Entry, PrefixCache
 from rain_guard.backends.transformers.sample_rows import SampleRow, distinct_sets
 from rain_guard.backends.transformers.sampling import RolloutSampling, top_tokens
-from rain_guard.backends.transformers.walk import Draws, WalkBatch, Walked, Walker
+from rain_guard.backends.transformers.stacked_prefill import prefill_rows
+from rain_guard.backends.transformers.walk import Draws, WalkBatch, Walked, Walker, WalkGroup
 
 
 class Proposer:
@@ -33,11 +34,14 @@ class Proposer:
         walker: The batched walk.
     """
 
-    def __init__(self, prefixes: PrefixCache, greedy: GreedyMemo, walker: Walker) -> None:
+    def __init__(
+        self, prefixes: PrefixCache, greedy: GreedyMemo, walker: Walker, pad_id: int = 0
+    ) -> None:
         self.prefixes = prefixes
         self.greedy = greedy
         self.walker = walker
         self.calls = walker.calls
+        self.pad_id = pad_id
 
     def propose(
         self,
@@ -88,6 +92,110 @@ class Proposer:
         if walked:
             self._keep_branches(ids, walked, candidates)
         return candidates, (roll[0].tokens if roll else [])
+
+    def propose_many(
+        self,
+        items: list[tuple[tuple[int, ...], ProposalRequest, RolloutSampling | None]],
+        *,
+        oversample: int,
+        max_rounds: int,
+        keep_sets: bool,
+    ) -> list[tuple[list[Candidate], list[int]]]:
+        """``propose`` for several ``(ids, request, rollout)`` items, walked in one batch.
+
+        The items' prefixes are prefilled in one call, each on its own kept prefix
+        (``prefill_rows``), and all their rows are walked together, one call per step, each
+        item drawing with its own seeds. Greedy-only items are greedy runs of their own;
+        an item whose first round found too few distinct sets tops up on its own.
+        """
+        out: list[tuple[list[Candidate], list[int]] | None] = [None] * len(items)
+        batched = []
+        for i, (ids, req, rollout) in enumerate(items):
+            if _greedy_only(req, rollout):
+                out[i] = self.greedy_walk(ids, req, rollout)
+            else:
+                batched.append(i)
+        if len(batched) == 1:
+            ids, req, rollout = items[batched[0]]
+            out[batched[0]] = self.propose(
+                ids, req, rollout, oversample=oversample, max_rounds=max_rounds, keep_sets=keep_sets
+            )
+        elif batched:
+            chosen = [items[i] for i in batched]
+            walked = self._walk_together(chosen, oversample, max_rounds, keep_sets)
+            for i, result in zip(batched, walked, strict=True):
+                out[i] = result
+        return [result for result in out if result is not None]
+
+    def _walk_together(
+        self,
+        items: list[tuple[tuple[int, ...], ProposalRequest, RolloutSampling | None]],
+        oversample: int,
+        max_rounds: int,
+        keep_sets: bool,
+    ) -> list[tuple[list[Candidate], list[int]]]:
+        """The walk of ``propose_many``: one stacked prefill, then one walk of every row."""
+        start = prefill_rows(self.prefixes, [ids for ids, _, _ in items], self.pad_id)
+        keep = keep_sets and self.prefixes.branches.size > 0 and is_plain(start.cache)
+        groups, firsts = [], []
+        for owner, (ids, req, rollout) in enumerate(items):
+            rows, first = self._first_rows(ids, req, rollout, start.logits[owner], oversample)
+            for row in rows:
+                row.owner = owner
+            generator = torch.Generator().manual_seed(req.seed)
+            need = req.num_candidates + len(req.exclude)
+            draws = Draws(req, generator, rollout)
+            groups.append(WalkGroup(ids, rows, draws, need, {} if keep else None))
+            firsts.append(first)
+        self.walker.walk_groups(WalkBatch.stacked(start), groups)
+        out = []
+        for group, first in zip(groups, firsts, strict=True):
+            req = group.draws.req
+            candidates = first if req.length == 1 else self._top_up(group, oversample, max_rounds)
+            if group.walked:
+                self._keep_branches(group.ids, group.walked, candidates)
+            roll = [row for row in group.rows if row.kind == "rollout"]
+            out.append((candidates, roll[0].tokens if roll else []))
+        return out
+
+    def _first_rows(
+        self,
+        ids: tuple[int, ...],
+        req: ProposalRequest,
+        rollout: RolloutSampling | None,
+        logits: torch.Tensor,
+        oversample: int,
+    ) -> tuple[list[SampleRow], list[Candidate]]:
+        """An item's rows of the first round, and its candidates if they need no walk.
+
+        One-token sets are the top tokens of the prefill's logits; longer sets are walked
+        (``oversample`` rows per wanted set, the first one greedy).
+        """
+        rows: list[SampleRow] = []
+        first: list[Candidate] = []
+        if req.length == 1:
+            first = top_tokens(logits, req, self.calls.vocab)
+        else:
+            count = oversample * req.num_candidates + len(req.exclude)
+            rows = [SampleRow("set", req.length, greedy=i == 0) for i in range(count)]
+        return [*rows, *self.walker.rollout_row(ids, rollout)], first
+
+    def _top_up(self, group: WalkGroup, oversample: int, max_rounds: int) -> list[Candidate]:
+        """The distinct sets of ``group``'s walk, topped up alone if too few were found."""
+        req = group.draws.req
+        found: dict[tuple[int, ...], float] = {}
+        distinct_sets(group.rows, req.exclude, found)
+        for _ in range(max_rounds - 1):
+            missing = req.num_candidates - len(found)
+            if missing <= 0:
+                break
+            rows = [SampleRow("set", req.length) for _ in range(oversample * missing)]
+            cache, logits = self.prefixes.prefill(group.ids)  # kept by the stacked prefill
+            draws = Draws(req, group.draws.generator, None)
+            batch = WalkBatch.after(cache, logits)
+            self.walker.walk(batch, group.ids, rows, draws, group.need, group.walked)
+            distinct_sets(rows, req.exclude, found)
+        return [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
 
     def rollout(self, ids: tuple[int, ...], rollout: RolloutSampling) -> list[int]:
         """A roll-out of ``ids`` on its own: a greedy run at temperature 0, else a walk."""

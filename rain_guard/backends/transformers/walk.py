@@ -24,6 +24,7 @@ from rain_guard.backends.transformers.cache_ops import rows_after
 from rain_guard.backends.transformers.forward import ModelCalls
 from rain_guard.backends.transformers.sample_rows import SampleRow, prune, regroup
 from rain_guard.backends.transformers.sampling import RolloutSampling, draw_rollout, draw_sets
+from rain_guard.backends.transformers.stacked_prefill import StackedRows
 
 Walked = tuple[Any, int, torch.Tensor]  # a walked set's own positions (a cache), its row, logits
 BoundaryRule = Callable[[tuple[int, ...], list[int], str], bool]  # (prefix, new, boundaries)
@@ -36,21 +37,43 @@ class WalkBatch:
     Attributes:
         cache: Batched cache, one row per distinct live sequence (updated in place).
         logits: (cache rows, vocab) float32 logits after each cache row.
+        mask: (cache rows, cached positions) attention mask for rows on different prefixes
+            (stacked left-padded, with holes where a row was padded); None: all real.
+        positions: (cache rows,) position id of each row's next token (with ``mask``).
+        start: Column of the cache where the walk's own tokens begin (None: after the
+            prefix, which then is the same for every row).
     """
 
     cache: Any
     logits: torch.Tensor
+    mask: torch.Tensor | None = None
+    positions: torch.Tensor | None = None
+    start: int | None = None
 
     @classmethod
     def after(cls, cache: Any, logits: torch.Tensor) -> WalkBatch:
         """One cache row: ``cache`` (consumed) and the (vocab,) ``logits`` after it."""
         return cls(cache, logits.unsqueeze(0))
 
+    @classmethod
+    def stacked(cls, rows: StackedRows) -> WalkBatch:
+        """Rows on different prefixes (``prefill_rows``): cache row i is prefix i."""
+        return cls(rows.cache, rows.logits, rows.mask, rows.lengths, rows.mask.shape[1])
+
     def step(self, calls: ModelCalls, parents: list[int], tokens: list[int]) -> None:
         """New cache row i continues old row ``parents[i]`` with ``tokens[i]``: one call."""
         if parents != list(range(self.logits.shape[0])):
             self.cache.batch_select_indices(torch.tensor(parents, device=calls.device))
-        self.logits = calls.step_rows(self.cache, tokens)
+            if self.mask is not None:
+                self.mask, self.positions = self.mask[parents], self.positions[parents]
+        if self.mask is None:
+            self.logits = calls.step_rows(self.cache, tokens)
+            return
+        self.mask = torch.cat([self.mask, torch.ones((len(tokens), 1), dtype=torch.long)], 1)
+        input_ids = torch.tensor(tokens, dtype=torch.long).view(-1, 1)
+        step = calls.forward(input_ids, self.cache, self.mask, 1, self.positions.view(-1, 1))
+        self.logits = step[:, -1]
+        self.positions = self.positions + 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,25 @@ class Draws:
     req: ProposalRequest | None
     generator: torch.Generator | None
     rollout: RolloutSampling | None
+
+
+@dataclass
+class WalkGroup:
+    """The rows of one prefix in a walk over several prefixes.
+
+    Attributes:
+        ids: The prefix.
+        rows: Its rows (their ``owner`` indexes the walk's cache rows).
+        draws: How its rows draw (its own request and generators).
+        need: Distinct sets it keeps at most (rows beyond are pruned).
+        walked: Where its walked sets go (None: not kept).
+    """
+
+    ids: tuple[int, ...]
+    rows: list[SampleRow]
+    draws: Draws
+    need: int
+    walked: dict[tuple[int, ...], Walked] | None = None
 
 
 class Walker:
@@ -93,21 +135,36 @@ class Walker:
         ones are dropped. Each set that reaches its length is added to ``walked`` (when
         given) with its own positions, before its cache row is let go.
         """
-        while any(row.live for row in rows):
-            live = [row for row in rows if row.live]
-            sets = [r for r in live if r.kind == "set"]
-            draw_sets(sets, batch.logits, draws.req, draws.generator, self.calls.vocab)
-            for row in live:
-                if row.kind == "rollout":
-                    row.tokens.append(draw_rollout(batch.logits[row.owner], draws.rollout))
-                row.done = self.row_done(row, ids, draws.rollout)
-            if walked is not None:
-                self._take_walked(live, batch, ids, walked)
-            prune(rows, need)
-            if not any(row.live for row in rows):
+        self.walk_groups(batch, [WalkGroup(ids, rows, draws, need, walked)])
+
+    def walk_groups(self, batch: WalkBatch, groups: list[WalkGroup]) -> None:
+        """Draw the rows of several prefixes to their ends, one batched call per step.
+
+        Each group draws with its own request and generators, so its rows get what they
+        would get walked alone (up to the rounding of batched arithmetic).
+        """
+        every = [row for group in groups for row in group.rows]
+        while any(row.live for row in every):
+            for group in groups:
+                self._draw_step(batch, group)
+            if not any(row.live for row in every):
                 return
-            parents, tokens = regroup(rows)
+            parents, tokens = regroup(every)
             batch.step(self.calls, parents, tokens)
+
+    def _draw_step(self, batch: WalkBatch, group: WalkGroup) -> None:
+        """One token for each live row of ``group``; finished rows marked, spare sets pruned."""
+        live = [row for row in group.rows if row.live]
+        draws = group.draws
+        sets = [r for r in live if r.kind == "set"]
+        draw_sets(sets, batch.logits, draws.req, draws.generator, self.calls.vocab)
+        for row in live:
+            if row.kind == "rollout":
+                row.tokens.append(draw_rollout(batch.logits[row.owner], draws.rollout))
+            row.done = self.row_done(row, group.ids, draws.rollout)
+        if group.walked is not None:
+            self._take_walked(live, batch, group.ids, group.walked)
+        prune(group.rows, group.need)
 
     def rollout_row(self, ids: tuple[int, ...], rollout: RolloutSampling | None) -> list[SampleRow]:
         """The roll-out's row, or none when there is nothing to roll out."""
@@ -147,9 +204,11 @@ class Walker:
             key = ids + tuple(row.tokens[:-1])
             if key not in walked and row.tokens[-1] not in self.stop_ids:
                 owners.setdefault(key, row.owner)
-        if not owners or batch.cache.get_seq_length() != len(next(iter(owners))):
+        start = len(ids) if batch.start is None else batch.start
+        steps = len(next(iter(owners))) - len(ids) if owners else 0
+        if not owners or batch.cache.get_seq_length() != start + steps:
             return  # (the length check cannot fail while set rows step together)
         config, device = self.calls.model.config, self.calls.device
-        tail = rows_after(batch.cache, list(owners.values()), len(ids), config, device)
+        tail = rows_after(batch.cache, list(owners.values()), start, config, device)
         for row, (key, owner) in enumerate(owners.items()):
             walked[key] = (tail, row, batch.logits[owner].clone())
