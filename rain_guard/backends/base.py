@@ -8,7 +8,8 @@ takes an explicit ``seed`` so that answers do not depend on call order or concur
 Optional capabilities, looked up with ``getattr`` so that a minimal backend need not have
 them (``TransformersBackend`` has all): ``propose_with_rollout`` (a proposal and its roll-out
 in one batch), ``propose_with_rollout_many`` (several proposals on different prefixes, each
-with its roll-out, in one batch per step), ``pin_prefix`` (keep an evaluator's fixed prefix
+with its roll-out, in one batch per step), ``rollout_many`` (roll-outs of several prefixes,
+each with its own seed, in one batch per step), ``pin_prefix`` (keep an evaluator's fixed prefix
 for the whole run), ``clear_cache`` (drop kept prefix caches between benchmark arms),
 ``kv_memory`` (cache bytes held) and ``reuses_prefix_per_row`` (``option_probs`` continues
 each row of a batch on its own kept prefix, so an evaluator sends rows with different pinned
@@ -189,6 +190,26 @@ def propose_and_roll_out_many(
     return [
         propose_and_roll_out(backend, request, **spec.kwargs())
         for request, spec in zip(requests, rollouts, strict=True)
+    ]
+
+
+def roll_out_many(
+    backend: Backend, prefixes: Sequence[Sequence[int]], rollouts: Sequence[RolloutSpec]
+) -> list[list[int]]:
+    """A roll-out of each prefix with its own spec, in as few batched model calls as possible.
+
+    A backend with ``rollout_many`` walks them in one batch (one call per step); any other
+    backend gets one ``rollout`` call per prefix. Either way each roll-out is what its
+    prefix gets alone.
+    """
+    if len(prefixes) != len(rollouts):
+        raise ValueError(f"{len(prefixes)} prefixes but {len(rollouts)} roll-out specs")
+    batched = getattr(backend, "rollout_many", None)
+    if batched is not None and len(prefixes) > 1:
+        return batched(list(prefixes), list(rollouts))
+    return [
+        backend.rollout([prefix], **spec.kwargs())[0]
+        for prefix, spec in zip(prefixes, rollouts, strict=True)
     ]
 
 

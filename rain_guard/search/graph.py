@@ -35,6 +35,7 @@ from rain_guard.backends.base import (
     ProposalRequest,
     RolloutSpec,
     propose_and_roll_out_many,
+    roll_out_many,
 )
 from rain_guard.judging.evaluators import Evaluator
 from rain_guard.search import steps
@@ -207,11 +208,7 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
     """Evaluate: roll each leaf's text out to a sentence boundary and score all in one call."""
     ctx, tree = runtime.context, state["tree"]
     leaves = state["leaves"]
-    drawn = state.get("rollouts") or [None] * len(leaves)
-    rollouts = [
-        rollout if rollout is not None else _draw_rollout(state, ctx, leaf, state["iterations"] + i)
-        for i, (leaf, rollout) in enumerate(zip(leaves, drawn, strict=True))
-    ]
+    rollouts = _rollouts(state, ctx)
     texts = [
         ctx.backend.detokenize(state["answer_ids"] + tree.path_tokens(leaf) + rollout)
         for leaf, rollout in zip(leaves, rollouts, strict=True)
@@ -223,13 +220,24 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
     return {"tree": tree, "scores": scores, "path_embeddings": embeddings, "rollouts": []}
 
 
-def _draw_rollout(state: RainState, ctx: RainContext, leaf: int, iteration: int) -> list[int]:
-    """The roll-out of a leaf that was not expanded (terminal leaves get none)."""
-    tree, config = state["tree"], ctx.config
-    if tree.terminal[leaf] or config.rollout_max_tokens <= 0:
-        return []
-    prefix = state["prompt_ids"] + state["answer_ids"] + tree.path_tokens(leaf)
-    return ctx.backend.rollout([prefix], **_rollout_spec(config, iteration).kwargs())[0]
+def _rollouts(state: RainState, ctx: RainContext) -> list[list[int]]:
+    """Each leaf's roll-out: drawn by ``expand``, else drawn here, all in one batched walk.
+
+    Terminal leaves get none.
+    """
+    tree, config, leaves = state["tree"], ctx.config, state["leaves"]
+    rollouts = list(state.get("rollouts") or [None] * len(leaves))
+    todo = [
+        i
+        for i, (leaf, rollout) in enumerate(zip(leaves, rollouts, strict=True))
+        if rollout is None and not tree.terminal[leaf] and config.rollout_max_tokens > 0
+    ]
+    base = state["prompt_ids"] + state["answer_ids"]
+    prefixes = [base + tree.path_tokens(leaves[i]) for i in todo]
+    specs = [_rollout_spec(config, state["iterations"] + i) for i in todo]
+    for i, drawn in zip(todo, roll_out_many(ctx.backend, prefixes, specs), strict=True):
+        rollouts[i] = drawn
+    return [rollout or [] for rollout in rollouts]
 
 
 def _rollout_spec(config: SearchConfig, iteration: int) -> RolloutSpec:

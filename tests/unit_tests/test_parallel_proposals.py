@@ -95,3 +95,13 @@ def test_mismatched_lengths_and_bad_requests_are_backend_errors(model, tokenizer
         backend.propose_with_rollout_many([request(prefixes[0], 0)], [])
     with pytest.raises(BackendError, match="num_candidates"):
         backend.propose_with_rollout_many([request(prefixes[0], 0, num=0)] * 2, specs(2))
+
+
+def test_rollouts_of_many_prefixes_equal_each_alone(model, tokenizer, prefixes):
+    together, alone = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
+    rolls = [*specs(3), RolloutSpec(",.?:;\n", 10, seed=7, temperature=0.0)]
+    batched = together.rollout_many(prefixes, rolls)
+    solo = [alone.rollout([p], **s.kwargs())[0] for p, s in zip(prefixes, rolls, strict=True)]
+    assert batched == solo
+    assert any(len(r) > 1 for r in batched)
+    assert together.counters.forward_calls < alone.counters.forward_calls

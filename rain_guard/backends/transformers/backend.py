@@ -373,6 +373,26 @@ class TransformersBackend:
                 keep_sets=self._keep_walked_sets,
             )
 
+    def rollout_many(
+        self, prefixes: Sequence[Sequence[int]], rollouts: Sequence[RolloutSpec]
+    ) -> list[list[int]]:
+        """``rollout`` of several prefixes, each with its own spec (seed), in one batched walk.
+
+        Each result equals ``rollout([prefix], **spec.kwargs())`` alone up to the rounding of
+        batched arithmetic.
+        """
+        if len(prefixes) != len(rollouts):
+            raise BackendError(f"{len(prefixes)} prefixes but {len(rollouts)} roll-out specs")
+        items = []
+        for prefix, spec in zip(prefixes, rollouts, strict=True):
+            _check_rollout_temperature(spec.temperature)
+            sampling = RolloutSampling.seeded(
+                spec.boundaries, spec.max_tokens, spec.temperature, spec.seed
+            )
+            items.append((_check_ids(prefix, self._vocab), sampling))
+        with self._lock, torch.inference_mode():
+            return self._proposer.rollout_many(items)
+
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
     ) -> list[list[float]]:

@@ -129,7 +129,7 @@ class Proposer:
 
     def _walk_together(
         self,
-        items: list[tuple[tuple[int, ...], ProposalRequest, RolloutSampling | None]],
+        items: list[tuple[tuple[int, ...], ProposalRequest | None, RolloutSampling | None]],
         oversample: int,
         max_rounds: int,
         keep_sets: bool,
@@ -142,16 +142,20 @@ class Proposer:
             rows, first = self._first_rows(ids, req, rollout, start.logits[owner], oversample)
             for row in rows:
                 row.owner = owner
-            generator = torch.Generator().manual_seed(req.seed)
-            need = req.num_candidates + len(req.exclude)
+            generator = None if req is None else torch.Generator().manual_seed(req.seed)
+            need = 0 if req is None else req.num_candidates + len(req.exclude)
             draws = Draws(req, generator, rollout)
-            groups.append(WalkGroup(ids, rows, draws, need, {} if keep else None))
+            walked = {} if keep and req is not None else None
+            groups.append(WalkGroup(ids, rows, draws, need, walked))
             firsts.append(first)
         self.walker.walk_groups(WalkBatch.stacked(start), groups)
         out = []
         for group, first in zip(groups, firsts, strict=True):
             req = group.draws.req
-            candidates = first if req.length == 1 else self._top_up(group, oversample, max_rounds)
+            if req is None or req.length == 1:
+                candidates = first
+            else:
+                candidates = self._top_up(group, oversample, max_rounds)
             if group.walked:
                 self._keep_branches(group.ids, group.walked, candidates)
             roll = [row for row in group.rows if row.kind == "rollout"]
@@ -161,7 +165,7 @@ class Proposer:
     def _first_rows(
         self,
         ids: tuple[int, ...],
-        req: ProposalRequest,
+        req: ProposalRequest | None,
         rollout: RolloutSampling | None,
         logits: torch.Tensor,
         oversample: int,
@@ -173,7 +177,9 @@ class Proposer:
         """
         rows: list[SampleRow] = []
         first: list[Candidate] = []
-        if req.length == 1:
+        if req is None:
+            pass  # a roll-out alone
+        elif req.length == 1:
             first = top_tokens(logits, req, self.calls.vocab)
         else:
             count = oversample * req.num_candidates + len(req.exclude)
@@ -196,6 +202,28 @@ class Proposer:
             self.walker.walk(batch, group.ids, rows, draws, group.need, group.walked)
             distinct_sets(rows, req.exclude, found)
         return [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
+
+    def rollout_many(self, items: list[tuple[tuple[int, ...], RolloutSampling]]) -> list[list[int]]:
+        """Roll-outs of several prefixes, each with its own draws, walked in one batch.
+
+        Greedy roll-outs are greedy runs of their own (the memo may know them); prefixes
+        that already end at a boundary get none.
+        """
+        out: list[list[int]] = [[] for _ in items]
+        batched = []
+        for i, (ids, rollout) in enumerate(items):
+            if rollout.temperature == 0:
+                out[i] = self.greedy_walk(ids, None, rollout)[1]
+            elif self.walker.rollout_row(ids, rollout):
+                batched.append(i)
+        if len(batched) == 1:
+            out[batched[0]] = self.rollout(*items[batched[0]])
+        elif batched:
+            chosen = [(items[i][0], None, items[i][1]) for i in batched]
+            walked = self._walk_together(chosen, oversample=1, max_rounds=1, keep_sets=False)
+            for i, (_, tokens) in zip(batched, walked, strict=True):
+                out[i] = tokens
+        return out
 
     def rollout(self, ids: tuple[int, ...], rollout: RolloutSampling) -> list[int]:
         """A roll-out of ``ids`` on its own: a greedy run at temperature 0, else a walk."""
