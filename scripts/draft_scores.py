@@ -18,7 +18,7 @@ import re
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.bench.runner import load_items
+from rain_guard.bench.items import load_items
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.search.run import vanilla_generate
 

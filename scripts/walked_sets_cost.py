@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.bench.runner import load_items
+from rain_guard.bench.items import load_items
 from rain_guard.cli.options import add_system_options
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.messages import prompt_turns

@@ -76,7 +76,7 @@ def _extra_commands() -> list[tuple[str, Any]]:
     found = []
     commands = (
         ("eval", "rain_guard.eval.cli"),
-        ("bench", "rain_guard.bench.runner"),
+        ("bench", "rain_guard.bench.cli"),
         ("bench-merge", "rain_guard.bench.merge"),
     )
     for name, module in commands:
