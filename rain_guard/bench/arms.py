@@ -1,18 +1,16 @@
-"""The bench's arms: what each name means, its title in the report, and one arm's answer.
+"""The bench's arms (the decoding methods it compares) and one arm's answer to one prompt.
 
-* ``rain``           (a) RAIN as implemented: KV caches reused, candidates and evaluations batched.
-* ``reference``      (b) the same search decisions computed the reference's way
-                     (``ReferenceCostBackend``: each forward from scratch, unbatched).
-* ``vanilla``        (c) greedy decoding with a KV cache (``vanilla_generate``).
-* ``paper_vanilla``  (d) greedy decoding without a KV cache, as the paper's baseline ran
-                     (``use_cache=False``), capped at the same ``max_new_tokens`` as RAIN.
-* ``adaptive``       (with ``--adaptive``) RAIN with the adaptive budget
-                     (``SearchConfig.adaptive_commit``).
+The arms are entries of ``rain_guard.decoding.METHODS``, which says what each one is:
+(a) ``rain``, (b) ``reference``, (c) ``vanilla``, (d) ``paper_vanilla``, and ``adaptive``
+(with ``--adaptive``). Best-of-N is not an arm: its N follows RAIN's evaluations on the same
+prompt, which ``rain-guard eval run`` tracks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from rain_guard.decoding import METHODS
 
 RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE = (
     "rain",
@@ -21,18 +19,13 @@ RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE = (
     "paper_vanilla",
     "adaptive",
 )
-ARM_TITLES = {
-    RAIN: "(a) RAIN",
-    REFERENCE: "(b) RAIN, reference's way",
-    VANILLA: "(c) vanilla, KV cache",
-    PAPER_VANILLA: "(d) vanilla, no cache",
-    ADAPTIVE: "RAIN, adaptive budget",
-}
+ARMS = (RAIN, REFERENCE, VANILLA, PAPER_VANILLA, ADAPTIVE)  # the report's row order
+ARM_TITLES = {arm: METHODS[arm].title for arm in ARMS}
 
 
 def short_name(arm: str) -> str:
     """The arm's letter in ratio names, e.g. "(a)"; the adaptive arm keeps its name."""
-    return {RAIN: "(a)", REFERENCE: "(b)", VANILLA: "(c)", PAPER_VANILLA: "(d)"}.get(arm, arm)
+    return METHODS[arm].short_name
 
 
 @dataclass

@@ -20,6 +20,7 @@ from rain_guard.bench.aggregate import BENIGN
 from rain_guard.bench.arms import (
     ADAPTIVE,
     ARM_TITLES,
+    ARMS,
     PAPER_VANILLA,
     RAIN,
     REFERENCE,
@@ -31,6 +32,7 @@ from rain_guard.bench.machine import device_name, memory_settings
 from rain_guard.bench.report import ANSWERS, markdown, write_report
 from rain_guard.bench.runner import Bench
 from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.decoding import help_lines, method_names
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.search import steps as search
 from rain_guard.search.config import SearchConfig
@@ -97,8 +99,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--arms",
         default=",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA)),
-        help="comma list of arms to run: rain, reference, vanilla, paper_vanilla "
-        "(adaptive is added by --adaptive)",
+        help="comma list of arms to run, by name or letter (the report's letters): "
+        + help_lines((RAIN, REFERENCE, VANILLA, PAPER_VANILLA))
+        + " (adaptive is added by --adaptive)",
     )
     parser.add_argument(
         "--reference-count-only",
@@ -144,13 +147,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rain_guard.eval import GCGRefusalJudge
 
     torch.set_num_threads(args.threads)
-    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    unknown = sorted(set(arms) - set(ARM_TITLES))
-    if unknown:
-        print(
-            f"rain-guard bench: unknown arm(s) {unknown}; use {list(ARM_TITLES)}", file=sys.stderr
-        )
-        return 2
+    arms = method_names(args.arms, ARMS, "--arms")
     datasets = args.dataset or list(DEFAULT_DATASETS)
     config = config_from_args(args)
     items = load_items(datasets, args.limit, args.skip)

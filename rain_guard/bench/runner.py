@@ -2,32 +2,35 @@
 
 For a fixed prompt set and seed, in one process, with the thread count fixed, every prompt is
 answered by each arm in turn (arms interleaved per prompt, their order rotated, every prefix
-cache cleared before each arm), so a busy shared machine slows all arms alike. The arms are
-listed in ``rain_guard.bench.arms``.
+cache cleared before each arm), so a busy shared machine slows all arms alike. Each arm's
+answer comes from its method in ``rain_guard.decoding.METHODS``.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rain_guard.backends.base import Backend, WorkCounters
-from rain_guard.bench.arms import ADAPTIVE, PAPER_VANILLA, RAIN, REFERENCE, VANILLA, ArmRun
+from rain_guard.backends.base import Backend
+from rain_guard.bench.arms import (
+    ADAPTIVE,
+    ARMS,
+    PAPER_VANILLA,
+    RAIN,
+    REFERENCE,
+    VANILLA,
+    ArmRun,
+)
 from rain_guard.bench.items import Item
-from rain_guard.bench.reference_cost import ReferenceCostBackend, uncached_greedy_generate
+from rain_guard.bench.reference_cost import ReferenceCostBackend
+from rain_guard.decoding import METHODS, DecodingContext
 from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
 from rain_guard.messages import prompt_turns
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
-from rain_guard.search.run import (
-    GenerationResult,
-    prepare_prompt,
-    rain_generate,
-    vanilla_generate,
-)
+from rain_guard.search.run import GenerationResult
 
 
 @dataclass
@@ -119,24 +122,27 @@ class Bench:
 
         Only prefixes pinned for the whole run survive (an evaluator's fixed prefix, which
         the issue asks to compute once per run and which only the RAIN arms use).
+
+        Raises:
+            ValueError: ``arm`` is not one of the bench's arms.
         """
-        messages, meter = self._fresh_start(item)
-        if arm == VANILLA:
-            result = vanilla_generate(
-                self.backend, messages, max_new_tokens=self.config.max_new_tokens
-            )
-            run = _from_result(arm, item, result, result.seconds)
-        elif arm == PAPER_VANILLA:
-            run = self._paper_vanilla(item, messages)
-        elif arm in (RAIN, ADAPTIVE):
-            config = self.config if arm == RAIN else self.adaptive_config
-            result = self._rain(arm, self.backend, messages, config)
-            run = _from_result(arm, item, result, result.seconds)
-        elif arm == REFERENCE:
-            run = self._reference(item, messages)
-        else:
+        if arm not in ARMS:
             raise ValueError(f"unknown arm {arm!r}")
-        return self._finish(run, item, meter)
+        messages, meter = self._fresh_start(item)
+        result = METHODS[arm].run(self._context(arm), messages).result
+        return self._finish(_from_result(arm, item, result, result.seconds), item, meter)
+
+    def _context(self, arm: str, backend: Backend | None = None) -> DecodingContext:
+        """What the arm's method needs: the model (or ``backend``), its settings, progress."""
+        report = self.on_search_event
+        return DecodingContext(
+            backend=self.backend if backend is None else backend,
+            config=self.adaptive_config if arm == ADAPTIVE else self.config,
+            evaluator_for=self.evaluator_factory,
+            embedder=self.embedder,
+            on_event=None if report is None else lambda event: report(arm, event),
+            reference=self.reference,
+        )
 
     def _fresh_start(self, item: Item) -> tuple[list[tuple[str, str]], Any]:
         """Cold prefix caches (pinned ones kept), the cache meter's peak reset, the messages."""
@@ -167,30 +173,6 @@ class Bench:
             return self.reference.peak_cache_bytes
         return None if meter is None else meter.peak_bytes
 
-    def _rain(
-        self, arm: str, backend: Backend, messages: list[tuple[str, str]], config: SearchConfig
-    ) -> GenerationResult:
-        report = self.on_search_event
-        return rain_generate(
-            backend,
-            messages,
-            config=config,
-            evaluator=self.evaluator_factory(backend),
-            embedder=self.embedder,
-            on_event=None if report is None else lambda event: report(arm, event),
-        )
-
-    def _reference(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
-        """(b): RAIN through the wrapper; its time excludes the inner backend's calls."""
-        wrapper = self.reference
-        wrapper.reset()
-        inner_before = wrapper.inner_seconds
-        result = self._rain(REFERENCE, wrapper, messages, self.config)
-        seconds = result.seconds - (wrapper.inner_seconds - inner_before)
-        if not self.reference_timed:
-            seconds = math.nan
-        return _from_result(REFERENCE, item, result, seconds)
-
     def _rain_counting_reference(
         self, item: Item, messages: list[tuple[str, str]]
     ) -> tuple[ArmRun, ArmRun]:
@@ -204,49 +186,13 @@ class Bench:
         wrapper.reset()
         before = self.backend.counters.snapshot()
         counting_before = wrapper.reference_seconds
-        result = self._rain(RAIN, wrapper, messages, self.config)
+        result = METHODS[RAIN].run(self._context(RAIN, backend=wrapper), messages).result
         own = self.backend.counters.since(before)
         for key in ("evaluation_prompts", "evaluation_cache_hits"):  # the evaluator's counts
             own[key] = result.counters.get(key, 0)
         seconds = result.seconds - (wrapper.reference_seconds - counting_before)
         a = _from_result(RAIN, item, result, seconds, counters=own)
         return a, _from_result(REFERENCE, item, result, math.nan)
-
-    def _paper_vanilla(self, item: Item, messages: list[tuple[str, str]]) -> ArmRun:
-        """(d): greedy decoding without a KV cache (replayed for backends without a model)."""
-        start = time.perf_counter()
-        prompt_ids, _ = prepare_prompt(self.backend, messages, self.config)
-        cap = min(self.config.max_new_tokens, self.backend.context_length - len(prompt_ids))
-        model = getattr(self.backend, "model", None)
-        if model is not None:
-            counters = WorkCounters()
-            ids = uncached_greedy_generate(
-                model,
-                prompt_ids,
-                max_new_tokens=cap,
-                stop_ids=self.backend.stop_token_ids,
-                counters=counters,
-            )
-            seconds = time.perf_counter() - start
-        else:
-            wrapper = ReferenceCostBackend(self.backend)
-            ids = wrapper.generate(prompt_ids, max_new_tokens=cap, seed=None)
-            counters = wrapper.counters
-            seconds = time.perf_counter() - start - wrapper.inner_seconds
-        return ArmRun(
-            arm=PAPER_VANILLA,
-            dataset=item.dataset,
-            index=item.index,
-            label=item.label,
-            text=self.backend.detokenize(ids),
-            answer_tokens=len(ids),
-            seconds=seconds,
-            forward_calls=counters.forward_calls,
-            tokens_processed=counters.tokens_processed,
-            stop_reason="vanilla-length" if len(ids) >= cap else "vanilla-eos",
-            prompt_tokens=len(prompt_ids),
-            decisions=[list(ids)],
-        )
 
 
 def _from_result(
