@@ -11,7 +11,6 @@ docs/performance.md (``rain_guard.bench.report``).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from rain_guard.bench.machine import device_name, memory_settings
 from rain_guard.bench.report import ANSWERS, markdown, write_report
 from rain_guard.bench.runner import Bench
 from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.cli.progress import Progress
 from rain_guard.decoding import help_lines, method_names
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.search import steps as search
@@ -183,59 +183,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return {**settings, **memory_settings(backend), ANSWERS: done}
 
     def step(run: ArmRun) -> None:
-        bar.answer_done(run)
+        bar.answer_done(run.arm)
         if args.json:  # a run stopped or killed later keeps the answers it finished
             write_report(args.json, bench.runs, report(final=False), BENIGN, quiet=True)
 
-    with BenchProgress(total, config.max_new_tokens, args.quiet) as bar:
+    with Progress(total, desc="bench", disable=args.quiet, max_tokens=config.max_new_tokens) as bar:
         bench.on_step = step
-        bench.on_search_event = bar.search_event
+        bench.on_search_event = lambda arm, event: bar.search_event(event, arm)
         runs = bench.run(items)
     final = report(final=True)  # one reading of the memory settings for both outputs
     print(markdown(runs, final, BENIGN))
     if args.json:
         write_report(args.json, runs, final, BENIGN)
     return 0
-
-
-class BenchProgress:
-    """A tqdm bar of answers on stderr that also moves inside a RAIN arm's answer.
-
-    Between answers its postfix names the arm that finished; during a search it shows the
-    arm, the answer tokens committed so far (of the budget) and the search iterations.
-    """
-
-    def __init__(self, answers: int, max_tokens: int, disable: bool) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=answers, desc="bench", unit="answer", file=sys.stderr, disable=disable
-        )
-        self.max_tokens = max_tokens
-        self.answer_tokens = 0
-
-    def search_event(self, arm: str, event: dict[str, Any]) -> None:
-        """Show a search's progress (``rain_generate`` events; others are ignored)."""
-        if event.get("event") == "commit":
-            self.answer_tokens = event["answer_tokens"]
-        elif event.get("event") == "iteration":
-            self.bar.set_postfix(
-                arm=arm,
-                tokens=f"{self.answer_tokens}/{self.max_tokens}",
-                iterations=event["iteration"],
-            )
-
-    def answer_done(self, run: ArmRun) -> None:
-        """Count an arm's finished answer."""
-        self.answer_tokens = 0
-        self.bar.set_postfix(arm=run.arm)
-        self.bar.update(1)
-
-    def __enter__(self) -> BenchProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
 
 
 def _which(limit: int, skip: int) -> str:

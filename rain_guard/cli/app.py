@@ -19,6 +19,7 @@ from typing import Any
 
 from rain_guard.backends.loading import load_backend
 from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.cli.progress import Progress
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
 from rain_guard.messages import prompt_turns
@@ -99,39 +100,17 @@ def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
 
     config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
-    with _Progress(config.max_new_tokens, disable=args.quiet) as progress:
+    with Progress(
+        config.max_new_tokens, desc="RAIN", unit="tok", disable=args.quiet, count_tokens=True
+    ) as progress:
         return rain_generate(
             backend,
             messages_from_args(args),
             config=config,
             criterion=args.criterion,
             embedder=embedder,
-            on_event=progress.update,
+            on_event=progress.search_event,
         )
-
-
-class _Progress:
-    """tqdm bar on stderr: committed answer tokens, with iterations and the last value."""
-
-    def __init__(self, total: int, disable: bool) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, desc="RAIN", unit="tok", file=sys.stderr, disable=disable)
-        self.iterations = 0
-
-    def update(self, event: dict[str, Any]) -> None:
-        if event["event"] == "iteration":
-            self.iterations = event["iteration"]
-            self.bar.set_postfix(iterations=self.iterations, score=f"{event['score']:+.2f}")
-        elif event["event"] == "commit":
-            self.bar.update(min(len(event["tokens"]), self.bar.total - self.bar.n))
-            self.bar.set_postfix(iterations=self.iterations, value=f"{event['value']:+.2f}")
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

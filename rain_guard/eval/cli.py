@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from rain_guard.cli.progress import Progress
 from rain_guard.decoding import METHODS, Decoded, DecodingContext, help_lines, method_names
 from rain_guard.eval.datasets import dataset_names, load_dataset
 from rain_guard.eval.evaluator_quality import add_arguments as add_evaluator_arguments
@@ -88,8 +90,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`eval run`: answer every pending (item, method) and append its judged record."""
-    from tqdm import tqdm
-
     methods = method_names(args.methods, METHODS, "--methods")
     if not args.dataset and not args.prompts:
         print("rain-guard eval run: give --dataset NAME or --prompts FILE", file=sys.stderr)
@@ -106,13 +106,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     judges = (GCGRefusalJudge(), XSTestRefusalJudge())
     rain_budget = {(r["dataset"], r["index"]): r["evaluations"] for r in results.records()
                    if r.get("method") == "rain"}  # fmt: skip
-    for item, method in tqdm(todo, desc="eval", unit="answer", file=sys.stderr):
-        samples = rain_budget.get((item.dataset, item.index))
-        decoded = METHODS[method].run(replace(context, samples=samples), prompt_turns(item.prompt))
-        out = _answer_fields(decoded)
-        if method == "rain":
-            rain_budget[(item.dataset, item.index)] = out["evaluations"]
-        results.append(_record(item, method, out, judges))
+    max_tokens = context.config.max_new_tokens
+    with Progress(len(todo), desc="eval", max_tokens=max_tokens) as bar:
+        for item, method in todo:
+            samples = rain_budget.get((item.dataset, item.index))
+            on_event = partial(bar.search_event, method=method)
+            answer = replace(context, samples=samples, on_event=on_event)
+            decoded = METHODS[method].run(answer, prompt_turns(item.prompt))
+            out = _answer_fields(decoded)
+            if method == "rain":
+                rain_budget[(item.dataset, item.index)] = out["evaluations"]
+            results.append(_record(item, method, out, judges))
+            bar.answer_done(method)
     print(summary_markdown(results.records()))
     return 0
 

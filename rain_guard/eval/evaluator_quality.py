@@ -208,7 +208,7 @@ def score_items(
         evaluator: Any ``Evaluator``.
         items: Labelled answers; items of one group must share their prompt.
         counters: ``WorkCounters`` to read tokens from (e.g. ``backend.counters``), or None.
-        progress: Optional wrapper of the group iterator (e.g. ``tqdm``).
+        progress: Optional wrapper of the group iterator (e.g. ``rain_guard.cli.progress.track``).
     """
     by_group: dict[int, list[int]] = {}
     for index, item in enumerate(items):
@@ -460,7 +460,7 @@ def cmd_evaluator(args: Any) -> int:
     import json
     import sys
 
-    from tqdm import tqdm
+    from rain_guard.cli.progress import track
 
     if args.list_variants:
         for number, name in enumerate(sweep_criteria()):
@@ -475,7 +475,7 @@ def cmd_evaluator(args: Any) -> int:
         items = _items(args, dataset)
 
         def progress(groups: Iterable[Any], label: str = dataset) -> Iterable[Any]:
-            return tqdm(groups, desc=label, unit="prompt", file=sys.stderr)
+            return track(groups, desc=label, unit="prompt")
 
         report = measure(evaluator, dataset, items, counters=counters, progress=progress)
         reports.append(report)
@@ -500,9 +500,8 @@ def cmd_sweep(args: Any) -> int:
     """Record the sweep's probabilities (resuming), then print the derived rules' metrics."""
     import json
     import os
-    import sys
 
-    from tqdm import tqdm
+    from rain_guard.cli.progress import track
 
     variants = list(sweep_criteria().items())
     if args.variants:
@@ -529,7 +528,7 @@ def cmd_sweep(args: Any) -> int:
                         backend.max_cached_prefixes = max(backend.max_cached_prefixes, 16)
 
                 def progress(groups: Iterable[Any], label: str = f"{name} / {dataset}") -> Any:
-                    return tqdm(groups, desc=label, unit="prompt", file=sys.stderr)
+                    return track(groups, desc=label, unit="prompt")
 
                 sweep_probabilities(
                     backend, name, criterion, dataset, items, out, done=done, progress=progress

@@ -21,11 +21,12 @@ from rain_guard.bench.arms import (
     VANILLA,
     ArmRun,
 )
-from rain_guard.bench.cli import BenchProgress, cmd_bench
+from rain_guard.bench.cli import cmd_bench
 from rain_guard.bench.items import Item
 from rain_guard.bench.report import markdown, report_json
 from rain_guard.bench.runner import Bench
 from rain_guard.cli.app import build_parser, main
+from rain_guard.cli.progress import Progress
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
@@ -185,12 +186,12 @@ def test_progress_moves_inside_a_rain_answer(capsys):
     backend = FakeBackend(boost={" bomb": 2.0}, judge=judge_text)
     only = [RAIN, REFERENCE, VANILLA]
     events: list[tuple[str, str]] = []
-    with BenchProgress(len(only), CONFIG.max_new_tokens, disable=False) as bar:
+    with Progress(len(only), desc="bench", max_tokens=CONFIG.max_new_tokens) as bar:
         runner = Bench(backend, CONFIG, evaluator_factory=SelfEvaluator, only=only)
-        runner.on_step = bar.answer_done
+        runner.on_step = lambda run: bar.answer_done(run.arm)
         runner.on_search_event = lambda arm, event: (
             events.append((arm, event["event"])),
-            bar.search_event(arm, event),
+            bar.search_event(event, arm),
         )
         (run_a, run_b, *_) = [r for r in runner.run(ITEMS[:1]) if r.arm != VANILLA]
     # every iteration and commit of both searches was reported, under its own arm
