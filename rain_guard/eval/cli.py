@@ -21,8 +21,8 @@ from typing import Any
 from rain_guard.cli.progress import Progress
 from rain_guard.decoding import METHODS, Decoded, DecodingContext, help_lines, method_names
 from rain_guard.eval.datasets import dataset_names, load_dataset
-from rain_guard.eval.evaluator_quality import add_arguments as add_evaluator_arguments
-from rain_guard.eval.evaluator_quality import cmd_evaluator
+from rain_guard.eval.evaluator_quality.cli import add_arguments as add_evaluator_arguments
+from rain_guard.eval.evaluator_quality.cli import cmd_evaluator
 from rain_guard.eval.graders.refusal import GCGRefusalJudge, XSTestRefusalJudge
 from rain_guard.eval.report import plot, summary_markdown
 from rain_guard.eval.results import ResultsFile
