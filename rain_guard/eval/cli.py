@@ -24,7 +24,8 @@ from rain_guard.eval.datasets import dataset_names, load_dataset
 from rain_guard.eval.evaluator_quality.cli import add_arguments as add_evaluator_arguments
 from rain_guard.eval.evaluator_quality.cli import cmd_evaluator
 from rain_guard.eval.graders.refusal import GCGRefusalJudge, XSTestRefusalJudge
-from rain_guard.eval.report import plot, summary_markdown
+from rain_guard.eval.plotting import plot
+from rain_guard.eval.report import summary_markdown
 from rain_guard.eval.results import ResultsFile
 from rain_guard.messages import prompt_turns
 
