@@ -20,6 +20,7 @@ from typing import Any
 from rain_guard.backends.loading import load_backend
 from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.cli.progress import Progress
+from rain_guard.cli.subcommands import LazySubparsers, add_lazy_subcommands
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
 from rain_guard.messages import prompt_turns
@@ -32,15 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rain-guard", description="RAIN: self-aligning decoding for open-weight LLMs."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, action=LazySubparsers)
     gen = sub.add_parser("generate", help="answer a prompt with RAIN")
     _add_common(gen)
     gen.add_argument("--trace", metavar="FILE", help="write the search trace as an HTML page")
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
     cmp_ = sub.add_parser("compare", help="vanilla and RAIN answers side by side, with stats")
     _add_common(cmp_)
-    for name, register in _extra_commands():
-        register(sub.add_parser(name, help=f"see `rain-guard {name} --help`"))
+    add_lazy_subcommands(sub)  # eval, bench, bench-merge: imported when chosen
     return parser
 
 
@@ -70,23 +70,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-seconds", type=float, default=None, help="wall-time budget per answer")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _extra_commands() -> list[tuple[str, Any]]:
-    """Sub-commands defined in other modules (eval, bench, bench-merge), when present."""
-    found = []
-    commands = (
-        ("eval", "rain_guard.eval.cli"),
-        ("bench", "rain_guard.bench.cli"),
-        ("bench-merge", "rain_guard.bench.merge"),
-    )
-    for name, module in commands:
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ImportError:
-            continue
-        found.append((name, mod.register))
-    return found
 
 
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
