@@ -6,7 +6,7 @@ the default ``harmless`` evaluator twice: uncalibrated (the raw score) and as th
 it (calibrated against the empty answer). One JSON line per draft. docs/performance.md
 ("Adaptive budget") summarises the output: neither score separates the two sets with one bar.
 
-    .venv/bin/python scripts/draft_scores.py --limit 4 --max-tokens 64
+    .venv/bin/python benchmarks/draft_scores.py --limit 4 --max-tokens 64
 """
 
 from __future__ import annotations
