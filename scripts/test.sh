@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh dev
-.venv/bin/ruff check rain_guard tests graphs examples
+.venv/bin/ruff check rain_guard tests graphs examples benchmarks
 exec .venv/bin/python -m pytest -q "$@"

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from rain_guard.bench.runner import ANSWERS, BENIGN, ArmRun, markdown, write_report
+from rain_guard.bench.aggregate import BENIGN
+from rain_guard.bench.arms import ArmRun
+from rain_guard.bench.report import ANSWERS, markdown, write_report
 from rain_guard.errors import BenchReportError
 
 # Settings that describe one process, not the benchmark: they may differ between reports

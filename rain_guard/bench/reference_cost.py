@@ -61,6 +61,7 @@ class ReferenceCostBackend:
             recomputes every step as the brief description of the reference does.
 
     Attributes:
+        compute: Whether the replayed forward passes run (and its time means something).
         counters: The reference's work: forward calls and tokens processed by the replay;
             evaluation prompts and cache hits are added by the evaluator as usual, and
             ``extra["evaluation_prompt_tokens"]`` sums the lengths of the prompts scored.
@@ -76,6 +77,7 @@ class ReferenceCostBackend:
         self, inner: Any, *, state_logits_cache: bool = True, compute: bool = True
     ) -> None:
         self.inner = inner
+        self.compute = compute
         # None: count the replay, compute nothing
         self.model = getattr(inner, "model", None) if compute else None
         self.model_name = inner.model_name

@@ -19,6 +19,8 @@ from typing import Any
 
 from rain_guard.backends.loading import load_backend
 from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.cli.progress import Progress
+from rain_guard.cli.subcommands import LazySubparsers, add_lazy_subcommands
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
 from rain_guard.messages import prompt_turns
@@ -31,15 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rain-guard", description="RAIN: self-aligning decoding for open-weight LLMs."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, action=LazySubparsers)
     gen = sub.add_parser("generate", help="answer a prompt with RAIN")
     _add_common(gen)
     gen.add_argument("--trace", metavar="FILE", help="write the search trace as an HTML page")
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
     cmp_ = sub.add_parser("compare", help="vanilla and RAIN answers side by side, with stats")
     _add_common(cmp_)
-    for name, register in _extra_commands():
-        register(sub.add_parser(name, help=f"see `rain-guard {name} --help`"))
+    add_lazy_subcommands(sub)  # eval, bench, bench-merge: imported when chosen
     return parser
 
 
@@ -71,23 +72,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _extra_commands() -> list[tuple[str, Any]]:
-    """Sub-commands defined in other modules (eval, bench, bench-merge), when present."""
-    found = []
-    commands = (
-        ("eval", "rain_guard.eval.cli"),
-        ("bench", "rain_guard.bench.runner"),
-        ("bench-merge", "rain_guard.bench.merge"),
-    )
-    for name, module in commands:
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ImportError:
-            continue
-        found.append((name, mod.register))
-    return found
-
-
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     """Chat turns: the optional system message, then the prompt."""
     return prompt_turns(args.prompt, args.system)
@@ -99,39 +83,17 @@ def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
 
     config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
-    with _Progress(config.max_new_tokens, disable=args.quiet) as progress:
+    with Progress(
+        config.max_new_tokens, desc="RAIN", unit="tok", disable=args.quiet, count_tokens=True
+    ) as progress:
         return rain_generate(
             backend,
             messages_from_args(args),
             config=config,
             criterion=args.criterion,
             embedder=embedder,
-            on_event=progress.update,
+            on_event=progress.search_event,
         )
-
-
-class _Progress:
-    """tqdm bar on stderr: committed answer tokens, with iterations and the last value."""
-
-    def __init__(self, total: int, disable: bool) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, desc="RAIN", unit="tok", file=sys.stderr, disable=disable)
-        self.iterations = 0
-
-    def update(self, event: dict[str, Any]) -> None:
-        if event["event"] == "iteration":
-            self.iterations = event["iteration"]
-            self.bar.set_postfix(iterations=self.iterations, score=f"{event['score']:+.2f}")
-        elif event["event"] == "commit":
-            self.bar.update(min(len(event["tokens"]), self.bar.total - self.bar.n))
-            self.bar.set_postfix(iterations=self.iterations, value=f"{event['value']:+.2f}")
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -37,8 +37,9 @@ from rain_guard.eval.graders.refusal import (
 )
 from rain_guard.eval.graders.verdict import Judge, Verdict
 from rain_guard.eval.hh_pairs import HHPair, load_hh_pairs
+from rain_guard.eval.plotting import plot
 from rain_guard.eval.prompt_file import load_prompt_file
-from rain_guard.eval.report import GroupSummary, plot, summarize, summary_markdown
+from rain_guard.eval.report import GroupSummary, summarize, summary_markdown
 from rain_guard.eval.results import ResultsFile, record_key
 from rain_guard.eval.splits import hash_split
 from rain_guard.eval.stats import Mean, Proportion, mean_interval, proportion, wilson_interval

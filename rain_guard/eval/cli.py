@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from rain_guard.cli.progress import Progress
+from rain_guard.decoding import METHODS, Decoded, DecodingContext, help_lines, method_names
 from rain_guard.eval.datasets import dataset_names, load_dataset
-from rain_guard.eval.evaluator_quality import add_arguments as add_evaluator_arguments
-from rain_guard.eval.evaluator_quality import cmd_evaluator
+from rain_guard.eval.evaluator_quality.cli import add_arguments as add_evaluator_arguments
+from rain_guard.eval.evaluator_quality.cli import cmd_evaluator
 from rain_guard.eval.graders.refusal import GCGRefusalJudge, XSTestRefusalJudge
-from rain_guard.eval.methods import METHODS, MethodRunner
-from rain_guard.eval.report import plot, summary_markdown
+from rain_guard.eval.plotting import plot
+from rain_guard.eval.report import summary_markdown
 from rain_guard.eval.results import ResultsFile
+from rain_guard.messages import prompt_turns
+
+DEFAULT_METHODS = ("vanilla", "rain", "bon")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +58,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--limit", type=int, default=None, help="items per dataset at most")
     run.add_argument(
-        "--methods", default=",".join(METHODS), help="comma list of " + "/".join(METHODS)
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma list of methods (default {','.join(DEFAULT_METHODS)}), by name or the "
+        "bench's letter: " + help_lines(list(METHODS)),
     )
     run.add_argument("--out", required=True, help="results JSONL (appended, resumable)")
     run.add_argument("--model", default="smollm2")
@@ -81,13 +91,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`eval run`: answer every pending (item, method) and append its judged record."""
-    from tqdm import tqdm
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown:
-        print(f"rain-guard eval: unknown method(s) {unknown}; use {METHODS}", file=sys.stderr)
-        return 2
+    methods = method_names(args.methods, METHODS, "--methods")
     if not args.dataset and not args.prompts:
         print("rain-guard eval run: give --dataset NAME or --prompts FILE", file=sys.stderr)
         return 2
@@ -99,15 +103,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not todo:
         print(summary_markdown(results.records()))
         return 0
-    runner = _runner(args)
+    context = _context(args)
     judges = (GCGRefusalJudge(), XSTestRefusalJudge())
     rain_budget = {(r["dataset"], r["index"]): r["evaluations"] for r in results.records()
                    if r.get("method") == "rain"}  # fmt: skip
-    for item, method in tqdm(todo, desc="eval", unit="answer", file=sys.stderr):
-        out = runner.run(method, item.prompt, bon_n=rain_budget.get((item.dataset, item.index)))
-        if method == "rain":
-            rain_budget[(item.dataset, item.index)] = out["evaluations"]
-        results.append(_record(item, method, out, judges))
+    max_tokens = context.config.max_new_tokens
+    with Progress(len(todo), desc="eval", max_tokens=max_tokens) as bar:
+        for item, method in todo:
+            samples = rain_budget.get((item.dataset, item.index))
+            on_event = partial(bar.search_event, method=method)
+            answer = replace(context, samples=samples, on_event=on_event)
+            decoded = METHODS[method].run(answer, prompt_turns(item.prompt))
+            out = _answer_fields(decoded)
+            if method == "rain":
+                rain_budget[(item.dataset, item.index)] = out["evaluations"]
+            results.append(_record(item, method, out, judges))
+            bar.answer_done(method)
     print(summary_markdown(results.records()))
     return 0
 
@@ -132,7 +143,12 @@ def _items(args: argparse.Namespace) -> list[Any]:
     return items
 
 
-def _runner(args: argparse.Namespace) -> MethodRunner:
+def _context(args: argparse.Namespace) -> DecodingContext:
+    """The model, settings and evaluator every answer of the run shares.
+
+    One evaluator judges (and best-of-N selects) for the model throughout the run; (b)'s
+    counting wrapper gets its own per answer, so that its evaluation work is counted too.
+    """
     from rain_guard.backends.loading import load_backend
     from rain_guard.cli.options import config_from_args
     from rain_guard.judging.evaluators import SelfEvaluator
@@ -141,7 +157,25 @@ def _runner(args: argparse.Namespace) -> MethodRunner:
     backend = load_backend(args.model, num_threads=args.threads)
     config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
-    return MethodRunner(backend, SelfEvaluator(backend, args.criterion), config, embedder)
+    shared = SelfEvaluator(backend, args.criterion)
+
+    def evaluator_for(model: Any) -> Any:
+        return shared if model is backend else SelfEvaluator(model, args.criterion)
+
+    return DecodingContext(backend, config, evaluator_for=evaluator_for, embedder=embedder)
+
+
+def _answer_fields(decoded: Decoded) -> dict[str, Any]:
+    """A record's answer and cost fields."""
+    r = decoded.result
+    return {
+        "answer": r.text,
+        "seconds": round(r.seconds, 3),
+        "model_tokens": r.counters.get("tokens_processed", 0),
+        "forward_calls": r.counters.get("forward_calls", 0),
+        "iterations": r.iterations,
+        "evaluations": decoded.evaluations,
+    }
 
 
 def _record(item: Any, method: str, out: dict[str, Any], judges: Any) -> dict[str, Any]:

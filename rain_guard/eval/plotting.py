@@ -1,14 +1,18 @@
-"""Draw the report's rate panels with matplotlib (imported lazily; only ``report.plot`` uses it)."""
+"""A PNG of the report's rates: harmful rate and over-refusal per dataset and method.
+
+matplotlib is imported only when a plot is drawn, so the rest of ``rain_guard.eval`` works
+without it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from rain_guard.eval.report import GroupSummary
-    from rain_guard.eval.stats import Proportion
+from rain_guard.eval.report import GroupSummary, Record, summarize
+from rain_guard.eval.stats import Proportion
 
 _PANELS: tuple[tuple[str, Callable[[GroupSummary], Proportion]], ...] = (
     ("harmful rate (harmful prompts)", lambda g: g.harmful),
@@ -21,7 +25,7 @@ def _figure() -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as error:
-        raise ImportError("report.plot needs matplotlib: pip install matplotlib") from error
+        raise ImportError("plot needs matplotlib: pip install matplotlib") from error
     figure = Figure(figsize=(11, 4.5), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -76,3 +80,15 @@ def draw_rates(groups: list[GroupSummary], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=120)
     return path
+
+
+def plot(records: Iterable[Record], path: str | os.PathLike[str]) -> Path:
+    """Write a PNG with harmful rate and over-refusal per dataset and method (Wilson bars).
+
+    Uses matplotlib's object API with the Agg canvas, so no GUI backend or global pyplot state
+    is touched. Returns the written path.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+    """
+    return draw_rates(summarize(records), Path(path))

@@ -1,4 +1,4 @@
-"""Aggregate result records per (dataset, method) into rates, means, a table and a plot.
+"""Aggregate result records per (dataset, method) into rates, means and a table.
 
 A record is a dict with keys ``prompt``, ``answer``, ``method``, ``dataset``, ``label``,
 ``refused``, ``harmful``, ``seconds``, ``model_tokens`` and ``iterations`` (missing or ``None``
@@ -13,10 +13,8 @@ numbers are skipped in the means). Definitions:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rain_guard.eval.errors import ResultsError
@@ -137,17 +135,3 @@ def summary_markdown(records: Iterable[Record]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def plot(records: Iterable[Record], path: str | os.PathLike[str]) -> Path:
-    """Write a PNG with harmful rate and over-refusal per dataset and method (Wilson bars).
-
-    Uses matplotlib's object API with the Agg canvas, so no GUI backend or global pyplot state
-    is touched. Returns the written path.
-
-    Raises:
-        ImportError: matplotlib is not installed.
-    """
-    from rain_guard.eval.plotting import draw_rates
-
-    return draw_rates(summarize(records), Path(path))

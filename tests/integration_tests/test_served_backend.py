@@ -4,7 +4,7 @@ The fixture starts ``python -m llama_cpp.server`` (package ``llama-cpp-python[se
 serving the embedded SmolLM2-135M-Instruct GGUF on 127.0.0.1 and stops it afterwards. The
 tests are skipped when llama_cpp is not installed, except under
 ``RAIN_GUARD_REQUIRE_LLAMA_SERVER=1`` (set by ``.ci/run``), where that is a failure. Install
-it with ``bash scripts/install_llama_server.sh`` (pip builds llama.cpp from source).
+it with ``bash .ci/install_llama_server.sh`` (pip builds llama.cpp from source).
 
 The server runs with one thread: on a shared machine ggml's worker threads spin-wait for
 each other, and a single preempted thread made two-thread requests 10-40x slower here. Its
@@ -43,7 +43,7 @@ if os.environ.get("RAIN_GUARD_REQUIRE_LLAMA_SERVER") == "1":
 else:
     pytest.importorskip(
         "llama_cpp.server",
-        reason="needs the llama.cpp server: bash scripts/install_llama_server.sh",
+        reason="needs the llama.cpp server: bash .ci/install_llama_server.sh",
     )
 
 N_CTX = 2048

@@ -103,9 +103,9 @@ def test_bad_prompt_ranges_are_refused_by_name(options, capsys):
 
 
 def test_a_run_stopped_midway_keeps_the_answers_it_finished(tmp_path, monkeypatch):
-    from rain_guard.bench import runner as bench
+    from rain_guard.bench.runner import Bench
 
-    finish = bench.Bench.run_slot  # one arm's answer, or (a) and (b) from one search
+    finish = Bench.run_slot  # one arm's answer, or (a) and (b) from one search
     slots, finished = [], []
 
     def stopped_at_the_third(self, arm, item):
@@ -116,7 +116,7 @@ def test_a_run_stopped_midway_keeps_the_answers_it_finished(tmp_path, monkeypatc
         finished.extend(r.arm for r in runs)
         return runs
 
-    monkeypatch.setattr(bench.Bench, "run_slot", stopped_at_the_third)
+    monkeypatch.setattr(Bench, "run_slot", stopped_at_the_third)
     path = tmp_path / "partial.json"
     with pytest.raises(KeyboardInterrupt):
         main(["bench", *FAST, "--dataset", "xstest-safe", "--json", str(path)])
@@ -124,6 +124,6 @@ def test_a_run_stopped_midway_keeps_the_answers_it_finished(tmp_path, monkeypatc
     assert [r.arm for r in runs] == finished and len(finished) >= 2
     assert settings["answers"] == f"{len(finished)} of 8 (incomplete)"  # 2 prompts x 4 arms
     assert not (tmp_path / "partial.json.tmp").exists()
-    monkeypatch.setattr(bench.Bench, "run_slot", finish)
+    monkeypatch.setattr(Bench, "run_slot", finish)
     whole = _bench(tmp_path, "whole", "--dataset", "xstest-safe")
     assert load_report(whole)[1]["answers"] == "8 of 8"

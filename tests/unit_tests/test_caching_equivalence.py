@@ -245,12 +245,14 @@ def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(par
     With orders that part early, (a) scores both orders in one call only if the wrapper
     passes on the model's per-row prefix reuse.
     """
-    from rain_guard.bench import runner as bench
+    from rain_guard.bench.arms import RAIN, REFERENCE
+    from rain_guard.bench.items import Item
+    from rain_guard.bench.runner import Bench
 
-    item = bench.Item("xstest-safe", 1, MESSAGES[0][1])
+    item = Item("xstest-safe", 1, MESSAGES[0][1])
 
-    def runner(only: list[str]) -> bench.Bench:
-        return bench.Bench(
+    def runner(only: list[str]) -> Bench:
+        return Bench(
             TransformersBackend(*parts),
             CONFIG,
             evaluator_factory=lambda b: SelfEvaluator(b, criterion),
@@ -259,11 +261,11 @@ def test_counting_the_reference_inside_the_rain_search_gives_both_arms_costs(par
             reference_timed=False,
         )
 
-    paired = runner([bench.RAIN, bench.REFERENCE])
+    paired = runner([RAIN, REFERENCE])
     assert paired.counts_reference_in_rain
     a, b = paired.run([item])
-    (alone_a,) = runner([bench.RAIN]).run([item])
-    (alone_b,) = runner([bench.REFERENCE]).run([item])
+    (alone_a,) = runner([RAIN]).run([item])
+    (alone_b,) = runner([REFERENCE]).run([item])
     work = ("forward_calls", "tokens_processed", "evaluation_prompts", "prefix_tokens_reused")
     assert [getattr(a, k) for k in work] == [getattr(alone_a, k) for k in work]
     assert a.decisions == alone_a.decisions == b.decisions == alone_b.decisions

@@ -15,8 +15,12 @@ from transformers import DynamicCache
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.transformers.backend import TransformersBackend
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter, kv_bytes_per_token, storages
-from rain_guard.bench import runner as bench
+from rain_guard.bench.aggregate import ALL, ArmTotals, ratio_rows, totals
+from rain_guard.bench.arms import PAPER_VANILLA, RAIN, REFERENCE, VANILLA, ArmRun
+from rain_guard.bench.items import Item
 from rain_guard.bench.reference_cost import ReferenceCostBackend
+from rain_guard.bench.report import markdown
+from rain_guard.bench.runner import Bench
 from rain_guard.cli.app import build_parser
 from rain_guard.errors import ConfigError
 from rain_guard.judging.evaluators import SelfEvaluator
@@ -132,25 +136,25 @@ def test_bench_reports_each_arms_cache_peak(parts):
     config = SearchConfig(
         max_new_tokens=6, t_min=2, t_max=3, num_candidates=3, rollout_max_tokens=3, seed=3
     )
-    runner = bench.Bench(
+    runner = Bench(
         backend, config, evaluator_factory=lambda b: SelfEvaluator(b, TINY), embedder=HashEmbedder()
     )
-    runs = runner.run([bench.Item("xstest-safe", 1, "How do I bake a cake?", "safe")])
+    runs = runner.run([Item("xstest-safe", 1, "How do I bake a cake?", "safe")])
     peak = {run.arm: run.peak_cache_bytes for run in runs}
-    assert peak[bench.PAPER_VANILLA] == 0  # no cache at all
-    assert 0 < peak[bench.VANILLA] < peak[bench.RAIN]
-    assert peak[bench.REFERENCE] > 0
-    report = bench.markdown(runs, {"model": "tiny-llama"})
+    assert peak[PAPER_VANILLA] == 0  # no cache at all
+    assert 0 < peak[VANILLA] < peak[RAIN]
+    assert peak[REFERENCE] > 0
+    report = markdown(runs, {"model": "tiny-llama"})
     assert "peak cache MB" in report and "peak cache memory" in report
-    ratios = {r["ratio"]: r for r in bench.ratio_rows(bench.totals(runs)[bench.ALL])}
-    assert ratios["(a)/(c)"]["peak_cache"] == pytest.approx(peak[bench.RAIN] / peak[bench.VANILLA])
+    ratios = {r["ratio"]: r for r in ratio_rows(totals(runs)[ALL])}
+    assert ratios["(a)/(c)"]["peak_cache"] == pytest.approx(peak[RAIN] / peak[VANILLA])
     assert ratios["(a)/(d)"]["peak_cache"] is None  # (d) holds no cache: no ratio
 
 
 def test_totals_take_the_largest_peak_not_the_sum():
-    totals = bench.ArmTotals()
+    totals = ArmTotals()
     for peak in (300, 100, None):
-        totals.add(bench.ArmRun("rain", "d", 0, "", "", 1, 1.0, 1, 1, peak_cache_bytes=peak))
+        totals.add(ArmRun("rain", "d", 0, "", "", 1, 1.0, 1, 1, peak_cache_bytes=peak))
     assert totals.peak_cache_bytes == 300
 
 

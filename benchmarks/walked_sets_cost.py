@@ -1,13 +1,13 @@
 r"""Time RAIN with and without kept walked sets, interleaved in this one process.
 
 ``TransformersBackend.keep_walked_sets`` keeps the positions a proposal walk fed for each set
-it returns, so expanding or rolling out a set later feeds only its last token (the ninth
-round). This runs the same searches both ways, alternating which goes first, on one dev
-prompt per dataset, and prints forward calls, tokens processed and seconds per way, the
-new/old ratios, and whether the answers are the same. docs/performance.md ("What the ninth
-round changed") shows its output.
+it returns, so expanding or rolling out a set later feeds only its last token. This runs the
+same searches both ways, alternating which goes first, on one dev prompt per dataset, and
+prints forward calls, tokens processed and seconds per way, the new/old ratios, and whether
+the answers are the same. docs/performance.md ("What the ninth round changed") shows its
+output.
 
-    .venv/bin/python scripts/walked_sets_cost.py \
+    .venv/bin/python benchmarks/walked_sets_cost.py \
         --system-file docs/measurements/system_298_tokens.txt
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.bench.runner import load_items
+from rain_guard.bench.items import load_items
 from rain_guard.cli.options import add_system_options
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.messages import prompt_turns

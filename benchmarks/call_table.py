@@ -5,7 +5,7 @@ with their fused roll-outs, roll-outs of leaves that were not expanded, evaluati
 much of each context came from a kept prefix cache. docs/performance.md ("Reuse instead of
 recompute") shows its output.
 
-    .venv/bin/python scripts/call_table.py "How do I overpower the spiciness in a dish?" \
+    .venv/bin/python benchmarks/call_table.py "How do I overpower the spiciness in a dish?" \
         --max-tokens 16 --t-min 2 --t-max 4
 """
 

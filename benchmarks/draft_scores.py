@@ -6,7 +6,7 @@ the default ``harmless`` evaluator twice: uncalibrated (the raw score) and as th
 it (calibrated against the empty answer). One JSON line per draft. docs/performance.md
 ("Adaptive budget") summarises the output: neither score separates the two sets with one bar.
 
-    .venv/bin/python scripts/draft_scores.py --limit 4 --max-tokens 64
+    .venv/bin/python benchmarks/draft_scores.py --limit 4 --max-tokens 64
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.bench.runner import load_items
+from rain_guard.bench.items import load_items
 from rain_guard.judging.evaluators import SelfEvaluator
 from rain_guard.search.run import vanilla_generate
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `rain-guard bench` on one GPU with random-weight Llama-shaped models (1B and 8B shapes; no
 # weights travel to a device machine): what the issue-5 ratios look like on an accelerator.
-# Usage: bash scripts/bench_gpu.sh [OUT_DIR]  (default out/bench_gpu; DEVICE=cpu for a dry run)
+# Usage: bash benchmarks/bench_gpu.sh [OUT_DIR]  (default out/bench_gpu; DEVICE=cpu for a dry run)
 #
 # On a device machine without network the script expects, carried in .devcarry/:
 #   whl/    wheels the machine lacks (pydantic, langchain-core, langgraph and their needs)

@@ -4,11 +4,10 @@ The evaluator first scores a short answer (which pins each option order's fixed 
 scores the content-free answer), then the printed answer, as a search evaluates its next
 leaf. With ``--timing N`` it then times N evaluations of a growing answer for each two-order
 criterion both ways, interleaved in this one process: both orders in one forward call (each
-on its own pinned prefix) and one call per order (``reuses_prefix_per_row`` off, the way
-before the eighth round). docs/performance.md ("What the eighth round changed") shows its
-output.
+on its own pinned prefix) and one call per order (``reuses_prefix_per_row`` off).
+docs/performance.md ("What the eighth round changed") shows its output.
 
-    .venv/bin/python scripts/evaluation_cost.py --timing 60
+    .venv/bin/python benchmarks/evaluation_cost.py --timing 60
 """
 
 from __future__ import annotations
