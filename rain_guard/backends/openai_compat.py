@@ -65,14 +65,10 @@ from typing import Any
 import httpx
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.chat_format import ChatFormat
 from rain_guard.backends.transformers.backend import (
-    DEFAULT_CONTEXT_LENGTH,
-    END_OF_TURN_TOKENS,
-    TransformersBackend,
-    _alternation,
     _check_rollout_temperature,
     _check_temperature,
-    _special_tokens,
 )
 from rain_guard.errors import BackendError
 
@@ -150,18 +146,6 @@ class OpenAICompletionsBackend:
     Thread-safe: requests run concurrently; counters and detection are guarded by locks.
     """
 
-    # Text <-> ids is the same code as the in-process backend (chat templates, protection of
-    # special-token look-alikes in messages); it only reads tokenizer, _specials, _special_re
-    # and model_name.
-    tokenize = TransformersBackend.tokenize
-    detokenize = TransformersBackend.detokenize
-    chat_prompt_ids = TransformersBackend.chat_prompt_ids
-    _render = TransformersBackend._render
-    _fallback_chat_ids = TransformersBackend._fallback_chat_ids
-    _encode_protected = TransformersBackend._encode_protected
-    # The sentence-boundary rule of roll-outs (reads _stop_ids and detokenize).
-    _at_boundary = TransformersBackend._at_boundary
-
     def __init__(
         self,
         base_url: str,
@@ -198,9 +182,8 @@ class OpenAICompletionsBackend:
         self._token_prompts = token_prompts
         self._supports_n = supports_n
         self._context_length = context_length
-        self._specials = _special_tokens(tokenizer)
-        self._special_re = _alternation(self._specials)
-        self._stop_ids = _stop_ids(tokenizer, self._specials, stop_token_ids)
+        self.chat_format = ChatFormat(tokenizer, self.model_name, stop_token_ids)
+        self._stop_ids = self.chat_format.stop_ids
         self._default_stop = _default_stop(tokenizer, self._stop_ids)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
@@ -289,7 +272,8 @@ class OpenAICompletionsBackend:
             ServerUnavailableError: the server cannot be reached (asked once, when not set).
         """
         if self._context_length is None:
-            self._context_length = self._server_context_length() or _tokenizer_limit(self.tokenizer)
+            server = self._server_context_length()
+            self._context_length = server or self.chat_format.context_length()
         return self._context_length
 
     @property
@@ -306,6 +290,24 @@ class OpenAICompletionsBackend:
     def supports_n(self) -> bool | None:
         """Whether the server answers ``n`` choices per request (None until detected)."""
         return self._supports_n
+
+    # ----------------------------------------------------------------- text <-> ids
+
+    def tokenize(self, text: str) -> list[int]:
+        """Ids of ``text``; text that looks like a special token is split like plain text."""
+        return self.chat_format.tokenize(text)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
+        return self.chat_format.detokenize(ids)
+
+    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        """Ids of the messages in the model's chat format (see ``ChatFormat.chat_prompt_ids``).
+
+        Raises:
+            PromptError: no messages, a malformed message, or the template rejects them.
+        """
+        return self.chat_format.chat_prompt_ids(messages)
 
     # ----------------------------------------------------------------- protocol calls
 
@@ -342,7 +344,7 @@ class OpenAICompletionsBackend:
         jobs = [
             (i, tuple(int(t) for t in p))
             for i, p in enumerate(prefixes)
-            if max_tokens > 0 and not self._at_boundary(tuple(p), [], boundaries)
+            if max_tokens > 0 and not self.chat_format.at_boundary(tuple(p), [], boundaries)
         ]
 
         def run(job: tuple[int, tuple[int, ...]]) -> list[int]:
@@ -548,7 +550,7 @@ class OpenAICompletionsBackend:
     ) -> list[int]:
         ids = ids[:max_tokens]
         for n in range(1, len(ids) + 1):
-            if self._at_boundary(prefix, ids[:n], boundaries):
+            if self.chat_format.at_boundary(prefix, ids[:n], boundaries):
                 return ids[:n]
         return ids
 
@@ -614,9 +616,7 @@ class OpenAICompletionsBackend:
             body.setdefault("return_token_ids", True)  # vLLM >= 0.10.2, SGLang
             body.setdefault("return_tokens_as_token_ids", True)  # vLLM
         else:
-            body["prompt"] = self.tokenizer.decode(
-                list(prefix), skip_special_tokens=False, clean_up_tokenization_spaces=False
-            )
+            body["prompt"] = self.chat_format.raw_text(prefix)
             body.setdefault("repeat_penalty", 1.0)  # llama.cpp's default is 1.1
             if body.get("top_k") == -1:
                 body["top_k"] = 0  # llama.cpp's schema: 0 = whole vocabulary, -1 rejected
@@ -774,17 +774,16 @@ class OpenAICompletionsBackend:
         return cached
 
     def _specials_or_encode(self, key: str) -> list[int]:
-        if key in self._specials:
-            return [self._specials[key]]
+        specials = self.chat_format.specials
+        if key in specials:
+            return [specials[key]]
         if not key:
             return []
         return list(self.tokenizer.encode(key, add_special_tokens=False))
 
     def _piece(self, token: int) -> str:
         """The text one token id decodes to (how servers name it in ``top_logprobs``)."""
-        return self.tokenizer.decode(
-            [token], skip_special_tokens=False, clean_up_tokenization_spaces=False
-        )
+        return self.chat_format.raw_text([token])
 
     # ----------------------------------------------------------------- concurrency
 
@@ -851,15 +850,6 @@ def _matched_stop_string(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def _stop_ids(tokenizer: Any, specials: dict[str, int], extra: Iterable[int]) -> frozenset[int]:
-    ids = {int(i) for i in extra}
-    eos = tokenizer.eos_token_id
-    if isinstance(eos, int):
-        ids.add(eos)
-    ids.update(specials[text] for text in END_OF_TURN_TOKENS if text in specials)
-    return frozenset(ids)
-
-
 def _default_stop(tokenizer: Any, stop_ids: frozenset[int]) -> int:
     """The id a server's unreported end-of-sequence stands for: the tokenizer's EOS."""
     eos = tokenizer.eos_token_id
@@ -896,13 +886,6 @@ def _is_embedded(path: Path) -> bool:
 
 def _tokenizer_name(tokenizer: Any) -> str:
     return str(getattr(tokenizer, "name_or_path", "") or "served")
-
-
-def _tokenizer_limit(tokenizer: Any) -> int:
-    value = getattr(tokenizer, "model_max_length", None)
-    if isinstance(value, int) and 0 < value < 10_000_000:
-        return value
-    return DEFAULT_CONTEXT_LENGTH
 
 
 def _error_text(response: httpx.Response) -> str:
