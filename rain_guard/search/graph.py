@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 import warnings
-import zlib
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal, TypedDict
@@ -40,6 +39,7 @@ from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search import steps as search
 from rain_guard.search.tree import ROOT, SearchTree
+from rain_guard.seeds import draw_seed
 
 StopReason = Literal["eos", "stop", "length", "context", "time_budget", "token_budget", "exhausted"]
 
@@ -121,12 +121,6 @@ def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> Rai
         started_at=time.time(),
         model_tokens_at_start=backend.counters.tokens_processed,
     )
-
-
-def draw_seed(base: int, *parts: int) -> int:
-    """A 31-bit seed that depends only on the run seed and the step's coordinates."""
-    data = ",".join(str(p) for p in (base, *parts)).encode()
-    return zlib.crc32(data) & 0x7FFFFFFF
 
 
 # --- nodes -------------------------------------------------------------------------------

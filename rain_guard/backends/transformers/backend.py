@@ -33,6 +33,7 @@ import torch
 
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 from rain_guard.backends.chat_format import ChatFormat
+from rain_guard.backends.checks import check_request, check_rollout_temperature
 from rain_guard.backends.transformers import cache_ops
 from rain_guard.backends.transformers.forward import ModelCalls
 from rain_guard.backends.transformers.greedy_memo import GreedyMemo
@@ -242,7 +243,7 @@ class TransformersBackend:
         after ``max_tokens``. A prefix that already ends at a boundary or with a stop id gets
         no tokens. Returns only the new ids.
         """
-        _check_rollout_temperature(temperature)
+        check_rollout_temperature(temperature)
         spec = RolloutSampling.seeded(boundaries, max_tokens, temperature, seed)
         with self._lock, torch.inference_mode():
             return [self._proposer.rollout(_check_ids(p, self._vocab), spec) for p in prefixes]
@@ -264,7 +265,7 @@ class TransformersBackend:
         their own. Results equal the two separate calls' up to batched-arithmetic rounding.
         A greedy roll-out (``temperature`` 0) shares the greedy set's row while they agree.
         """
-        _check_rollout_temperature(temperature)
+        check_rollout_temperature(temperature)
         spec = RolloutSampling.seeded(boundaries, max_tokens, temperature, seed)
         with self._lock, torch.inference_mode():
             return self._propose_one(request, spec)
@@ -316,9 +317,7 @@ class TransformersBackend:
     ) -> tuple[list[Candidate], list[int]]:
         """Candidates for ``req`` and, with ``rollout``, a roll-out drawn in the same walk."""
         ids = _check_ids(req.prefix, self._vocab)
-        if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
-            raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
-        _check_temperature(req.temperature)
+        check_request(req)
         return self._proposer.propose(
             ids,
             req,
@@ -385,17 +384,6 @@ def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tup
 def _check_cache_size(value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"max_cached_prefixes must be an int >= 0, got {value!r}")
-
-
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise BackendError(f"temperature must be > 0, got {temperature}")
-
-
-def _check_rollout_temperature(temperature: float) -> None:
-    """Roll-outs also take 0 (greedy)."""
-    if not temperature >= 0:
-        raise BackendError(f"roll-out temperature must be >= 0 (0: greedy), got {temperature}")
 
 
 def _first_int(*values: Any) -> int:
