@@ -10,24 +10,37 @@ tables to stdout, so ``rain-guard generate ... > answer.txt`` keeps only the ans
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rain_guard.backends.loading import load_backend
 from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
-from rain_guard.messages import prompt_turns
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.run import GenerationResult, rain_generate, vanilla_generate
+
+if TYPE_CHECKING:
+    from rain_guard.search.run import GenerationResult
+
+# Sub-commands defined in other modules: name -> module with a ``register(parser)``.
+EXTRA_COMMANDS = {
+    "eval": "rain_guard.eval.cli",
+    "bench": "rain_guard.bench.runner",
+    "bench-merge": "rain_guard.bench.merge",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of every sub-command."""
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """Argument parser of every sub-command.
+
+    Args:
+        commands: The sub-commands of ``EXTRA_COMMANDS`` whose arguments are added (their
+            modules are imported for it); the others are listed by name only. None: all.
+    """
     parser = argparse.ArgumentParser(
         prog="rain-guard", description="RAIN: self-aligning decoding for open-weight LLMs."
     )
@@ -38,8 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
     cmp_ = sub.add_parser("compare", help="vanilla and RAIN answers side by side, with stats")
     _add_common(cmp_)
-    for name, register in _extra_commands():
-        register(sub.add_parser(name, help=f"see `rain-guard {name} --help`"))
+    for name, module in EXTRA_COMMANDS.items():
+        wanted = commands is None or name in commands
+        register = _register(module) if wanted else None
+        if wanted and register is None:
+            continue  # an optional module that cannot be imported here
+        command = sub.add_parser(name, help=f"see `rain-guard {name} --help`")
+        if register is not None:
+            register(command)
     return parser
 
 
@@ -71,31 +90,31 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _extra_commands() -> list[tuple[str, Any]]:
-    """Sub-commands defined in other modules (eval, bench, bench-merge), when present."""
-    found = []
-    commands = (
-        ("eval", "rain_guard.eval.cli"),
-        ("bench", "rain_guard.bench.runner"),
-        ("bench-merge", "rain_guard.bench.merge"),
-    )
-    for name, module in commands:
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ImportError:
-            continue
-        found.append((name, mod.register))
-    return found
+def _register(module: str) -> Any:
+    """The ``register`` function of a sub-command's module, or None if it cannot be imported."""
+    try:
+        return importlib.import_module(module).register
+    except ImportError:
+        return None
+
+
+def _command_of(argv: Sequence[str] | None) -> set[str]:
+    """The sub-command named in ``argv`` (the first word that is not an option), if any."""
+    words = sys.argv[1:] if argv is None else argv
+    return {next((w for w in words if not w.startswith("-")), "")}
 
 
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     """Chat turns: the optional system message, then the prompt."""
+    from rain_guard.messages import prompt_turns
+
     return prompt_turns(args.prompt, args.system)
 
 
 def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
     """RAIN answer with a progress bar of committed tokens and iterations."""
     from rain_guard.search.embeddings import MiniLMEmbedder
+    from rain_guard.search.run import rain_generate
 
     config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
@@ -152,6 +171,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`rain-guard compare`: vanilla and RAIN answers side by side with their statistics."""
+    from rain_guard.search.run import vanilla_generate
+
     backend = _load(args)
     vanilla = vanilla_generate(
         backend, messages_from_args(args), max_new_tokens=args.max_tokens, seed=None
@@ -208,6 +229,8 @@ def side_by_side(vanilla: GenerationResult, rain: GenerationResult, width: int =
 
 
 def _load(args: argparse.Namespace) -> Any:
+    from rain_guard.backends.loading import load_backend
+
     start = time.perf_counter()
     print(f"loading {args.model} ...", file=sys.stderr, end=" ", flush=True)
     backend = load_backend(args.model, num_threads=args.threads)
@@ -217,7 +240,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rain-guard`` console script."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_of(argv)).parse_args(argv)
     handlers = {"generate": cmd_generate, "compare": cmd_compare}
     handler = handlers.get(args.command) or args.handler
     try:
