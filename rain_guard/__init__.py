@@ -30,12 +30,8 @@ if TYPE_CHECKING:
     from rain_guard.backends.loading import load_backend
     from rain_guard.chat_model import ChatRAIN
     from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
-    from rain_guard.judging.evaluators import (
-        CombinedEvaluator,
-        Evaluator,
-        FunctionEvaluator,
-        SelfEvaluator,
-    )
+    from rain_guard.judging.evaluator import CombinedEvaluator, Evaluator, FunctionEvaluator
+    from rain_guard.judging.self_eval import SelfEvaluator
     from rain_guard.judging.templates import criterion_from_template
     from rain_guard.search.config import SearchConfig
     from rain_guard.search.embeddings import Embedder, HashEmbedder, MiniLMEmbedder
@@ -64,10 +60,10 @@ _LAZY = {  # public name -> the module that defines it
     "BUILTIN_CRITERIA": "rain_guard.judging.criteria",
     "Criterion": "rain_guard.judging.criteria",
     "get_criterion": "rain_guard.judging.criteria",
-    "CombinedEvaluator": "rain_guard.judging.evaluators",
-    "Evaluator": "rain_guard.judging.evaluators",
-    "FunctionEvaluator": "rain_guard.judging.evaluators",
-    "SelfEvaluator": "rain_guard.judging.evaluators",
+    "CombinedEvaluator": "rain_guard.judging.evaluator",
+    "Evaluator": "rain_guard.judging.evaluator",
+    "FunctionEvaluator": "rain_guard.judging.evaluator",
+    "SelfEvaluator": "rain_guard.judging.self_eval",
     "criterion_from_template": "rain_guard.judging.templates",
     "SearchConfig": "rain_guard.search.config",
     "Embedder": "rain_guard.search.embeddings",

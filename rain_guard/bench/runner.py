@@ -36,7 +36,8 @@ from rain_guard.backends.base import Backend, WorkCounters
 from rain_guard.bench.reference_cost import ReferenceCostBackend, uncached_greedy_generate
 from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
+from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.messages import prompt_turns
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder

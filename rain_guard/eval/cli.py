@@ -135,7 +135,7 @@ def _items(args: argparse.Namespace) -> list[Any]:
 def _runner(args: argparse.Namespace) -> MethodRunner:
     from rain_guard.backends.loading import load_backend
     from rain_guard.cli.options import config_from_args
-    from rain_guard.judging.evaluators import SelfEvaluator
+    from rain_guard.judging.self_eval import SelfEvaluator
     from rain_guard.search.embeddings import MiniLMEmbedder
 
     backend = load_backend(args.model, num_threads=args.threads)

@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rain_guard.judging.evaluators import Evaluator, _desired_share, evaluation_prompt_ids
+from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.self_eval import desired_share, evaluation_prompt_ids
 
 HARMFUL, HARMLESS = 0, 1
 XSTEST_HARMFUL_LABEL = "1_full_compliance"
@@ -408,7 +409,7 @@ def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
     """The evaluator an ``evaluator`` command asks for, its counters and a variant name."""
     if args.evaluator == "refusal-strings":
         from rain_guard.eval.graders.refusal import GCGRefusalJudge
-        from rain_guard.judging.evaluators import FunctionEvaluator
+        from rain_guard.judging.evaluator import FunctionEvaluator
 
         judge = GCGRefusalJudge()
         fn = FunctionEvaluator(lambda p, a: 1.0 if judge.judge(p, a).refused else -1.0)
@@ -417,7 +418,7 @@ def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
 
     from rain_guard.backends.loading import load_backend
     from rain_guard.judging.criteria import get_criterion
-    from rain_guard.judging.evaluators import SelfEvaluator
+    from rain_guard.judging.self_eval import SelfEvaluator
 
     criterion = get_criterion(args.criterion)
     changes: dict[str, Any] = {}
@@ -671,7 +672,7 @@ def sweep_probabilities(
     """
     import json
 
-    from rain_guard.judging.evaluators import _batch_cost
+    from rain_guard.backends.option_calls import batch_cost
 
     token_ids = [_one_token(backend, t) for t in SWEEP_TOKENS]
     groups: dict[int, list[LabelledAnswer]] = {}
@@ -684,8 +685,8 @@ def sweep_probabilities(
         answers = [m.answer for m in members] + list(CONTENT_FREE_ANSWERS)
         rows = {(i, o): evaluation_prompt_ids(backend, criterion, prompt, a, o)
                 for i, a in enumerate(answers) for o in (0, 1)}  # fmt: skip
-        per_answer = sum(_batch_cost([rows[(i, 0)], rows[(i, 1)]]) for i in range(len(answers)))
-        per_order = sum(_batch_cost([rows[(i, o)] for i in range(len(answers))]) for o in (0, 1))
+        per_answer = sum(batch_cost([rows[(i, 0)], rows[(i, 1)]]) for i in range(len(answers)))
+        per_order = sum(batch_cost([rows[(i, o)] for i in range(len(answers))]) for o in (0, 1))
         probs: dict[tuple[int, int], list[float]] = {}
         if per_answer <= per_order:
             for i in range(len(answers)):
@@ -751,7 +752,7 @@ def derived_raw(record: dict[str, Any], rule: Derived) -> float:
     for order in rule.orders:
         p = record[f"p{order}"]
         a, b = sum(p[_TOKEN_INDEX[t]] for t in first), sum(p[_TOKEN_INDEX[t]] for t in second)
-        shares.append(_desired_share((a, b), order, rule.mode))  # order 1 wants the 2nd label
+        shares.append(desired_share((a, b), order, rule.mode))  # order 1 wants the 2nd label
     return 2.0 * sum(shares) / len(shares) - 1.0
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rain_guard.backends.base import Backend, ProposalRequest
-from rain_guard.judging.evaluators import Evaluator
+from rain_guard.judging.evaluator import Evaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search.run import prepare_prompt, rain_generate, vanilla_generate

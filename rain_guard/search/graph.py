@@ -34,7 +34,7 @@ from rain_guard.backends.base import (
     propose_and_roll_out,
     rollout_kwargs,
 )
-from rain_guard.judging.evaluators import Evaluator
+from rain_guard.judging.evaluator import Evaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search import steps as search

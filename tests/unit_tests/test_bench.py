@@ -13,7 +13,7 @@ import pytest
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.bench import runner as bench
 from rain_guard.cli.app import build_parser, main
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 

@@ -15,11 +15,11 @@ from transformers import DynamicCache
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.transformers.backend import TransformersBackend
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter, kv_bytes_per_token, storages
-from rain_guard.bench.reference_cost import ReferenceCostBackend
 from rain_guard.bench import runner as bench
+from rain_guard.bench.reference_cost import ReferenceCostBackend
 from rain_guard.cli.app import build_parser
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 from rain_guard.search.run import rain_generate
