@@ -34,7 +34,7 @@ import torch
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 from rain_guard.backends.chat_format import ChatFormat
 from rain_guard.backends.checks import check_request, check_rollout_temperature
-from rain_guard.backends.transformers import cache_ops
+from rain_guard.backends.transformers.cache_ops import fork
 from rain_guard.backends.transformers.forward import ModelCalls
 from rain_guard.backends.transformers.greedy_memo import GreedyMemo
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter
@@ -364,7 +364,7 @@ class TransformersBackend:
         return self._calls.extend(cache, tokens)
 
     def _fork(self, cache: Any) -> Any:
-        return cache_ops.fork(cache)
+        return fork(cache)
 
 
 # --------------------------------------------------------------------- helpers
