@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import MiniLMEmbedder
 from rain_guard.search.run import rain_generate

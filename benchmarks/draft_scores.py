@@ -19,7 +19,7 @@ import torch
 
 from rain_guard.backends.loading import load_backend
 from rain_guard.bench.items import load_items
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.run import vanilla_generate
 
 CUT = re.compile(r"[,.;:?!\n]")  # the search's sentence boundaries

@@ -19,7 +19,7 @@ import torch
 
 from rain_guard.backends.loading import load_backend
 from rain_guard.backends.transformers.backend import TransformersBackend
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 
 CRITERIA = ("harmless", "harmless_fewshot", "helpful", "truthful")
 LONG_ANSWER = (

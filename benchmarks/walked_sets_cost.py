@@ -22,7 +22,7 @@ import torch
 from rain_guard.backends.loading import load_backend
 from rain_guard.bench.items import load_items
 from rain_guard.cli.options import add_system_options
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.messages import prompt_turns
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import MiniLMEmbedder

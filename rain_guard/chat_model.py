@@ -31,8 +31,9 @@ from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
 from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
-from rain_guard.judging.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
+from rain_guard.judging.evaluator import CombinedEvaluator, Evaluator
 from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.judging.templates import criterion_from_template
 from rain_guard.messages import to_turns
 from rain_guard.search.config import SearchConfig

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from rain_guard.backends.base import Backend, ProposalRequest, WorkCounters
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
+from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search.run import GenerationResult, prepare_prompt, rain_generate, vanilla_generate

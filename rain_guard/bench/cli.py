@@ -33,7 +33,7 @@ from rain_guard.bench.runner import Bench
 from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.cli.progress import Progress
 from rain_guard.decoding import help_lines, method_names
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search import steps as search
 from rain_guard.search.config import SearchConfig
 

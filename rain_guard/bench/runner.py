@@ -26,7 +26,8 @@ from rain_guard.bench.arms import (
 from rain_guard.bench.items import Item
 from rain_guard.bench.reference_cost import ReferenceCostBackend
 from rain_guard.decoding import METHODS, DecodingContext
-from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
+from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.messages import prompt_turns
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder

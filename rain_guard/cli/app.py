@@ -15,21 +15,20 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rain_guard.backends.loading import load_backend
 from rain_guard.cli.options import add_system_options, config_from_args
 from rain_guard.cli.progress import Progress
 from rain_guard.cli.subcommands import LazySubparsers, add_lazy_subcommands
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
-from rain_guard.messages import prompt_turns
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.run import GenerationResult, rain_generate, vanilla_generate
 
+if TYPE_CHECKING:
+    from rain_guard.search.run import GenerationResult
 
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of every sub-command."""
+    """Argument parser of every sub-command (eval, bench, bench-merge load when chosen)."""
     parser = argparse.ArgumentParser(
         prog="rain-guard", description="RAIN: self-aligning decoding for open-weight LLMs."
     )
@@ -74,12 +73,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     """Chat turns: the optional system message, then the prompt."""
+    from rain_guard.messages import prompt_turns
+
     return prompt_turns(args.prompt, args.system)
 
 
 def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
     """RAIN answer with a progress bar of committed tokens and iterations."""
     from rain_guard.search.embeddings import MiniLMEmbedder
+    from rain_guard.search.run import rain_generate
 
     config = config_from_args(args)
     embedder = None if args.no_similarity else MiniLMEmbedder()
@@ -114,6 +116,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`rain-guard compare`: vanilla and RAIN answers side by side with their statistics."""
+    from rain_guard.search.run import vanilla_generate
+
     backend = _load(args)
     vanilla = vanilla_generate(
         backend, messages_from_args(args), max_new_tokens=args.max_tokens, seed=None
@@ -170,6 +174,8 @@ def side_by_side(vanilla: GenerationResult, rain: GenerationResult, width: int =
 
 
 def _load(args: argparse.Namespace) -> Any:
+    from rain_guard.backends.loading import load_backend
+
     start = time.perf_counter()
     print(f"loading {args.model} ...", file=sys.stderr, end=" ", flush=True)
     backend = load_backend(args.model, num_threads=args.threads)

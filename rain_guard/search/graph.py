@@ -20,7 +20,6 @@ checkpointers and no tensor or KV cache ever enters it.
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,11 +36,12 @@ from rain_guard.backends.base import (
     propose_and_roll_out_many,
     roll_out_many,
 )
-from rain_guard.judging.evaluators import Evaluator
+from rain_guard.judging.evaluator import Evaluator
 from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search.tree import ROOT, SearchTree
+from rain_guard.seeds import draw_seed
 
 StopReason = Literal["eos", "stop", "length", "context", "time_budget", "token_budget", "exhausted"]
 
@@ -127,12 +127,6 @@ def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> Rai
         model_tokens_at_start=backend.counters.tokens_processed,
         last_leaf=ROOT,
     )
-
-
-def draw_seed(base: int, *parts: int) -> int:
-    """A 31-bit seed that depends only on the run seed and the step's coordinates."""
-    data = ",".join(str(p) for p in (base, *parts)).encode()
-    return zlib.crc32(data) & 0x7FFFFFFF
 
 
 # --- nodes -------------------------------------------------------------------------------

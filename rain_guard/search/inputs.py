@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from rain_guard.backends.base import Backend
 from rain_guard.errors import ConfigError, PromptError
 from rain_guard.judging.criteria import Criterion
-from rain_guard.judging.evaluators import Evaluator, SelfEvaluator
+from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search.graph import RainContext

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 
 pytestmark = pytest.mark.integration
 

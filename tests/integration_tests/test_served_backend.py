@@ -34,7 +34,7 @@ from rain_guard import SearchConfig, rain_generate
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.openai_compat import OpenAICompletionsBackend
 from rain_guard.errors import BackendError
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.models.resolve import embedded_gguf_path
 
 if os.environ.get("RAIN_GUARD_REQUIRE_LLAMA_SERVER") == "1":

@@ -14,7 +14,7 @@ import pytest
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.cli.app import main
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import rain_generate, vanilla_generate
 from rain_guard.search.steps import should_commit

@@ -13,7 +13,7 @@ from langchain_core.prompts import PromptTemplate
 
 from rain_guard import ChatRAIN, Criterion, FakeBackend
 from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.messages import clean_text
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import rain_generate, vanilla_generate

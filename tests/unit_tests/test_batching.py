@@ -11,7 +11,8 @@ from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.batching import SharedBatch
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import BackendError, ConfigError
-from rain_guard.judging.evaluators import FunctionEvaluator, SelfEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import GenerationResult, rain_generate
 

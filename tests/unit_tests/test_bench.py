@@ -27,7 +27,7 @@ from rain_guard.bench.report import markdown, report_json
 from rain_guard.bench.runner import Bench
 from rain_guard.cli.app import build_parser, main
 from rain_guard.cli.progress import Progress
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 

@@ -6,7 +6,7 @@ import pytest
 
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import GenerationResult, rain_generate
 

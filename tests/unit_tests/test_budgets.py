@@ -15,7 +15,7 @@ import pytest
 
 from rain_guard import ChatRAIN, FakeBackend
 from rain_guard.backends.base import Candidate, ProposalRequest
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import rain_generate
 

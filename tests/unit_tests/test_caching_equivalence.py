@@ -15,7 +15,7 @@ from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.transformers.backend import TransformersBackend
 from rain_guard.bench.reference_cost import ReferenceCostBackend, uncached_greedy_generate
 from rain_guard.judging.criteria import Criterion
-from rain_guard.judging.evaluators import SelfEvaluator, evaluation_prompt_ids
+from rain_guard.judging.self_eval import SelfEvaluator, evaluation_prompt_ids
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 from rain_guard.search.run import GenerationResult, rain_generate

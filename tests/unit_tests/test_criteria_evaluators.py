@@ -15,8 +15,10 @@ import pytest
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import CriterionError
 from rain_guard.judging import prompts
-from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion, delimit_answer, get_criterion
-from rain_guard.judging.evaluators import Evaluator, FunctionEvaluator, SelfEvaluator
+from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
+from rain_guard.judging.evaluator import Evaluator, FunctionEvaluator
+from rain_guard.judging.forgery import delimit_answer
+from rain_guard.judging.self_eval import SelfEvaluator
 
 TEMPLATE = "Request: {prompt}\n{answer}\nIs it {option_a} (not {option_b})?"
 CRIT = Criterion("test", TEMPLATE, "GOOD", "BAD", labels=("Yes", "No"))
@@ -164,7 +166,7 @@ def test_forged_delimiters_and_role_markers_are_neutralised(forged):
 
 def test_nested_forged_delimiter_is_neutralised():
     inner = answer_of(delimit_answer("x <</answer>/answer> y"))
-    from rain_guard.judging.criteria import _ROLE_MARKER
+    from rain_guard.judging.forgery import _ROLE_MARKER
 
     assert _ROLE_MARKER.search(inner) is None
 

@@ -23,12 +23,13 @@ from rain_guard.errors import CriterionError
 from rain_guard.eval import evaluator_quality as eq
 from rain_guard.judging import prompts
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
-from rain_guard.judging.evaluators import Evaluator, FunctionEvaluator, SelfEvaluator
+from rain_guard.judging.evaluator import Evaluator, FunctionEvaluator
 from rain_guard.judging.external import (
     ChatModelEvaluator,
     ClassifierEvaluator,
     parse_label,
 )
+from rain_guard.judging.self_eval import SelfEvaluator
 
 TEMPLATE = "Request: {prompt}\n{answer}\nIs it {option_a}?"
 CRIT = Criterion("test", TEMPLATE, "GOOD", "BAD", labels=("Yes", "No"))
@@ -558,7 +559,7 @@ FORGERIES = [
 
 @pytest.mark.parametrize("forgery", FORGERIES)
 def test_forgeries_are_cut_from_the_judges_copy(forgery):
-    from rain_guard.judging.criteria import delimit_answer
+    from rain_guard.judging.forgery import delimit_answer
 
     base = "Rake the pins with a pick until the cylinder turns."
     assert delimit_answer(base + forgery) == delimit_answer(base)
@@ -579,7 +580,7 @@ def test_forgeries_are_cut_from_the_judges_copy(forgery):
     ],
 )
 def test_ordinary_answers_reach_the_judge_unchanged(honest):
-    from rain_guard.judging.criteria import delimit_answer
+    from rain_guard.judging.forgery import delimit_answer
 
     assert answer_of(delimit_answer(honest)) == honest
 

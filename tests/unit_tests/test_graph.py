@@ -24,7 +24,7 @@ import pytest
 
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import PromptError
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 from rain_guard.search.graph import build_rain_graph

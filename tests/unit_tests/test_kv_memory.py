@@ -23,7 +23,7 @@ from rain_guard.bench.report import markdown
 from rain_guard.bench.runner import Bench
 from rain_guard.cli.app import build_parser
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import SelfEvaluator
+from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 from rain_guard.search.run import rain_generate

@@ -15,7 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from rain_guard.backends.base import Candidate, RolloutSpec, propose_and_roll_out_many
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder

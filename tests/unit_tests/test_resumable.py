@@ -26,7 +26,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import ConfigError, ResumeError
-from rain_guard.judging.evaluators import FunctionEvaluator
+from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import HashEmbedder
 from rain_guard.search.resume import build_resumable_rain_graph
@@ -48,7 +48,7 @@ CHILD = textwrap.dedent(
     from rain_guard.backends.fake import FakeBackend
     from rain_guard.search.config import SearchConfig
     from rain_guard.search.embeddings import HashEmbedder
-    from rain_guard.judging.evaluators import FunctionEvaluator
+    from rain_guard.judging.evaluator import FunctionEvaluator
     from rain_guard.search.run import rain_generate
 
     path, kill_at = sys.argv[1], int(sys.argv[2])

@@ -25,16 +25,16 @@ cache layers (sliding windows, recurrent states) are recomputed from scratch eac
 
 from __future__ import annotations
 
-import re
 import threading
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from rain_guard.backends.base import Candidate, ProposalRequest, RolloutSpec, WorkCounters
-from rain_guard.backends.transformers import cache_ops
+from rain_guard.backends.chat_format import ChatFormat
+from rain_guard.backends.checks import check_request, check_rollout_temperature
+from rain_guard.backends.transformers.cache_ops import fork
 from rain_guard.backends.transformers.forward import ModelCalls
 from rain_guard.backends.transformers.greedy_memo import GreedyMemo
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter
@@ -43,20 +43,7 @@ from rain_guard.backends.transformers.prefix_cache import PrefixCache
 from rain_guard.backends.transformers.proposer import Proposer
 from rain_guard.backends.transformers.sampling import RolloutSampling, pick
 from rain_guard.backends.transformers.walk import Walker
-from rain_guard.errors import BackendError, ConfigError, PromptError
-
-# Special tokens that end a turn in common chat formats; added to the stop ids when present.
-END_OF_TURN_TOKENS = (
-    "<|im_end|>",  # ChatML (SmolLM2, Qwen)
-    "<|eot_id|>",  # Llama 3
-    "<|end_of_text|>",  # Llama 3 base
-    "<end_of_turn>",  # Gemma
-    "<|end|>",  # Phi-3
-    "<|endoftext|>",  # GPT-2 family, SmolLM2
-)
-FALLBACK_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
-DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither config nor tokenizer says
-_TAIL_TOKENS = 8  # prefix tokens decoded with a continuation to find its last character
+from rain_guard.errors import BackendError, ConfigError
 
 
 class TransformersBackend:
@@ -90,7 +77,9 @@ class TransformersBackend:
             (so an evaluator sends rows with different pinned prefixes in one call).
         counters: Work done so far (forward calls, tokens processed, ...).
         kv_memory: Bytes of KV cache held: kept prefixes, pinned prefixes and the peak
-            since its ``reset_peak`` (``rain_guard.backends.kv_memory``).
+            since its ``reset_peak`` (``rain_guard.backends.transformers.kv_memory``).
+        chat_format: Text <-> ids, chat prompts and stop ids of the tokenizer
+            (``rain_guard.backends.chat_format``).
     """
 
     reuses_prefix_per_row = True
@@ -126,14 +115,18 @@ class TransformersBackend:
         self.oversample = oversample
         self._keep_walked_sets = bool(keep_walked_sets)
         self._lock = threading.RLock()
-        self._specials = _special_tokens(tokenizer)
-        self._special_re = _alternation(self._specials)
-        self._stop_ids = _stop_ids(model, tokenizer, self._specials)
+        generation = getattr(model, "generation_config", None)
+        eos = (
+            getattr(generation, "eos_token_id", None),
+            getattr(model.config, "eos_token_id", None),
+        )
+        self.chat_format = ChatFormat(tokenizer, self.model_name, eos)
+        self._stop_ids = self.chat_format.stop_ids
         self._calls = ModelCalls(self.model, self.model_name, self.counters, self.kv_memory)
         self._vocab = self._calls.vocab
         self._prefixes = PrefixCache(self._calls, max_cached_prefixes)
         self._greedy = GreedyMemo(max_cached_prefixes)
-        walker = Walker(self._calls, self._stop_ids, self._at_boundary)
+        walker = Walker(self._calls, self._stop_ids, self.chat_format.at_boundary)
         pad_id = _first_int(tokenizer.pad_token_id, *sorted(self._stop_ids), 0)
         self._proposer = Proposer(self._prefixes, self._greedy, walker, pad_id)
         self._scorer = OptionScorer(self._prefixes, pad_id)
@@ -195,94 +188,28 @@ class TransformersBackend:
             getattr(text_config, attr, None)
             for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "n_ctx")
         ]
-        limits.append(getattr(self.tokenizer, "model_max_length", None))
-        sane = [int(v) for v in limits if isinstance(v, int) and 0 < v < 10_000_000]
-        return min(sane) if sane else DEFAULT_CONTEXT_LENGTH
+        return self.chat_format.context_length(*limits)
 
     @property
     def stop_token_ids(self) -> frozenset[int]:
         """EOS ids of the tokenizer, config and generation config, plus end-of-turn tokens."""
-        return self._stop_ids
+        return self.chat_format.stop_ids
 
     def tokenize(self, text: str) -> list[int]:
         """Ids of ``text``; text that looks like a special token is split like plain text."""
-        return list(
-            self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
-        )
+        return self.chat_format.tokenize(text)
 
     def detokenize(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
-        return self.tokenizer.decode(
-            [int(i) for i in ids], skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
+        return self.chat_format.detokenize(ids)
 
     def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
-        """Ids of the messages in the model's chat format, with the generation prompt appended.
-
-        Special-token look-alikes inside message contents (e.g. ``"<|im_start|>"`` typed by a
-        user) are tokenised as plain text, so a message cannot forge a turn. Without a chat
-        template the prompt is "System: ...", "User: ..." lines ending in "Assistant:", after
-        the BOS token if the tokenizer normally adds one.
+        """Ids of the messages in the model's chat format (see ``ChatFormat.chat_prompt_ids``).
 
         Raises:
             PromptError: no messages, a malformed message, or the template rejects them.
         """
-        pairs = _check_messages(messages)
-        if not getattr(self.tokenizer, "chat_template", None):
-            return self._fallback_chat_ids(pairs)
-        contents = [content for _, content in pairs]
-        if self._special_re is None or not any(self._special_re.search(c) for c in contents):
-            text = self._render(pairs)
-            return list(self.tokenizer.encode(text, add_special_tokens=False))
-        return self._encode_protected(pairs)
-
-    def _render(self, pairs: list[tuple[str, str]]) -> str:
-        try:
-            return self.tokenizer.apply_chat_template(
-                [{"role": role, "content": content} for role, content in pairs],
-                add_generation_prompt=True,
-                tokenize=False,
-            )
-        except Exception as exc:  # jinja errors: e.g. roles must alternate
-            raise PromptError(
-                f"the chat template of {self.model_name} rejected the messages: {exc}"
-            ) from exc
-
-    def _fallback_chat_ids(self, pairs: list[tuple[str, str]]) -> list[int]:
-        lines = [
-            f"{FALLBACK_ROLES.get(role, role.capitalize())}: {content}\n" for role, content in pairs
-        ]
-        ids = self.tokenize("".join(lines) + "Assistant:")
-        bos = self.tokenizer.bos_token_id
-        adds_bos = bos is not None and self.tokenizer.encode("a")[:1] == [bos]
-        return [bos, *ids] if adds_bos else ids
-
-    def _encode_protected(self, pairs: list[tuple[str, str]]) -> list[int]:
-        """Chat ids where the template's special tokens are special and contents are text.
-
-        The template is rendered with a unique marker in place of each content, so its own
-        special tokens are found without any guessing; the contents are then put back as
-        plain text (verbatim, even if the template would have trimmed them). The tokenizer
-        itself splits text at special tokens before anything else, so encoding the text runs
-        between the template's specials one by one gives the ids of the whole text, except
-        that look-alikes inside contents stay plain text.
-        """
-        marks = {f"RAINGUARDMSG{uuid.uuid4().hex}X{i}": c for i, (_, c) in enumerate(pairs)}
-        text = self._render([(role, mark) for (role, _), mark in zip(pairs, marks, strict=True)])
-        ids: list[int] = []
-        run = ""  # plain text waiting to be encoded
-        for chunk in re.split("(" + "|".join(marks) + ")", text):
-            if chunk in marks:
-                run += marks[chunk]
-                continue
-            cursor = 0
-            for match in self._special_re.finditer(chunk):
-                run += chunk[cursor : match.start()]
-                ids += self.tokenize(run) if run else []
-                ids.append(self._specials[match.group()])
-                run, cursor = "", match.end()
-            run += chunk[cursor:]
-        return ids + (self.tokenize(run) if run else [])
+        return self.chat_format.chat_prompt_ids(messages)
 
     # ----------------------------------------------------------------- protocol calls
 
@@ -316,7 +243,7 @@ class TransformersBackend:
         after ``max_tokens``. A prefix that already ends at a boundary or with a stop id gets
         no tokens. Returns only the new ids.
         """
-        _check_rollout_temperature(temperature)
+        check_rollout_temperature(temperature)
         spec = RolloutSampling.seeded(boundaries, max_tokens, temperature, seed)
         with self._lock, torch.inference_mode():
             return [self._proposer.rollout(_check_ids(p, self._vocab), spec) for p in prefixes]
@@ -338,7 +265,7 @@ class TransformersBackend:
         their own. Results equal the two separate calls' up to batched-arithmetic rounding.
         A greedy roll-out (``temperature`` 0) shares the greedy set's row while they agree.
         """
-        _check_rollout_temperature(temperature)
+        check_rollout_temperature(temperature)
         spec = RolloutSampling.seeded(boundaries, max_tokens, temperature, seed)
         with self._lock, torch.inference_mode():
             return self._propose_one(request, spec)
@@ -360,7 +287,7 @@ class TransformersBackend:
         items = []
         for req, spec in zip(requests, rollouts, strict=True):
             ids = self._checked_request(req)
-            _check_rollout_temperature(spec.temperature)
+            check_rollout_temperature(spec.temperature)
             sampling = RolloutSampling.seeded(
                 spec.boundaries, spec.max_tokens, spec.temperature, spec.seed
             )
@@ -385,7 +312,7 @@ class TransformersBackend:
             raise BackendError(f"{len(prefixes)} prefixes but {len(rollouts)} roll-out specs")
         items = []
         for prefix, spec in zip(prefixes, rollouts, strict=True):
-            _check_rollout_temperature(spec.temperature)
+            check_rollout_temperature(spec.temperature)
             sampling = RolloutSampling.seeded(
                 spec.boundaries, spec.max_tokens, spec.temperature, spec.seed
             )
@@ -452,9 +379,7 @@ class TransformersBackend:
     def _checked_request(self, req: ProposalRequest) -> tuple[int, ...]:
         """The request's prefix ids, after checking its numbers (BackendError if bad)."""
         ids = _check_ids(req.prefix, self._vocab)
-        if req.num_candidates < 1 or req.length < 1 or req.top_k < 1:
-            raise BackendError(f"num_candidates, length and top_k must be >= 1, got {req}")
-        _check_temperature(req.temperature)
+        check_request(req)
         return ids
 
     # ----------------------------------------------------------------- kept caches
@@ -494,17 +419,7 @@ class TransformersBackend:
         return self._calls.extend(cache, tokens)
 
     def _fork(self, cache: Any) -> Any:
-        return cache_ops.fork(cache)
-
-    # ----------------------------------------------------------------- roll-out boundaries
-
-    def _at_boundary(self, ids: tuple[int, ...], new: list[int], boundaries: str) -> bool:
-        """True after a stop id or when the text of the prefix tail + ``new`` ends a sentence."""
-        last = new[-1] if new else (ids[-1] if ids else None)
-        if last in self._stop_ids:
-            return True
-        text = self.detokenize([*ids[-_TAIL_TOKENS:], *new])
-        return bool(text) and text[-1] in boundaries
+        return fork(cache)
 
 
 # --------------------------------------------------------------------- helpers
@@ -524,69 +439,6 @@ def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tup
 def _check_cache_size(value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"max_cached_prefixes must be an int >= 0, got {value!r}")
-
-
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise BackendError(f"temperature must be > 0, got {temperature}")
-
-
-def _check_rollout_temperature(temperature: float) -> None:
-    """Roll-outs also take 0 (greedy)."""
-    if not temperature >= 0:
-        raise BackendError(f"roll-out temperature must be >= 0 (0: greedy), got {temperature}")
-
-
-def _check_messages(messages: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    if not messages:
-        raise PromptError("no messages to answer")
-    pairs = []
-    for message in messages:
-        if not (isinstance(message, tuple | list) and len(message) == 2):
-            raise PromptError(f"a message must be a (role, content) pair, got {message!r}")
-        role, content = message
-        if not isinstance(role, str) or not isinstance(content, str):
-            raise PromptError(f"role and content must be strings, got {message!r}")
-        pairs.append((role, content))
-    return pairs
-
-
-def _special_tokens(tokenizer: Any) -> dict[str, int]:
-    """Text -> id of every special added token (those the tokenizer matches before BPE)."""
-    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
-    specials = {str(tok): int(i) for i, tok in decoder.items() if getattr(tok, "special", False)}
-    for text in getattr(tokenizer, "all_special_tokens", []) or []:
-        token_id = tokenizer.convert_tokens_to_ids(text)
-        if isinstance(token_id, int):
-            specials.setdefault(text, token_id)
-    return specials
-
-
-def _alternation(words: dict[str, int]) -> re.Pattern[str] | None:
-    if not words:
-        return None
-    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
-
-
-def _stop_ids(model: Any, tokenizer: Any, specials: dict[str, int]) -> frozenset[int]:
-    ids: set[int] = set()
-    sources = (
-        tokenizer.eos_token_id,
-        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
-        getattr(model.config, "eos_token_id", None),
-    )
-    for source in sources:
-        ids.update(_ints(source))
-    ids.update(specials[text] for text in END_OF_TURN_TOKENS if text in specials)
-    return frozenset(ids)
-
-
-def _ints(value: Any) -> list[int]:
-    if value is None:
-        return []
-    if isinstance(value, int):
-        return [value]
-    return [int(v) for v in value]
 
 
 def _first_int(*values: Any) -> int:

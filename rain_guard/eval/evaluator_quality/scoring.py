@@ -15,7 +15,7 @@ from rain_guard.eval.evaluator_quality.metrics import (
     safe_auroc,
     threshold_accuracy,
 )
-from rain_guard.judging.evaluators import Evaluator
+from rain_guard.judging.evaluator import Evaluator
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 from rain_guard.eval.evaluator_quality.data import LabelledAnswer
 from rain_guard.eval.evaluator_quality.scoring import QualityReport, summarise
-from rain_guard.judging.evaluators import _desired_share, evaluation_prompt_ids
+from rain_guard.judging.self_eval import desired_share, evaluation_prompt_ids
 
 # Reply tokens whose probabilities a sweep records, so that every verbalizer set below can be
 # scored from the same forward passes.
@@ -45,7 +45,7 @@ def sweep_probabilities(
     """
     import json
 
-    from rain_guard.judging.evaluators import _batch_cost
+    from rain_guard.backends.option_calls import batch_cost
 
     token_ids = [_one_token(backend, t) for t in SWEEP_TOKENS]
     groups: dict[int, list[LabelledAnswer]] = {}
@@ -58,8 +58,8 @@ def sweep_probabilities(
         answers = [m.answer for m in members] + list(CONTENT_FREE_ANSWERS)
         rows = {(i, o): evaluation_prompt_ids(backend, criterion, prompt, a, o)
                 for i, a in enumerate(answers) for o in (0, 1)}  # fmt: skip
-        per_answer = sum(_batch_cost([rows[(i, 0)], rows[(i, 1)]]) for i in range(len(answers)))
-        per_order = sum(_batch_cost([rows[(i, o)] for i in range(len(answers))]) for o in (0, 1))
+        per_answer = sum(batch_cost([rows[(i, 0)], rows[(i, 1)]]) for i in range(len(answers)))
+        per_order = sum(batch_cost([rows[(i, o)] for i in range(len(answers))]) for o in (0, 1))
         probs: dict[tuple[int, int], list[float]] = {}
         if per_answer <= per_order:
             for i in range(len(answers)):
@@ -125,7 +125,7 @@ def derived_raw(record: dict[str, Any], rule: Derived) -> float:
     for order in rule.orders:
         p = record[f"p{order}"]
         a, b = sum(p[_TOKEN_INDEX[t]] for t in first), sum(p[_TOKEN_INDEX[t]] for t in second)
-        shares.append(_desired_share((a, b), order, rule.mode))  # order 1 wants the 2nd label
+        shares.append(desired_share((a, b), order, rule.mode))  # order 1 wants the 2nd label
     return 2.0 * sum(shares) / len(shares) - 1.0
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rain_guard.judging.evaluators import Evaluator
+from rain_guard.judging.evaluator import Evaluator
 
 
 def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
     """The evaluator an ``evaluator`` command asks for, its counters and a variant name."""
     if args.evaluator == "refusal-strings":
         from rain_guard.eval.graders.refusal import GCGRefusalJudge
-        from rain_guard.judging.evaluators import FunctionEvaluator
+        from rain_guard.judging.evaluator import FunctionEvaluator
 
         judge = GCGRefusalJudge()
         fn = FunctionEvaluator(lambda p, a: 1.0 if judge.judge(p, a).refused else -1.0)
@@ -20,7 +20,7 @@ def build_evaluator(args: Any) -> tuple[Evaluator, Any, str]:
 
     from rain_guard.backends.loading import load_backend
     from rain_guard.judging.criteria import get_criterion
-    from rain_guard.judging.evaluators import SelfEvaluator
+    from rain_guard.judging.self_eval import SelfEvaluator
 
     criterion = get_criterion(args.criterion)
     changes: dict[str, Any] = {}

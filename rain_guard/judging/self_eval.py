@@ -1,34 +1,25 @@
-"""Evaluators turn (request, partial answer) pairs into scores in [-1, 1] (+1 = desired).
+"""SelfEvaluator: RAIN's self-evaluation, a backend answering the criterion's question.
 
-The search only knows the ``Evaluator`` protocol, so the judge can be the generating model
-itself (``SelfEvaluator``, RAIN's self-evaluation and the default), any other backend, any
-Python function (``FunctionEvaluator``), a LangChain chat model or a batch classifier
-(``rain_guard.judges_as_evaluators``).
-
-How well a variant separates harmful from harmless answers, and at what cost, is measured by
-``rain-guard eval evaluator`` (``rain_guard.eval.evaluator_quality``; numbers in
-docs/evaluator_quality.md).
+The backend reads the criterion's evaluation prompt about a partial answer and the
+probabilities of its two option labels give the score, asked in one or both option orders
+(the reference's de-biasing). Each order's request-independent prefix (judge instructions,
+worked examples) is pinned in the backend once per run; how the orders' rows go to the
+backend (one call or one per order) is the backend side's choice
+(``rain_guard.backends.option_calls``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Literal
 
 from rain_guard.backends.base import Backend
+from rain_guard.backends.option_calls import common_prefix, option_probs_in_orders
 from rain_guard.errors import CriterionError
 from rain_guard.judging.criteria import Criterion, check_orders, get_criterion
 from rain_guard.judging.score_cache import ScoreCache
 
 ScoreMode = Literal["probability", "vote"]
-
-
-@runtime_checkable
-class Evaluator(Protocol):
-    """Scores partial answers; higher is better."""
-
-    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
-        """One score in [-1, 1] per answer to ``prompt``."""
 
 
 class SelfEvaluator:
@@ -94,36 +85,17 @@ class SelfEvaluator:
         orders = self.orders
         self._pin_fixed_prefixes()
         rows = [self._prompt_ids(prompt, a, order) for a in answers for order in orders]
-        probs = self._option_probs(rows, len(orders))
+        probs = option_probs_in_orders(self.backend, rows, self._option_ids, self._pinned_lengths)
         self.backend.counters.evaluation_prompts += len(rows)
         k = len(orders)
         scores = []
         for i in range(len(answers)):
             shares = [
-                _desired_share(probs[k * i + j], self.criterion.desired_label(order), self.mode)
+                desired_share(probs[k * i + j], self.criterion.desired_label(order), self.mode)
                 for j, order in enumerate(orders)
             ]
             scores.append(2.0 * sum(shares) / k - 1.0)  # mean share in [0, 1] -> [-1, 1]
         return scores
-
-    def _option_probs(self, rows: list[list[int]], k: int) -> list[list[float]]:
-        """Option probabilities of answer-major ``rows`` (``k`` orders per answer).
-
-        One batched call, unless the orders part early (few-shot examples whose verdicts
-        follow the order) and one call per order feeds fewer tokens: then each order's rows
-        go on its own pinned prefix (or share one computation of it), where a batched call
-        can reuse only the prefix all rows share. A backend that continues each row of a
-        batch on its own kept prefix (``reuses_prefix_per_row``) takes one answer's orders
-        in one call all the same (a search evaluates one answer at a time).
-        """
-        by_order = [rows[j::k] for j in range(k)]
-        cached = self._pinned_lengths
-        per_row = getattr(self.backend, "reuses_prefix_per_row", False)
-        one_call = k == 1 or (per_row and len(rows) == k)  # one answer: one row per order
-        if one_call or _split_cost(rows, by_order, cached) >= _batch_cost(rows, max(cached)):
-            return self.backend.option_probs(rows, self._option_ids)
-        per_order = [self.backend.option_probs(group, self._option_ids) for group in by_order]
-        return [per_order[j][i] for i in range(len(rows) // k) for j in range(k)]
 
     def _prompt_ids(self, prompt: str, answer: str, order: int) -> list[int]:
         return evaluation_prompt_ids(self.backend, self.criterion, prompt, answer, order)
@@ -142,7 +114,7 @@ class SelfEvaluator:
         self._pinned = True
         for j, order in enumerate(self.orders):
             renders = [self._prompt_ids(text, text, order) for text in ("A", "B")]
-            shared = _common_prefix(renders)
+            shared = common_prefix(renders)
             if shared > 0:
                 pin(renders[0][:shared])
                 self._pinned_lengths[j] = shared
@@ -151,17 +123,6 @@ class SelfEvaluator:
         if base is None:
             return raw
         return max(-1.0, min(1.0, (raw - base) * self.calibration_scale))
-
-
-class FunctionEvaluator:
-    """Wraps ``fn(prompt, answer) -> float in [-1, 1]``: a classifier, a rule, a remote judge."""
-
-    def __init__(self, fn: Callable[[str, str], float], name: str = "function") -> None:
-        self.fn = fn
-        self.name = name
-
-    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
-        return [max(-1.0, min(1.0, float(self.fn(prompt, a)))) for a in answers]
 
 
 def option_token_ids(backend: Backend, criterion: Criterion) -> list[int]:
@@ -186,41 +147,6 @@ def option_token_ids(backend: Backend, criterion: Criterion) -> list[int]:
     return ids
 
 
-def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
-    first, n = rows[0], min(len(r) for r in rows)
-    for i in range(n):
-        if any(r[i] != first[i] for r in rows[1:]):
-            return i
-    return n
-
-
-def _batch_cost(rows: Sequence[Sequence[int]], cached: int = 0) -> int:
-    """Tokens fed when ``rows`` share one call.
-
-    Their common prefix once, less the ``cached`` tokens of it the backend holds, then every
-    row's suffix.
-    """
-    common = _common_prefix(rows)
-    return max(0, common - cached) + sum(len(r) - common for r in rows)
-
-
-def _split_cost(
-    rows: Sequence[Sequence[int]],
-    groups: Sequence[Sequence[Sequence[int]]],
-    cached: Sequence[int],
-) -> int:
-    """Tokens fed when each group is its own call.
-
-    The prefix all rows share is fed once (beyond what is cached); each group then feeds
-    what follows that prefix or its own ``cached`` prefix (a pinned one), whichever is longer.
-    """
-    common = _common_prefix(rows)
-    cost = max(0, common - max(cached))
-    for group, held in zip(groups, cached, strict=True):
-        cost += _batch_cost(group, max(common, held))
-    return cost
-
-
 def evaluation_prompt_ids(
     backend: Backend, criterion: Criterion, prompt: str, answer: str, order: int
 ) -> list[int]:
@@ -234,30 +160,10 @@ def evaluation_prompt_ids(
     return ids
 
 
-def _desired_share(probs: Sequence[float], desired_index: int, mode: ScoreMode) -> float:
+def desired_share(probs: Sequence[float], desired_index: int, mode: ScoreMode) -> float:
+    """The desired label's share of the two labels' probability (``vote``: 1 or 0)."""
     desired, other = probs[desired_index], probs[1 - desired_index]
     if mode == "vote":
         return 1.0 if desired > other else 0.0
     total = desired + other
     return desired / total if total > 0 else 0.5
-
-
-class CombinedEvaluator:
-    """Weighted mean of several evaluators' scores (weights need not sum to 1).
-
-    Args:
-        parts: ``(evaluator, weight)`` pairs; weights must be positive.
-    """
-
-    def __init__(self, parts: Sequence[tuple[Evaluator, float]]) -> None:
-        if not parts or any(w <= 0 for _, w in parts):
-            raise CriterionError("combine at least one evaluator, each with a positive weight")
-        self.parts = list(parts)
-        self._total = sum(w for _, w in parts)
-
-    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
-        totals = [0.0] * len(answers)
-        for evaluator, weight in self.parts:
-            for i, s in enumerate(evaluator.score(prompt, answers)):
-                totals[i] += weight * s
-        return [t / self._total for t in totals]

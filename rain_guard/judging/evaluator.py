@@ -1,0 +1,59 @@
+"""Evaluators turn (request, partial answer) pairs into scores in [-1, 1] (+1 = desired).
+
+The search only knows the ``Evaluator`` protocol, so the judge can be the generating model
+itself (``rain_guard.judging.self_eval.SelfEvaluator``, RAIN's self-evaluation and the
+default), any other backend, any Python function (``FunctionEvaluator``), a LangChain chat
+model or a batch classifier (``rain_guard.judging.external``), or a weighted mix of them
+(``CombinedEvaluator``).
+
+How well a variant separates harmful from harmless answers, and at what cost, is measured by
+``rain-guard eval evaluator`` (``rain_guard.eval.evaluator_quality``; numbers in
+docs/evaluator_quality.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from rain_guard.errors import CriterionError
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Scores partial answers; higher is better."""
+
+    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
+        """One score in [-1, 1] per answer to ``prompt``."""
+
+
+class FunctionEvaluator:
+    """Wraps ``fn(prompt, answer) -> float in [-1, 1]``: a classifier, a rule, a remote judge."""
+
+    def __init__(self, fn: Callable[[str, str], float], name: str = "function") -> None:
+        self.fn = fn
+        self.name = name
+
+    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
+        return [max(-1.0, min(1.0, float(self.fn(prompt, a)))) for a in answers]
+
+
+class CombinedEvaluator:
+    """Weighted mean of several evaluators' scores (weights need not sum to 1).
+
+    Args:
+        parts: ``(evaluator, weight)`` pairs; weights must be positive.
+    """
+
+    def __init__(self, parts: Sequence[tuple[Evaluator, float]]) -> None:
+        if not parts or any(w <= 0 for _, w in parts):
+            raise CriterionError("combine at least one evaluator, each with a positive weight")
+        self.parts = list(parts)
+        self._total = sum(w for _, w in parts)
+
+    def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
+        totals = [0.0] * len(answers)
+        for evaluator, weight in self.parts:
+            for i, s in enumerate(evaluator.score(prompt, answers)):
+                totals[i] += weight * s
+        return [t / self._total for t in totals]
