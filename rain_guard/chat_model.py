@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
+from rain_guard import chat_output
 from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
 from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
@@ -39,11 +40,7 @@ from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder, MiniLMEmbedder
 from rain_guard.search.graph import RainContext, RainState
 from rain_guard.search.run import (
-    GenerationResult,
     make_context,
-    prepare_prompt,
-    result_from_state,
-    stream_search,
     vanilla_generate,
 )
 
@@ -273,8 +270,8 @@ class ChatRAIN(BaseChatModel):
     ) -> ChatResult:
         if self.streaming and self.use_rain:
             chunks = list(self._stream(messages, stop, run_manager, **kwargs))
-            return _result_from_chunks(chunks)
-        return _result_from_chunks(list(self._stream_chunks(messages, stop, **kwargs)))
+            return chat_output.result_from_chunks(chunks)
+        return chat_output.result_from_chunks(list(self._stream_chunks(messages, stop, **kwargs)))
 
     def _stream(
         self,
@@ -294,11 +291,13 @@ class ChatRAIN(BaseChatModel):
         if not self.use_rain:
             yield self._vanilla_chunk(messages, stop, **kwargs)
             return
-        run = _Run(self, messages, stop, writer=_parent_stream_writer(), **kwargs)
+        run = chat_output.Run(
+            self, messages, stop, writer=chat_output.parent_stream_writer(), **kwargs
+        )
         for state in run.steps:
             delta = run.delta(state)
             if delta:
-                yield _chunk(delta)
+                yield chat_output.chunk(delta)
         yield run.final_chunk()
 
     def _vanilla_chunk(
@@ -313,8 +312,10 @@ class ChatRAIN(BaseChatModel):
         )
         message = AIMessageChunk(
             content=result.text,
-            usage_metadata=_usage(result),
-            response_metadata=_metadata(result, kwargs.get("model", self.model_label()), ctx),
+            usage_metadata=chat_output.usage(result),
+            response_metadata=chat_output.metadata(
+                result, kwargs.get("model", self.model_label()), ctx
+            ),
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message)
@@ -327,7 +328,7 @@ class ChatRAIN(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
-        return _result_from_chunks(chunks)
+        return chat_output.result_from_chunks(chunks)
 
     async def _astream(
         self,
@@ -347,9 +348,9 @@ class ChatRAIN(BaseChatModel):
                 None, lambda: self._vanilla_chunk(messages, stop, **kwargs)
             )
             return
-        writer = _parent_stream_writer()  # read here: executor threads lack the context
+        writer = chat_output.parent_stream_writer()  # read here: executor threads lack the context
         run = await loop.run_in_executor(
-            None, lambda: _Run(self, messages, stop, writer=writer, **kwargs)
+            None, lambda: chat_output.Run(self, messages, stop, writer=writer, **kwargs)
         )
         step: asyncio.Future[RainState | None] | None = None
         try:
@@ -361,27 +362,15 @@ class ChatRAIN(BaseChatModel):
                     break
                 delta = run.delta(state)
                 if delta:
-                    chunk = _chunk(delta)
+                    chunk = chat_output.chunk(delta)
                     if run_manager is not None:
                         await run_manager.on_llm_new_token(delta, chunk=chunk)
                     yield chunk
         finally:
-            await _finish_step(step)
+            await chat_output.finish_step(step)
             with contextlib.suppress(ValueError):  # generator still running: cannot happen now
                 run.steps.close()
         yield run.final_chunk()
-
-
-async def _finish_step(step: asyncio.Future[Any] | None) -> None:
-    """Wait for a super-step still running in a worker after a cancel.
-
-    So no search work outlives the call and the model is free for the next one. It is at
-    most one super-step: a single model call plus bookkeeping. Its result no longer matters.
-    """
-    if step is None or step.done():
-        return
-    with contextlib.suppress(Exception):
-        await step
 
 
 def _typed_error(exc: ValidationError) -> RainGuardError:
@@ -426,128 +415,3 @@ def _check_criterion(criterion: Any) -> None:
             )
     elif not isinstance(criterion, Criterion):
         criterion_from_template(criterion)  # raises CriterionError on a malformed template
-
-
-class _Run:
-    """One answer in progress: the search steps and the text already streamed."""
-
-    def __init__(
-        self,
-        llm: ChatRAIN,
-        messages: Sequence[BaseMessage],
-        stop: list[str] | None,
-        writer: Callable[[Any], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        import time
-
-        self.llm = llm
-        self.ctx = llm._context(stop, **kwargs)
-        self.model_name = kwargs.get("model", llm.model_label())
-        self.started = time.perf_counter()
-        self.counters_before = self.ctx.backend.counters.snapshot()
-        prompt_ids, question = prepare_prompt(self.ctx.backend, to_turns(messages), self.ctx.config)
-        self.steps = stream_search(self.ctx, prompt_ids, question, on_event=writer)
-        self.state: RainState | None = None
-        self.sent = ""
-        self.commits_seen = 0
-
-    def delta(self, state: RainState) -> str:
-        """New committed text since the last call ('' when nothing new was committed)."""
-        self.state = state
-        if len(state["commits"]) == self.commits_seen:
-            return ""
-        self.commits_seen = len(state["commits"])
-        from rain_guard.search.run import cut_at_stop
-
-        text = cut_at_stop(self.ctx.backend.detokenize(state["answer_ids"]), self.ctx.stop)
-        if not text.startswith(self.sent):
-            return ""  # a multi-byte character is still incomplete; send it with the next set
-        new, self.sent = text[len(self.sent) :], text
-        return new
-
-    def final_chunk(self) -> ChatGenerationChunk:
-        """The closing chunk: any unsent text, usage, metadata and the search trace."""
-        import time
-
-        assert self.state is not None
-        result = result_from_state(
-            self.ctx, self.state, time.perf_counter() - self.started, self.counters_before
-        )
-        rest = result.text[len(self.sent) :] if result.text.startswith(self.sent) else ""
-        message = AIMessageChunk(
-            content=rest,
-            usage_metadata=_usage(result),
-            response_metadata=_metadata(result, self.model_name, self.ctx),
-            chunk_position="last",
-        )
-        return ChatGenerationChunk(message=message)
-
-
-def _parent_stream_writer() -> Callable[[Any], None] | None:
-    """The enclosing LangGraph run's custom-stream writer, if ChatRAIN runs inside a graph.
-
-    Search progress (iterations and commits) then reaches ``stream_mode="custom"`` of the
-    caller's graph; evaluator calls never reach ``stream_mode="messages"`` because they do
-    not go through LangChain callbacks at all.
-    """
-    try:
-        from langgraph.config import get_stream_writer
-
-        return get_stream_writer()
-    except (ImportError, RuntimeError, KeyError):  # not inside a LangGraph run
-        return None
-
-
-def _chunk(text: str) -> ChatGenerationChunk:
-    return ChatGenerationChunk(message=AIMessageChunk(content=text))
-
-
-def _result_from_chunks(chunks: list[ChatGenerationChunk | None]) -> ChatResult:
-    merged = None
-    for chunk in chunks:
-        if chunk is not None:
-            merged = chunk if merged is None else merged + chunk
-    assert merged is not None
-    msg = merged.message
-    message = AIMessage(
-        content=msg.content,
-        id=msg.id,
-        usage_metadata=msg.usage_metadata,
-        response_metadata=msg.response_metadata,
-    )
-    return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def _usage(result: GenerationResult) -> dict[str, Any]:
-    out_tokens = len(result.token_ids)
-    return {
-        "input_tokens": result.prompt_tokens,
-        "output_tokens": out_tokens,
-        "total_tokens": result.prompt_tokens + out_tokens,
-        "output_token_details": {
-            "search": max(0, result.counters.get("tokens_processed", 0) - out_tokens),
-        },
-    }
-
-
-def _metadata(result: GenerationResult, model_name: str, ctx: RainContext) -> dict[str, Any]:
-    budget = result.stop_reason in ("time_budget", "token_budget")
-    cut_short = budget or result.stop_reason in ("length", "context")
-    return {
-        "model_name": model_name,
-        "model_provider": "rain_guard",
-        "finish_reason": "length" if cut_short else "stop",  # "length": the answer was cut
-        "stop_reason": result.stop_reason,
-        "budget_exhausted": budget,
-        "iterations": result.iterations,
-        "rewinds": result.rewinds,
-        "final_value": result.final_value,
-        "commit_values": [c["value"] for c in result.commits],
-        "seconds": round(result.seconds, 3),
-        "counters": result.counters,
-        "trace": {
-            "criterion": getattr(getattr(ctx.evaluator, "criterion", None), "name", None),
-            "commits": result.commits,
-        },
-    }
