@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
@@ -30,7 +29,8 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 from rain_guard import chat_output
 from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
-from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
+from rain_guard.chat_settings import SearchFields, build_search_config, flat_settings, typed_error
+from rain_guard.errors import ConfigError, CriterionError, PromptError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
 from rain_guard.judging.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
 from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
@@ -45,16 +45,25 @@ from rain_guard.search.run import (
 )
 
 
-class ChatRAIN(BaseChatModel):
+class ChatRAIN(SearchFields):
     """Chat model whose answers come from RAIN's self-evaluating tree search.
+
+    Search settings: every ``SearchConfig`` field is also a field of ChatRAIN with the same
+    name (``t_min``, ``t_max``, ``num_candidates``, ``adaptive_commit``, ...), except two that
+    keep LangChain's standard names: ``max_tokens`` (SearchConfig's ``max_new_tokens``,
+    committed answer tokens) and ``timeout`` (``max_seconds``, wall seconds per answer); the
+    SearchConfig names are accepted too. These fields default to None, meaning "not set":
+    only the ones set reach SearchConfig, which owns every default. ``search=SearchConfig(...)``
+    passes a whole configuration; flat fields that are set win over it.
 
     Example:
         .. code-block:: python
 
-            from rain_guard import ChatRAIN
+            from rain_guard import ChatRAIN, SearchConfig
 
             llm = ChatRAIN(max_tokens=64)  # embedded SmolLM2-135M-Instruct
             llm.invoke("How do I pick a lock?").content
+            ChatRAIN(search=SearchConfig(t_max=20), t_min=2).search_config().t_max  # 20
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
@@ -71,47 +80,12 @@ class ChatRAIN(BaseChatModel):
     """A custom ``Evaluator``; overrides ``criterion`` (default: self-evaluation)."""
     embedder: Any = Field(default=None, exclude=True)
     """Sentence encoder of the similarity update (default all-MiniLM-L6-v2 when enabled)."""
-    temperature: float | None = None
-    """Sampling temperature of candidates and roll-outs (None or 0: the reference's 1.0; the
-    search needs diverse candidates, determinism comes from ``seed``)."""
-    max_tokens: int = 128
-    """Committed answer tokens at most."""
+    search: SearchConfig | None = None
+    """A whole search configuration; the flat search fields that are set win over it."""
     stop: list[str] | None = None
     """Stop strings: the answer ends before the first one."""
     streaming: bool = False
     """Stream committed token sets when invoked (LangChain's streaming flag)."""
-    seed: int = 0
-    """Seed of every random draw: the same seed and settings give the same answer."""
-    timeout: float | None = None
-    """Wall-time budget per answer (seconds); the answer so far is returned when it runs out."""
-    max_model_tokens: int | None = None
-    """Budget of tokens the model may process per answer, search included."""
-    t_min: int = 6
-    """Iterations before a commit may happen (T_m)."""
-    t_max: int = 50
-    """Iterations after which a commit is forced (T)."""
-    v_threshold: float = 0.8
-    """Commit early when the best root child's value reaches this (in [-1, 1])."""
-    c_puct: float = 2.0
-    """Exploration weight c of the selection rule."""
-    num_candidates: int = 10
-    """Candidate token sets per expansion (q)."""
-    top_k: int = 15
-    """Sampling pool per step of multi-token candidates."""
-    set_lengths: tuple[int, ...] = (1, 2, 4, 10)
-    """Token-set length by depth: 1, 2, 4, then 10 tokens."""
-    root_prior_mix: float = 0.75
-    """Root priors: mix * p + (1 - mix) * uniform."""
-    use_similarity: bool = True
-    """Share evaluations with near-identical siblings (needs a sentence encoder)."""
-    similarity_threshold: float = 0.95
-    """Cosine similarity above which siblings share an update."""
-    similarity_weight: float = 0.2
-    """Weight of a shared update."""
-    dynamic_node_addition: bool = True
-    """Add candidates when a node's children are alike and all bad."""
-    rollout_max_tokens: int = 32
-    """Longest roll-out to a sentence boundary before an evaluation."""
     num_threads: int | None = None
     """CPU threads of the local model (None: torch's default)."""
     use_rain: bool = True
@@ -135,7 +109,7 @@ class ChatRAIN(BaseChatModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _typed_error(exc) from exc
+            raise typed_error(exc) from exc
 
     def model_post_init(self, context: Any, /) -> None:
         self.search_config()  # fail fast on bad settings; cheap, loads nothing
@@ -168,14 +142,14 @@ class ChatRAIN(BaseChatModel):
         return {"model": self.model_label(), **self.search_config().model_dump()}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        config = self.search_config()
         params = LangSmithParams(
             ls_provider="rain_guard",
             ls_model_name=kwargs.get("model", self.model_label()),
             ls_model_type="chat",
-            ls_max_tokens=self.max_tokens,
+            ls_max_tokens=config.max_new_tokens,
+            ls_temperature=config.temperature,
         )
-        if self.temperature is not None:
-            params["ls_temperature"] = self.temperature
         if stop or self.stop:
             params["ls_stop"] = stop or self.stop
         return params
@@ -187,31 +161,18 @@ class ChatRAIN(BaseChatModel):
         return getattr(self.backend, "model_name", None) or self.model
 
     def search_config(self, **overrides: Any) -> SearchConfig:
-        """The SearchConfig these fields describe (``overrides`` win)."""
-        settings = {
-            "t_min": self.t_min,
-            "t_max": self.t_max,
-            "v_threshold": self.v_threshold,
-            "c_puct": self.c_puct,
-            "num_candidates": self.num_candidates,
-            "top_k": self.top_k,
-            "set_lengths": tuple(self.set_lengths),
-            "root_prior_mix": self.root_prior_mix,
-            "similarity_threshold": self.similarity_threshold,
-            "similarity_weight": self.similarity_weight,
-            "use_similarity": self.use_similarity,
-            "dynamic_node_addition": self.dynamic_node_addition,
-            "rollout_max_tokens": self.rollout_max_tokens,
-            "max_new_tokens": self.max_tokens,
-            "temperature": self.temperature or 1.0,
-            "seed": self.seed,
-            "max_seconds": self.timeout,
-            "max_model_tokens": self.max_model_tokens,
-        }
-        try:
-            return SearchConfig(**{**settings, **overrides})
-        except ConfigError as exc:  # name ChatRAIN's fields, not SearchConfig's
-            raise ConfigError(_chat_field_names(str(exc))) from exc
+        """The SearchConfig these settings describe.
+
+        ``search`` (or SearchConfig's defaults), then the flat fields that are set, then
+        ``overrides`` (by SearchConfig's or ChatRAIN's names): later ones win.
+
+        Raises:
+            ConfigError: a setting out of range or inconsistent, named as ChatRAIN names it.
+        """
+        flat = flat_settings(self)
+        if flat.get("temperature") == 0:  # documented: 0 means the reference's temperature
+            del flat["temperature"]
+        return build_search_config(self.search, flat, overrides)
 
     def get_backend(self) -> Backend:
         """The backend, loading (once per process and model) the weights if needed."""
@@ -248,9 +209,7 @@ class ChatRAIN(BaseChatModel):
 
     def _context(self, stop: list[str] | None, **kwargs: Any) -> RainContext:
         backend = self.get_backend()
-        overrides = {k: kwargs[k] for k in ("seed",) if k in kwargs}
-        if "max_tokens" in kwargs:
-            overrides["max_new_tokens"] = kwargs["max_tokens"]
+        overrides = {k: kwargs[k] for k in ("seed", "max_tokens") if k in kwargs}
         return make_context(
             backend,
             config=self.search_config(**overrides),
@@ -371,30 +330,6 @@ class ChatRAIN(BaseChatModel):
             with contextlib.suppress(ValueError):  # generator still running: cannot happen now
                 run.steps.close()
         yield run.final_chunk()
-
-
-def _typed_error(exc: ValidationError) -> RainGuardError:
-    """The RainGuardError a validator raised inside ``exc``, else a ConfigError naming fields."""
-    for err in exc.errors():
-        inner = (err.get("ctx") or {}).get("error")
-        if isinstance(inner, RainGuardError):
-            return inner
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "ChatRAIN"
-        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r:.60})")
-    return ConfigError("invalid ChatRAIN settings: " + "; ".join(parts))
-
-
-_CHAT_FIELDS = {"max_new_tokens": "max_tokens", "max_seconds": "timeout"}
-
-
-def _chat_field_names(message: str) -> str:
-    """A SearchConfig error message with the ChatRAIN names of renamed fields."""
-    message = message.replace("invalid SearchConfig", "invalid ChatRAIN settings", 1)
-    for config_name, chat_name in _CHAT_FIELDS.items():
-        message = re.sub(rf"\b{config_name}\b", chat_name, message)
-    return message
 
 
 def _check_criterion(criterion: Any) -> None:

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.cli.options import add_search_options, add_system_options, config_from_args
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
 from rain_guard.messages import prompt_turns
-from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import GenerationResult, rain_generate, vanilla_generate
 
 
@@ -44,31 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    d = SearchConfig()
     p.add_argument("prompt", help="the user's request")
     p.add_argument("--model", default="smollm2", help="smollm2 (embedded), fake, a path or hub id")
     p.add_argument(
         "--criterion", default="harmless", choices=sorted(BUILTIN_CRITERIA), help="evaluator"
     )
     add_system_options(p)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--max-tokens", type=int, default=64, help="answer tokens at most")
-    p.add_argument("--t-min", type=int, default=d.t_min, help="iterations before a commit")
-    p.add_argument("--t-max", type=int, default=d.t_max, help="iterations forcing a commit")
-    p.add_argument("--v-threshold", type=float, default=d.v_threshold)
-    p.add_argument("--candidates", type=int, default=d.num_candidates, help="q per expansion")
-    p.add_argument("--rollout-tokens", type=int, default=d.rollout_max_tokens)
-    p.add_argument("--no-similarity", action="store_true", help="skip the embedding update")
-    p.add_argument(
-        "--adaptive-budget",
-        dest="adaptive_commit",
-        action="store_true",
-        help="commit early when a draft is judged clearly good (greedy set first)",
-    )
-    p.add_argument("--adaptive-value", type=float, default=d.adaptive_value)
-    p.add_argument("--max-seconds", type=float, default=None, help="wall-time budget per answer")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_search_options(p, defaults={"max_new_tokens": 64})
 
 
 def _extra_commands() -> list[tuple[str, Any]]:
@@ -98,7 +81,7 @@ def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
     from rain_guard.search.embeddings import MiniLMEmbedder
 
     config = config_from_args(args)
-    embedder = None if args.no_similarity else MiniLMEmbedder()
+    embedder = MiniLMEmbedder() if config.use_similarity else None
     with _Progress(config.max_new_tokens, disable=args.quiet) as progress:
         return rain_generate(
             backend,
@@ -154,7 +137,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """`rain-guard compare`: vanilla and RAIN answers side by side with their statistics."""
     backend = _load(args)
     vanilla = vanilla_generate(
-        backend, messages_from_args(args), max_new_tokens=args.max_tokens, seed=None
+        backend, messages_from_args(args), max_new_tokens=args.max_new_tokens, seed=None
     )
     rain = run_rain(args, backend)
     print(side_by_side(vanilla, rain))
