@@ -199,9 +199,12 @@ class ChatRAIN(SearchFields):
             criterion = criterion_from_template(criterion)
         return SelfEvaluator(backend, criterion)
 
-    def get_embedder(self) -> Embedder | None:
-        """The sentence encoder, or None when the similarity update is off."""
-        if not self.use_similarity:
+    def get_embedder(self, config: SearchConfig | None = None) -> Embedder | None:
+        """The sentence encoder, or None when the similarity update is off.
+
+        ``config`` is the call's SearchConfig (default: this model's).
+        """
+        if not (config or self.search_config()).use_similarity:
             return None
         if self.embedder is None:
             self.embedder = MiniLMEmbedder()
@@ -210,11 +213,12 @@ class ChatRAIN(SearchFields):
     def _context(self, stop: list[str] | None, **kwargs: Any) -> RainContext:
         backend = self.get_backend()
         overrides = {k: kwargs[k] for k in ("seed", "max_tokens") if k in kwargs}
+        config = self.search_config(**overrides)
         return make_context(
             backend,
-            config=self.search_config(**overrides),
+            config=config,
             evaluator=self.get_evaluator(backend),
-            embedder=self.get_embedder(),
+            embedder=self.get_embedder(config),
             stop=stop if stop is not None else (self.stop or ()),
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rain_guard import ChatRAIN, FakeBackend
+from rain_guard import ChatRAIN, FakeBackend, HashEmbedder
 from rain_guard.chat_settings import CHAT_NAMES
 from rain_guard.cli.app import build_parser
 from rain_guard.cli.options import config_from_args
@@ -109,3 +109,11 @@ def test_the_cli_help_shows_each_field_with_its_description_and_default(capsys):
     )
     for name in FIELDS:
         assert "--" + name.replace("_", "-") in help_text
+
+
+def test_the_similarity_update_is_on_unless_switched_off():
+    embedder = HashEmbedder()
+    assert chat(embedder=embedder).get_embedder() is embedder  # unset: SearchConfig's on
+    assert chat(embedder=embedder, use_similarity=False).get_embedder() is None
+    search = SearchConfig(use_similarity=False)
+    assert chat(embedder=embedder, search=search).get_embedder() is None
