@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from rain_guard.backends.base import Backend
-from rain_guard.errors import CriterionError
+from rain_guard.errors import ConfigError, CriterionError
 from rain_guard.judging.criteria import Criterion, check_orders, get_criterion
 from rain_guard.judging.score_cache import ScoreCache
 
@@ -154,14 +154,30 @@ class SelfEvaluator:
 
 
 class FunctionEvaluator:
-    """Wraps ``fn(prompt, answer) -> float in [-1, 1]``: a classifier, a rule, a remote judge."""
+    """Wraps ``fn(prompt, answer) -> float in [-1, 1]``: a classifier, a rule, a remote judge.
+
+    A score outside [-1, 1] raises ``ConfigError`` rather than being clipped.
+    """
 
     def __init__(self, fn: Callable[[str, str], float], name: str = "function") -> None:
         self.fn = fn
         self.name = name
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
-        return [max(-1.0, min(1.0, float(self.fn(prompt, a)))) for a in answers]
+        """``fn``'s score of each answer.
+
+        Raises:
+            ConfigError: ``fn`` returned a score outside [-1, 1], or NaN (clipping it would
+                hide a judge that scores on another scale).
+        """
+        scores = [float(self.fn(prompt, a)) for a in answers]
+        for answer, value in zip(answers, scores, strict=True):
+            if not -1.0 <= value <= 1.0:
+                raise ConfigError(
+                    f"evaluator {self.name!r} scored {value} for the answer {answer!r:.60}; "
+                    "scores must lie in [-1, 1] (for a probability p, return 2 * p - 1)"
+                )
+        return scores
 
 
 def option_token_ids(backend: Backend, criterion: Criterion) -> list[int]:
