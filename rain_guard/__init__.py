@@ -11,6 +11,7 @@ from rain_guard.chat_model import ChatRAIN
 from rain_guard.errors import (
     BackendError,
     BenchReportError,
+    BudgetError,
     ConfigError,
     CriterionError,
     ModelLoadError,
@@ -18,6 +19,7 @@ from rain_guard.errors import (
     PromptError,
     RainGuardError,
     ResumeError,
+    UnsupportedError,
 )
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
 from rain_guard.judging.evaluators import (
@@ -43,6 +45,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "BenchReportError",
+    "BudgetError",
     "Candidate",
     "ChatRAIN",
     "CombinedEvaluator",
@@ -67,6 +70,7 @@ __all__ = [
     "SearchConfig",
     "SearchTree",
     "SelfEvaluator",
+    "UnsupportedError",
     "WorkCounters",
     "build_rain_graph",
     "build_resumable_rain_graph",

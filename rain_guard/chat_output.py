@@ -1,8 +1,8 @@
 """ChatRAIN's output: one answer in progress, its chunks, usage and response metadata.
 
-``Run`` drives the search for one answer and turns its states into LangChain chunks: only
-committed token sets are streamed, and the closing chunk carries the usage, the metadata and
-the search trace.
+``Run`` drives the search for one answer and turns its states into LangChain chunks: one
+chunk per committed token set (never text the search is still weighing), the last one
+carrying the usage, the metadata and the search trace, so a stream never ends empty.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from rain_guard.messages import to_turns
+from rain_guard.errors import BudgetError
+from rain_guard.search.config import SearchConfig
 from rain_guard.search.graph import RainContext, RainState
 from rain_guard.search.run import (
     GenerationResult,
@@ -24,10 +26,45 @@ from rain_guard.search.run import (
     prepare_prompt,
     result_from_state,
     stream_search,
+    vanilla_generate,
 )
 
-if TYPE_CHECKING:
-    from rain_guard.chat_model import ChatRAIN
+Trace = Literal["off", "summary", "full"]
+BUDGET_STOPS = ("time_budget", "token_budget")
+SUMMARY_KEYS = ("text", "value", "visits", "iterations")
+"""What the "summary" trace keeps of each commit record."""
+
+
+async def astream_run(
+    run: Run, run_manager: AsyncCallbackManagerForLLMRun | None
+) -> AsyncIterator[ChatGenerationChunk]:
+    """``run``'s chunks, one super-step per worker-thread hop, so that it can be cancelled.
+
+    Cancelling the task stops the search before the next step (within one iteration);
+    the cancellation waits for the step in flight, so the model is free afterwards.
+    """
+    loop = asyncio.get_running_loop()
+    step: asyncio.Future[RainState | None] | None = None
+    try:
+        while True:
+            step = loop.run_in_executor(None, next, run.steps, None)
+            # shield: a cancel interrupts the wait, not the super-step in the worker
+            state = await asyncio.shield(step)
+            if state is None:
+                break
+            piece = run.step(state)
+            if piece is not None:
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(piece.text, chunk=piece)
+                yield piece
+    finally:
+        await finish_step(step)
+        with contextlib.suppress(ValueError):  # generator still running: cannot happen now
+            run.steps.close()
+    final = await loop.run_in_executor(None, run.final_chunk)
+    if run_manager is not None and final.text:
+        await run_manager.on_llm_new_token(final.text, chunk=final)
+    yield final
 
 
 async def finish_step(step: asyncio.Future[Any] | None) -> None:
@@ -43,26 +80,42 @@ async def finish_step(step: asyncio.Future[Any] | None) -> None:
 
 
 class Run:
-    """One answer in progress: the search steps and the text already streamed."""
+    """One answer in progress: the search steps and the text already streamed.
+
+    Each commit's text is streamed when the next commit arrives, and the last one in the
+    final chunk with the usage, metadata and trace: the search may end without more text
+    (an EOS set, a budget), and a stream must not end with an empty chunk. So a chunk comes
+    one commit late, and the final chunk carries the last committed text.
+    """
 
     def __init__(
         self,
-        llm: ChatRAIN,
-        messages: Sequence[BaseMessage],
-        stop: list[str] | None,
+        ctx: RainContext,
+        turns: Sequence[tuple[str, str]],
+        model_name: str,
+        *,
+        trace: Trace = "summary",
         writer: Callable[[Any], None] | None = None,
-        **kwargs: Any,
     ) -> None:
-        self.llm = llm
-        self.ctx = llm._context(stop, **kwargs)
-        self.model_name = kwargs.get("model", llm.model_label())
+        self.ctx = ctx
+        self.model_name = model_name
+        self.trace = trace
         self.started = time.perf_counter()
-        self.counters_before = self.ctx.backend.counters.snapshot()
-        prompt_ids, question = prepare_prompt(self.ctx.backend, to_turns(messages), self.ctx.config)
-        self.steps = stream_search(self.ctx, prompt_ids, question, on_event=writer)
+        self.counters_before = ctx.backend.counters.snapshot()
+        prompt_ids, question = prepare_prompt(ctx.backend, turns, ctx.config)
+        self.steps = stream_search(ctx, prompt_ids, question, on_event=writer)
         self.state: RainState | None = None
-        self.sent = ""
+        self.sent = ""  # committed text streamed or held
+        self.held = ""  # the last commit's text, not streamed yet
         self.commits_seen = 0
+
+    def step(self, state: RainState) -> ChatGenerationChunk | None:
+        """The chunk to stream after the super-step that produced ``state``, if any."""
+        new = self.delta(state)
+        if not new:
+            return None
+        out, self.held = self.held, new
+        return chunk(out) if out else None
 
     def delta(self, state: RainState) -> str:
         """New committed text since the last call ('' when nothing new was committed)."""
@@ -77,19 +130,54 @@ class Run:
         return new
 
     def final_chunk(self) -> ChatGenerationChunk:
-        """The closing chunk: any unsent text, usage, metadata and the search trace."""
+        """The closing chunk: the text not sent yet, usage, metadata and the search trace.
+
+        Raises:
+            BudgetError: a budget ran out before any text was committed.
+        """
         assert self.state is not None
         result = result_from_state(
             self.ctx, self.state, time.perf_counter() - self.started, self.counters_before
         )
+        if not result.text and result.stop_reason in BUDGET_STOPS:
+            raise BudgetError(budget_message(result, self.ctx.config))
         rest = result.text[len(self.sent) :] if result.text.startswith(self.sent) else ""
         message = AIMessageChunk(
-            content=rest,
+            content=self.held + rest,
             usage_metadata=usage(result),
-            response_metadata=metadata(result, self.model_name, self.ctx),
+            response_metadata=metadata(result, self.model_name, self.ctx, self.trace),
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message)
+
+
+def plain_chunk(
+    ctx: RainContext, turns: Sequence[tuple[str, str]], model_name: str, trace: Trace
+) -> ChatGenerationChunk:
+    """The whole answer of plain (greedy) decoding with the same model, as one chunk."""
+    result = vanilla_generate(
+        ctx.backend, turns, max_new_tokens=ctx.config.max_new_tokens, stop=ctx.stop
+    )
+    message = AIMessageChunk(
+        content=result.text,
+        usage_metadata=usage(result),
+        response_metadata=metadata(result, model_name, ctx, trace),
+        chunk_position="last",
+    )
+    return ChatGenerationChunk(message=message)
+
+
+def budget_message(result: GenerationResult, config: SearchConfig) -> str:
+    """Why an answer is empty, naming the budget and the settings that commit sooner."""
+    if result.stop_reason == "time_budget":
+        budget = f"the time budget (timeout={config.max_seconds} s)"
+    else:
+        budget = f"the model-token budget (max_model_tokens={config.max_model_tokens})"
+    return (
+        f"{budget} ran out after {result.iterations} search iterations, before any text was "
+        f"committed; raise it, or commit sooner with smaller t_min/t_max (now {config.t_min}/"
+        f"{config.t_max}) or num_candidates (now {config.num_candidates})"
+    )
 
 
 def parent_stream_writer() -> Callable[[Any], None] | None:
@@ -115,9 +203,9 @@ def chunk(text: str) -> ChatGenerationChunk:
 def result_from_chunks(chunks: list[ChatGenerationChunk | None]) -> ChatResult:
     """The whole answer as one message: the chunks merged, text and metadata together."""
     merged = None
-    for chunk in chunks:
-        if chunk is not None:
-            merged = chunk if merged is None else merged + chunk
+    for piece in chunks:
+        if piece is not None:
+            merged = piece if merged is None else merged + piece
     assert merged is not None
     msg = merged.message
     message = AIMessage(
@@ -130,23 +218,29 @@ def result_from_chunks(chunks: list[ChatGenerationChunk | None]) -> ChatResult:
 
 
 def usage(result: GenerationResult) -> dict[str, Any]:
-    """LangChain usage metadata of one answer."""
-    out_tokens = len(result.token_ids)
+    """LangChain usage metadata of one answer, the search's tokens in ``total_tokens``.
+
+    ``input_tokens``: the chat prompt; ``output_tokens``: the answer; ``total_tokens``: every
+    token the model processed (at least input + output); ``output_token_details["search"]``:
+    the rest (roll-outs, evaluation prompts, candidates not kept).
+    """
+    answer = len(result.token_ids)
+    search = max(0, result.counters.get("tokens_processed", 0) - result.prompt_tokens - answer)
     return {
         "input_tokens": result.prompt_tokens,
-        "output_tokens": out_tokens,
-        "total_tokens": result.prompt_tokens + out_tokens,
-        "output_token_details": {
-            "search": max(0, result.counters.get("tokens_processed", 0) - out_tokens),
-        },
+        "output_tokens": answer,
+        "total_tokens": result.prompt_tokens + answer + search,
+        "output_token_details": {"search": search},
     }
 
 
-def metadata(result: GenerationResult, model_name: str, ctx: RainContext) -> dict[str, Any]:
+def metadata(
+    result: GenerationResult, model_name: str, ctx: RainContext, trace: Trace = "summary"
+) -> dict[str, Any]:
     """Response metadata of one answer: why it ended, what the search did, its trace."""
-    budget = result.stop_reason in ("time_budget", "token_budget")
+    budget = result.stop_reason in BUDGET_STOPS
     cut_short = budget or result.stop_reason in ("length", "context")
-    return {
+    meta = {
         "model_name": model_name,
         "model_provider": "rain_guard",
         "finish_reason": "length" if cut_short else "stop",  # "length": the answer was cut
@@ -158,8 +252,11 @@ def metadata(result: GenerationResult, model_name: str, ctx: RainContext) -> dic
         "commit_values": [c["value"] for c in result.commits],
         "seconds": round(result.seconds, 3),
         "counters": result.counters,
-        "trace": {
-            "criterion": getattr(getattr(ctx.evaluator, "criterion", None), "name", None),
-            "commits": result.commits,
-        },
     }
+    if trace != "off":
+        commits = result.commits
+        if trace == "summary":
+            commits = [{k: c[k] for k in SUMMARY_KEYS if k in c} for c in commits]
+        criterion = getattr(getattr(ctx.evaluator, "criterion", None), "name", None)
+        meta["trace"] = {"criterion": criterion, "commits": commits}
+    return meta

@@ -11,6 +11,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from rain_guard.errors import PromptError
 
 _KEEP_CONTROLS = {"\n", "\t", "\r"}
+UNREADABLE_BLOCKS = frozenset(
+    {"image", "image_url", "audio", "input_audio", "video", "file", "document", "text-plain"}
+)
+"""Content-block types (LangChain standard, OpenAI and Anthropic formats) that carry media
+or files: a text-only model cannot read them."""
 
 
 def prompt_turns(prompt: str, system: str | None = None) -> list[tuple[str, str]]:
@@ -36,6 +41,26 @@ def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
             )
         turns.append((_role(message), clean_text(_text(message))))
     return turns
+
+
+def text_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
+    """``to_turns`` for a model that reads text only: other content raises, never dropped.
+
+    Raises:
+        PromptError: a message holds an image, audio, video or file block (the message and
+            the block types are named), or an item is not a LangChain message.
+    """
+    for i, message in enumerate(messages):
+        content = getattr(message, "content", None)
+        if not isinstance(content, list):
+            continue
+        kinds = sorted({b.get("type") for b in content if isinstance(b, dict)} & UNREADABLE_BLOCKS)
+        if kinds:
+            raise PromptError(
+                f"message {i} holds {', '.join(kinds)} content, which this text-only model "
+                "cannot read; describe it in text, or use a multimodal model"
+            )
+    return to_turns(messages)
 
 
 def clean_text(text: str) -> str:
