@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from rain_guard.backends.loading import load_backend
-from rain_guard.cli.options import add_search_options, add_system_options, config_from_args
+from rain_guard.cli.options import add_search_options, add_system_options, checked_config
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
 from rain_guard.messages import prompt_turns
+from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import GenerationResult, rain_generate, vanilla_generate
 
 
@@ -43,15 +44,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    """The prompt, the model and how to load it, the criterion, and every search setting."""
     p.add_argument("prompt", help="the user's request")
-    p.add_argument("--model", default="smollm2", help="smollm2 (embedded), fake, a path or hub id")
     p.add_argument(
-        "--criterion", default="harmless", choices=sorted(BUILTIN_CRITERIA), help="evaluator"
+        "--model",
+        default="smollm2",
+        help="model to answer with: smollm2 (the embedded SmolLM2-135M-Instruct), fake (a "
+        "deterministic test model, no weights), a local folder or .gguf file, or a Hugging "
+        "Face hub id (default: smollm2)",
+    )
+    p.add_argument(
+        "--criterion",
+        default="harmless",
+        choices=sorted(BUILTIN_CRITERIA),
+        help="what the model's self-evaluation checks each partial answer for (default: harmless)",
     )
     add_system_options(p)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="CPU threads of the model (default: torch's choice)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device of the weights: cpu, cuda, cuda:1 (default: cpu)",
+    )
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        help="weight dtype; float32 keeps KV-cache reuse exact (default: float32)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     add_search_options(p, defaults={"max_new_tokens": 64})
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _extra_commands() -> list[tuple[str, Any]]:
@@ -76,11 +112,16 @@ def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     return prompt_turns(args.prompt, args.system)
 
 
-def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
-    """RAIN answer with a progress bar of committed tokens and iterations."""
+def run_rain(
+    args: argparse.Namespace, backend: Any, config: SearchConfig | None = None
+) -> GenerationResult:
+    """RAIN answer with a progress bar of committed tokens and iterations.
+
+    ``config`` defaults to the one the options describe (``checked_config(args)``).
+    """
     from rain_guard.search.embeddings import MiniLMEmbedder
 
-    config = config_from_args(args)
+    config = config or checked_config(args)
     embedder = MiniLMEmbedder() if config.use_similarity else None
     with _Progress(config.max_new_tokens, disable=args.quiet) as progress:
         return rain_generate(
@@ -119,8 +160,9 @@ class _Progress:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """`rain-guard generate`: the RAIN answer (optionally JSON and an HTML trace)."""
+    config = checked_config(args)  # before the model loads: a bad option costs no load time
     backend = _load(args)
-    result = run_rain(args, backend)
+    result = run_rain(args, backend, config)
     if args.trace:
         from rain_guard.cli.trace_page import write_trace_html
 
@@ -135,11 +177,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`rain-guard compare`: vanilla and RAIN answers side by side with their statistics."""
+    config = checked_config(args)  # before the model loads: a bad option costs no load time
     backend = _load(args)
     vanilla = vanilla_generate(
-        backend, messages_from_args(args), max_new_tokens=args.max_new_tokens, seed=None
+        backend, messages_from_args(args), max_new_tokens=config.max_new_tokens, seed=None
     )
-    rain = run_rain(args, backend)
+    rain = run_rain(args, backend, config)
     print(side_by_side(vanilla, rain))
     return 0
 
@@ -193,7 +236,12 @@ def side_by_side(vanilla: GenerationResult, rain: GenerationResult, width: int =
 def _load(args: argparse.Namespace) -> Any:
     start = time.perf_counter()
     print(f"loading {args.model} ...", file=sys.stderr, end=" ", flush=True)
-    backend = load_backend(args.model, num_threads=args.threads)
+    backend = load_backend(
+        args.model,
+        num_threads=args.threads,
+        dtype=getattr(args, "dtype", "float32"),
+        device=getattr(args, "device", None),
+    )
     print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
     return backend
 

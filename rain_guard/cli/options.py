@@ -11,12 +11,14 @@ the SearchConfig default (the reference implementation's setting).
 from __future__ import annotations
 
 import argparse
+import re
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rain_guard.errors import ConfigError
 from rain_guard.search.config import SearchConfig
 
 SHORT_FLAGS = {
@@ -123,6 +125,28 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
     return SearchConfig(**fields)
 
 
+def flag_of(name: str) -> str:
+    """The option that sets SearchConfig field ``name`` (its best-known name)."""
+    return SHORT_FLAGS.get(name) or "--" + name.replace("_", "-")
+
+
+def checked_config(args: argparse.Namespace) -> SearchConfig:
+    """``config_from_args`` for a command line: its errors name the options, not the fields.
+
+    Commands call it before loading a model, so a bad setting costs no load time.
+
+    Raises:
+        ConfigError: e.g. "invalid options: --t-min (6) must not exceed --t-max (3)".
+    """
+    try:
+        return config_from_args(args)
+    except ConfigError as exc:
+        message = str(exc).replace("invalid SearchConfig", "invalid options", 1)
+        for name in SearchConfig.model_fields:
+            message = re.sub(rf"\b{name}\b", flag_of(name), message)
+        raise ConfigError(message) from exc
+
+
 def add_system_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--system TEXT`` and ``--system-file PATH`` (either one) as ``args.system``.
 
@@ -131,7 +155,9 @@ def add_system_options(parser: argparse.ArgumentParser) -> None:
     parsed, so a missing or empty file stops the command before any model is loaded.
     """
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--system", default=None, help="system message before the prompt")
+    group.add_argument(
+        "--system", default=None, metavar="TEXT", help="system message before the prompt (none)"
+    )
     group.add_argument(
         "--system-file",
         dest="system",
