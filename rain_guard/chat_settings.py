@@ -1,4 +1,7 @@
-"""ChatRAIN's search settings: SearchConfig's fields as ChatRAIN fields, unset until given.
+"""ChatRAIN's settings: SearchConfig's fields as ChatRAIN fields, and checks of what it is given.
+
+The checks cover constructor and call arguments, the criterion and the evaluator, so that
+nothing a user gives is silently ignored.
 
 SearchConfig owns every search setting with its range and default. ChatRAIN exposes each one
 as a field of the same name that defaults to None ("not set"); only the fields that are set
