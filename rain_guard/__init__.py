@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rain_guard.errors import (
     BackendError,
     BenchReportError,
+    BudgetError,
     ConfigError,
     CriterionError,
     ModelLoadError,
@@ -22,6 +23,7 @@ from rain_guard.errors import (
     PromptError,
     RainGuardError,
     ResumeError,
+    UnsupportedError,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +98,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "BenchReportError",
+    "BudgetError",
     "Candidate",
     "ChatRAIN",
     "CombinedEvaluator",
@@ -120,6 +123,7 @@ __all__ = [
     "SearchConfig",
     "SearchTree",
     "SelfEvaluator",
+    "UnsupportedError",
     "WorkCounters",
     "build_rain_graph",
     "build_resumable_rain_graph",

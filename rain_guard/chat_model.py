@@ -2,13 +2,17 @@
 
 Construction is cheap: weights load on the first call and are shared by every ChatRAIN that
 names the same model. ``invoke``/``batch``/``stream`` and their async forms run the LangGraph
-search (``rain_guard.graph``); ``stream`` yields only committed token sets, never text the
-search is still weighing.
+search (``rain_guard.search.graph``); ``stream`` yields only committed token sets, never text
+the search is still weighing: each once the next set is committed, the last one together
+with the usage and metadata, so a stream never ends with an empty chunk.
 
-Errors are typed (``rain_guard.errors``): bad settings raise ``ConfigError`` at construction,
-input that is not a prompt raises ``PromptError`` before any model work. Budgets
-(``timeout``, ``max_model_tokens``) end the search gracefully: the answer so far comes back
-with ``response_metadata["budget_exhausted"]``. Cancelling ``ainvoke``/``astream`` stops the
+Nothing given is silently ignored. Errors are typed (``rain_guard.errors``): bad or unknown
+settings raise ``ConfigError`` at construction (with the closest known name as a hint), and
+unknown call arguments at the call; input that is not a prompt, or holds images, audio or
+files, raises ``PromptError`` before any model work; tool calling and structured output
+raise ``UnsupportedError`` at bind time. Budgets (``timeout``, ``max_model_tokens``) end the
+search gracefully: the answer so far comes back with ``response_metadata["budget_exhausted"]``,
+or ``BudgetError`` if nothing was committed. Cancelling ``ainvoke``/``astream`` stops the
 search after the model call in flight, which the cancellation waits for, so the model is free.
 """
 
@@ -16,106 +20,108 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.language_models import LangSmithParams
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
-
-from rain_guard.backends.base import Backend
-from rain_guard.backends.loading import load_backend
-from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
-from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
-from rain_guard.judging.evaluator import CombinedEvaluator, Evaluator
-from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
-from rain_guard.judging.self_eval import SelfEvaluator
-from rain_guard.judging.templates import criterion_from_template
-from rain_guard.messages import to_turns
-from rain_guard.search.config import SearchConfig
-from rain_guard.search.embeddings import Embedder, MiniLMEmbedder
-from rain_guard.search.graph import RainContext, RainState
-from rain_guard.search.run import (
-    GenerationResult,
-    make_context,
-    prepare_prompt,
-    result_from_state,
-    stream_search,
-    vanilla_generate,
+from pydantic import (
+    AliasChoices,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
 )
 
+from rain_guard import chat_output
+from rain_guard.backends.base import Backend
+from rain_guard.backends.loading import load_backend
+from rain_guard.chat_settings import (
+    ALIASES,
+    NO_GREEDY,
+    NO_STRUCTURED_OUTPUT,
+    NO_TOOLS,
+    SearchFields,
+    build_search_config,
+    call_settings,
+    check_criterion,
+    check_evaluator,
+    criterion_evaluator,
+    flat_settings,
+    typed_error,
+)
+from rain_guard.errors import ConfigError, PromptError, UnsupportedError
+from rain_guard.judging.evaluator import Evaluator
+from rain_guard.messages import text_turns
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.embeddings import Embedder, MiniLMEmbedder
+from rain_guard.search.graph import RainContext
+from rain_guard.search.run import make_context
 
-class ChatRAIN(BaseChatModel):
+
+class ChatRAIN(SearchFields):
     """Chat model whose answers come from RAIN's self-evaluating tree search.
+
+    Search settings: every ``SearchConfig`` field is also a field of ChatRAIN with the same
+    name (``t_min``, ``t_max``, ``num_candidates``, ``adaptive_commit``, ...), except two that
+    keep LangChain's standard names: ``max_tokens`` (SearchConfig's ``max_new_tokens``,
+    committed answer tokens) and ``timeout`` (``max_seconds``, wall seconds per answer); the
+    SearchConfig names are accepted too. These fields default to None, meaning "not set":
+    only the ones set reach SearchConfig, which owns every default. ``search=SearchConfig(...)``
+    passes a whole configuration; flat fields that are set win over it. A call may change any
+    of them too: ``llm.invoke(prompt, t_max=3, seed=1)``.
+
+    ``temperature=0`` is rejected (``ConfigError``): RAIN needs diverse candidates, so greedy
+    candidates are impossible; set ``seed`` for repeatable answers (``use_rain=False``, plain
+    greedy decoding, accepts it).
+
+    Usage metadata counts the search: ``total_tokens`` is every token the model processed,
+    ``output_token_details["search"]`` the part that is neither prompt nor answer (see
+    ``rain_guard.chat_output.usage``).
 
     Example:
         .. code-block:: python
 
-            from rain_guard import ChatRAIN
+            from rain_guard import ChatRAIN, SearchConfig
 
             llm = ChatRAIN(max_tokens=64)  # embedded SmolLM2-135M-Instruct
             llm.invoke("How do I pick a lock?").content
+            ChatRAIN(search=SearchConfig(t_max=20), t_min=2).search_config().t_max  # 20
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True, extra="forbid")
 
-    model: str = "smollm2"
+    model: str = Field("smollm2", validation_alias=AliasChoices("model", "model_name"))
     """Model to load: "smollm2" (the embedded default), a local folder or .gguf file, or a
-    hub id. Ignored when ``backend`` is given."""
+    hub id (``model_name=`` is accepted too). Not used when ``backend`` is given."""
     backend: Any = Field(default=None, exclude=True)
     """A ready ``rain_guard.backends.Backend``; overrides ``model``."""
+    device: str | None = None
+    """Torch device of the weights ChatRAIN loads ("cuda", "cuda:1", "cpu"; None: cpu)."""
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] | None = None
+    """Weight dtype of the model ChatRAIN loads (None: float32, exact KV-cache reuse)."""
     criterion: Any = "harmless"
     """What the evaluator checks: a built-in name ("harmless", "helpful", "truthful"), a
     ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``."""
     evaluator: Any = Field(default=None, exclude=True)
-    """A custom ``Evaluator``; overrides ``criterion`` (default: self-evaluation)."""
+    """A custom ``Evaluator``, or a function ``fn(prompt, answer) -> float in [-1, 1]``
+    (wrapped in ``FunctionEvaluator``); overrides ``criterion`` (default: self-evaluation)."""
     embedder: Any = Field(default=None, exclude=True)
     """Sentence encoder of the similarity update (default all-MiniLM-L6-v2 when enabled)."""
-    temperature: float | None = None
-    """Sampling temperature of candidates and roll-outs (None or 0: the reference's 1.0; the
-    search needs diverse candidates, determinism comes from ``seed``)."""
-    max_tokens: int = 128
-    """Committed answer tokens at most."""
+    search: SearchConfig | None = None
+    """A whole search configuration; the flat search fields that are set win over it."""
     stop: list[str] | None = None
     """Stop strings: the answer ends before the first one."""
     streaming: bool = False
     """Stream committed token sets when invoked (LangChain's streaming flag)."""
-    seed: int = 0
-    """Seed of every random draw: the same seed and settings give the same answer."""
-    timeout: float | None = None
-    """Wall-time budget per answer (seconds); the answer so far is returned when it runs out."""
-    max_model_tokens: int | None = None
-    """Budget of tokens the model may process per answer, search included."""
-    t_min: int = 6
-    """Iterations before a commit may happen (T_m)."""
-    t_max: int = 50
-    """Iterations after which a commit is forced (T)."""
-    v_threshold: float = 0.8
-    """Commit early when the best root child's value reaches this (in [-1, 1])."""
-    c_puct: float = 2.0
-    """Exploration weight c of the selection rule."""
-    num_candidates: int = 10
-    """Candidate token sets per expansion (q)."""
-    top_k: int = 15
-    """Sampling pool per step of multi-token candidates."""
-    set_lengths: tuple[int, ...] = (1, 2, 4, 10)
-    """Token-set length by depth: 1, 2, 4, then 10 tokens."""
-    root_prior_mix: float = 0.75
-    """Root priors: mix * p + (1 - mix) * uniform."""
-    use_similarity: bool = True
-    """Share evaluations with near-identical siblings (needs a sentence encoder)."""
-    similarity_threshold: float = 0.95
-    """Cosine similarity above which siblings share an update."""
-    similarity_weight: float = 0.2
-    """Weight of a shared update."""
-    dynamic_node_addition: bool = True
-    """Add candidates when a node's children are alike and all bad."""
-    rollout_max_tokens: int = 32
-    """Longest roll-out to a sentence boundary before an evaluation."""
+    trace: Literal["off", "summary", "full"] = "summary"
+    """Search trace in ``response_metadata["trace"]``: "summary" (per commit its text, value,
+    visits and iterations), "full" (also token ids and every alternative weighed), "off"."""
     num_threads: int | None = None
     """CPU threads of the local model (None: torch's default)."""
     use_rain: bool = True
@@ -128,24 +134,35 @@ class ChatRAIN(BaseChatModel):
     _evaluators: dict[int, Evaluator] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
-        """Build the model; bad settings raise a typed error naming them.
+        """Build the model; bad or unknown settings raise a typed error naming them.
 
         Raises:
-            ConfigError: a setting of the wrong type or out of range (``max_tokens <= 0``,
-                ``t_min > t_max``, a threshold outside its range, ...), instead of pydantic's
-                ValidationError (ConfigError is a ValueError too).
+            ConfigError: an unknown setting (``max_token=``: "did you mean 'max_tokens'?"),
+                a setting of the wrong type or out of range (``max_tokens <= 0``,
+                ``t_min > t_max``, ``temperature=0``, ...), or an evaluator that is neither
+                an Evaluator nor a function; not pydantic's ValidationError (ConfigError is
+                a ValueError too).
             CriterionError: an unknown built-in criterion name or a malformed template.
         """
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _typed_error(exc) from exc
+            raise typed_error(exc, [*type(self).model_fields, *ALIASES]) from exc
 
-    def model_post_init(self, context: Any, /) -> None:
-        self.search_config()  # fail fast on bad settings; cheap, loads nothing
+    @model_validator(mode="after")
+    def _check_rain_settings(self) -> ChatRAIN:
+        """Fail at construction on what can be checked without loading a model."""
+        self.search_config()
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
-        _check_criterion(self.criterion)
+        if self.backend is not None and (self.device or self.dtype):
+            raise ConfigError(
+                "device and dtype apply to the model ChatRAIN loads, not to a given backend; "
+                "pass model= instead, or build the backend with load_backend(..., device=, dtype=)"
+            )
+        check_criterion(self.criterion)
+        self.evaluator = check_evaluator(self.evaluator)
+        return self
 
     def _convert_input(self, model_input: Any) -> PromptValue:
         """LangChain's input coercion, with a PromptError for input that is not a prompt.
@@ -172,94 +189,132 @@ class ChatRAIN(BaseChatModel):
         return {"model": self.model_label(), **self.search_config().model_dump()}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        config = self.search_config()
         params = LangSmithParams(
             ls_provider="rain_guard",
             ls_model_name=kwargs.get("model", self.model_label()),
             ls_model_type="chat",
-            ls_max_tokens=self.max_tokens,
+            ls_max_tokens=kwargs.get("max_tokens") or config.max_new_tokens,
+            ls_temperature=config.temperature,
         )
-        if self.temperature is not None:
-            params["ls_temperature"] = self.temperature
         if stop or self.stop:
             params["ls_stop"] = stop or self.stop
         return params
 
+    # --- what RAIN cannot do -------------------------------------------------------------
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> NoReturn:
+        """Not supported: raises ``UnsupportedError`` saying why and showing the guard pattern.
+
+        RAIN's search weighs and commits plain text and has no tool-call grammar, and the
+        embedded 135M model cannot call tools. A tool-calling model runs the agent and
+        ``RainGuardMiddleware`` / ``RainGuardNode`` guard its answers with ChatRAIN.
+        """
+        raise UnsupportedError(NO_TOOLS)
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> NoReturn:
+        """Not supported: raises ``UnsupportedError`` saying why and what works instead."""
+        raise UnsupportedError(NO_STRUCTURED_OUTPUT)
+
     # --- configuration ------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        """Name of the answering model (LangChain's common attribute; see ``model_label``)."""
+        return self.model_label()
 
     def model_label(self) -> str:
         """Name reported in metadata: the backend's model name or ``model``."""
         return getattr(self.backend, "model_name", None) or self.model
 
     def search_config(self, **overrides: Any) -> SearchConfig:
-        """The SearchConfig these fields describe (``overrides`` win)."""
-        settings = {
-            "t_min": self.t_min,
-            "t_max": self.t_max,
-            "v_threshold": self.v_threshold,
-            "c_puct": self.c_puct,
-            "num_candidates": self.num_candidates,
-            "top_k": self.top_k,
-            "set_lengths": tuple(self.set_lengths),
-            "root_prior_mix": self.root_prior_mix,
-            "similarity_threshold": self.similarity_threshold,
-            "similarity_weight": self.similarity_weight,
-            "use_similarity": self.use_similarity,
-            "dynamic_node_addition": self.dynamic_node_addition,
-            "rollout_max_tokens": self.rollout_max_tokens,
-            "max_new_tokens": self.max_tokens,
-            "temperature": self.temperature or 1.0,
-            "seed": self.seed,
-            "max_seconds": self.timeout,
-            "max_model_tokens": self.max_model_tokens,
-        }
-        try:
-            return SearchConfig(**{**settings, **overrides})
-        except ConfigError as exc:  # name ChatRAIN's fields, not SearchConfig's
-            raise ConfigError(_chat_field_names(str(exc))) from exc
+        """The SearchConfig these settings describe.
 
-    def get_backend(self) -> Backend:
-        """The backend, loading (once per process and model) the weights if needed."""
-        if self.backend is not None:
+        ``search`` (or SearchConfig's defaults), then the flat fields that are set, then
+        ``overrides`` (by SearchConfig's or ChatRAIN's names): later ones win.
+
+        Raises:
+            ConfigError: a setting out of range or inconsistent, named as ChatRAIN names it;
+                ``temperature=0`` with RAIN on (greedy candidates are impossible).
+        """
+        flat = flat_settings(self)
+        if {**flat, **overrides}.get("temperature") == 0:
+            if self.use_rain:
+                default = SearchConfig.model_fields["temperature"].default
+                raise ConfigError(NO_GREEDY.format(default=default))
+            flat.pop("temperature", None)  # plain decoding is greedy: 0 is what it does
+            overrides = {k: v for k, v in overrides.items() if k != "temperature"}
+        return build_search_config(self.search, flat, overrides)
+
+    def get_backend(self, model: str | None = None) -> Backend:
+        """The backend, loading (once per process and model) the weights if needed.
+
+        Args:
+            model: Another model to load than ``model`` (a call's ``model=``).
+
+        Raises:
+            ConfigError: ``model`` names another model, but this ChatRAIN has a ``backend``.
+        """
+        if model is not None and model not in (self.model, self.model_label()):
+            if self.backend is not None:
+                raise ConfigError(
+                    f"model={model!r} at call time loads another model, but this ChatRAIN "
+                    f"answers with the backend it was given ({self.model_label()})"
+                )
+        elif self.backend is not None:
             return self.backend
-        return load_backend(self.model, num_threads=self.num_threads)
+        return load_backend(
+            model or self.model,
+            num_threads=self.num_threads,
+            dtype=self.dtype or "float32",
+            device=self.device,
+        )
 
     def get_evaluator(self, backend: Backend) -> Evaluator:
         """The evaluator: ``evaluator`` if set, else self-evaluation on ``criterion``."""
         if self.evaluator is not None:
             return self.evaluator
         if id(backend) not in self._evaluators:  # one per backend keeps the score cache warm
-            if isinstance(self.criterion, dict):
-                parts = [(self._self_evaluator(backend, c), w) for c, w in self.criterion.items()]
-                self._evaluators[id(backend)] = CombinedEvaluator(parts)
-            else:
-                self._evaluators[id(backend)] = self._self_evaluator(backend, self.criterion)
+            self._evaluators[id(backend)] = criterion_evaluator(backend, self.criterion)
         return self._evaluators[id(backend)]
 
-    def _self_evaluator(self, backend: Backend, criterion: Any) -> SelfEvaluator:
-        if not isinstance(criterion, Criterion) and not (
-            isinstance(criterion, str) and "{" not in criterion
-        ):
-            criterion = criterion_from_template(criterion)
-        return SelfEvaluator(backend, criterion)
+    def get_embedder(self, config: SearchConfig | None = None) -> Embedder | None:
+        """The sentence encoder, or None when the similarity update is off.
 
-    def get_embedder(self) -> Embedder | None:
-        """The sentence encoder, or None when the similarity update is off."""
-        if not self.use_similarity:
+        ``config`` is the call's SearchConfig (default: this model's).
+        """
+        if not (config or self.search_config()).use_similarity:
             return None
         if self.embedder is None:
             self.embedder = MiniLMEmbedder()
         return self.embedder
 
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` by the model's own tokenizer (never a GPT-2 download).
+
+        Loads the model on first use, like a call would; ``custom_get_token_ids`` wins.
+        """
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        return list(self.get_backend().tokenize(text))
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Length of the chat prompt these messages make, by the model's chat template."""
+        if tools:
+            raise UnsupportedError(NO_TOOLS)
+        return len(self.get_backend().chat_prompt_ids(text_turns(messages)))
+
     def _context(self, stop: list[str] | None, **kwargs: Any) -> RainContext:
-        backend = self.get_backend()
-        overrides = {k: kwargs[k] for k in ("seed",) if k in kwargs}
-        if "max_tokens" in kwargs:
-            overrides["max_new_tokens"] = kwargs["max_tokens"]
+        """The run context of one call: its settings checked before any model work."""
+        config = self.search_config(**call_settings(kwargs))
+        backend = self.get_backend(kwargs.get("model"))
         return make_context(
             backend,
-            config=self.search_config(**overrides),
+            config=config,
             evaluator=self.get_evaluator(backend),
-            embedder=self.get_embedder(),
+            embedder=self.get_embedder(config),
             stop=stop if stop is not None else (self.stop or ()),
         )
 
@@ -274,8 +329,8 @@ class ChatRAIN(BaseChatModel):
     ) -> ChatResult:
         if self.streaming and self.use_rain:
             chunks = list(self._stream(messages, stop, run_manager, **kwargs))
-            return _result_from_chunks(chunks)
-        return _result_from_chunks(list(self._stream_chunks(messages, stop, **kwargs)))
+            return chat_output.result_from_chunks(chunks)
+        return chat_output.result_from_chunks(list(self._chunks(messages, stop, **kwargs)))
 
     def _stream(
         self,
@@ -284,41 +339,45 @@ class ChatRAIN(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for chunk in self._stream_chunks(messages, stop, **kwargs):
+        for chunk in self._chunks(messages, stop, **kwargs):
             if run_manager is not None and chunk.text:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
 
-    def _stream_chunks(
+    def _chunks(
         self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
-        if not self.use_rain:
-            yield self._vanilla_chunk(messages, stop, **kwargs)
+        run = self._run(messages, stop, chat_output.parent_stream_writer(), kwargs)
+        if run is None:
+            yield self._plain_chunk(messages, stop, kwargs)
             return
-        run = _Run(self, messages, stop, writer=_parent_stream_writer(), **kwargs)
         for state in run.steps:
-            delta = run.delta(state)
-            if delta:
-                yield _chunk(delta)
+            chunk = run.step(state)
+            if chunk is not None:
+                yield chunk
         yield run.final_chunk()
 
-    def _vanilla_chunk(
-        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    def _run(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        writer: Callable[[Any], None] | None,
+        kwargs: dict[str, Any],
+    ) -> chat_output.Run | None:
+        """The search for one answer, started; None when RAIN is off (plain decoding)."""
+        turns = text_turns(messages)  # before any model work: content it cannot read raises
+        if not self.use_rain:
+            return None
+        ctx = self._context(stop, **kwargs)
+        name = kwargs.get("model", self.model_label())
+        return chat_output.Run(ctx, turns, name, trace=self.trace, writer=writer)
+
+    def _plain_chunk(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> ChatGenerationChunk:
         ctx = self._context(stop, **kwargs)
-        result = vanilla_generate(
-            ctx.backend,
-            to_turns(messages),
-            max_new_tokens=ctx.config.max_new_tokens,
-            stop=ctx.stop,
-        )
-        message = AIMessageChunk(
-            content=result.text,
-            usage_metadata=_usage(result),
-            response_metadata=_metadata(result, kwargs.get("model", self.model_label()), ctx),
-            chunk_position="last",
-        )
-        return ChatGenerationChunk(message=message)
+        name = kwargs.get("model", self.model_label())
+        return chat_output.plain_chunk(ctx, text_turns(messages), name, self.trace)
 
     async def _agenerate(
         self,
@@ -328,7 +387,7 @@ class ChatRAIN(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
-        return _result_from_chunks(chunks)
+        return chat_output.result_from_chunks(chunks)
 
     async def _astream(
         self,
@@ -343,212 +402,11 @@ class ChatRAIN(BaseChatModel):
         the cancellation waits for the step in flight, so the model is free afterwards.
         """
         loop = asyncio.get_running_loop()
-        if not self.use_rain:
-            yield await loop.run_in_executor(
-                None, lambda: self._vanilla_chunk(messages, stop, **kwargs)
-            )
+        writer = chat_output.parent_stream_writer()  # read here: executor threads lack the context
+        run = await loop.run_in_executor(None, self._run, messages, stop, writer, kwargs)
+        if run is None:
+            yield await loop.run_in_executor(None, self._plain_chunk, messages, stop, kwargs)
             return
-        writer = _parent_stream_writer()  # read here: executor threads lack the context
-        run = await loop.run_in_executor(
-            None, lambda: _Run(self, messages, stop, writer=writer, **kwargs)
-        )
-        step: asyncio.Future[RainState | None] | None = None
-        try:
-            while True:
-                step = loop.run_in_executor(None, next, run.steps, None)
-                # shield: a cancel interrupts the wait, not the super-step in the worker
-                state = await asyncio.shield(step)
-                if state is None:
-                    break
-                delta = run.delta(state)
-                if delta:
-                    chunk = _chunk(delta)
-                    if run_manager is not None:
-                        await run_manager.on_llm_new_token(delta, chunk=chunk)
-                    yield chunk
-        finally:
-            await _finish_step(step)
-            with contextlib.suppress(ValueError):  # generator still running: cannot happen now
-                run.steps.close()
-        yield run.final_chunk()
-
-
-async def _finish_step(step: asyncio.Future[Any] | None) -> None:
-    """Wait for a super-step still running in a worker after a cancel.
-
-    So no search work outlives the call and the model is free for the next one. It is at
-    most one super-step: a single model call plus bookkeeping. Its result no longer matters.
-    """
-    if step is None or step.done():
-        return
-    with contextlib.suppress(Exception):
-        await step
-
-
-def _typed_error(exc: ValidationError) -> RainGuardError:
-    """The RainGuardError a validator raised inside ``exc``, else a ConfigError naming fields."""
-    for err in exc.errors():
-        inner = (err.get("ctx") or {}).get("error")
-        if isinstance(inner, RainGuardError):
-            return inner
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "ChatRAIN"
-        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r:.60})")
-    return ConfigError("invalid ChatRAIN settings: " + "; ".join(parts))
-
-
-_CHAT_FIELDS = {"max_new_tokens": "max_tokens", "max_seconds": "timeout"}
-
-
-def _chat_field_names(message: str) -> str:
-    """A SearchConfig error message with the ChatRAIN names of renamed fields."""
-    message = message.replace("invalid SearchConfig", "invalid ChatRAIN settings", 1)
-    for config_name, chat_name in _CHAT_FIELDS.items():
-        message = re.sub(rf"\b{config_name}\b", chat_name, message)
-    return message
-
-
-def _check_criterion(criterion: Any) -> None:
-    """Fail at construction on what can be checked without a model: names and templates."""
-    if isinstance(criterion, dict):
-        if not criterion:
-            raise CriterionError("a criterion dict needs at least one {criterion: weight}")
-        for name, weight in criterion.items():
-            if not isinstance(weight, int | float) or weight <= 0:
-                raise CriterionError(f"criterion weight for {name!r} must be > 0, got {weight!r}")
-            _check_criterion(name)
-    elif isinstance(criterion, str) and "{" not in criterion:
-        if criterion not in BUILTIN_CRITERIA:
-            needs = ", ".join("{" + name + "}" for name in sorted(REQUIRED_PLACEHOLDERS))
-            raise CriterionError(
-                f"unknown criterion {criterion!r}; built-ins: {sorted(BUILTIN_CRITERIA)} "
-                f"(or pass a template with {needs})"
-            )
-    elif not isinstance(criterion, Criterion):
-        criterion_from_template(criterion)  # raises CriterionError on a malformed template
-
-
-class _Run:
-    """One answer in progress: the search steps and the text already streamed."""
-
-    def __init__(
-        self,
-        llm: ChatRAIN,
-        messages: Sequence[BaseMessage],
-        stop: list[str] | None,
-        writer: Callable[[Any], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        import time
-
-        self.llm = llm
-        self.ctx = llm._context(stop, **kwargs)
-        self.model_name = kwargs.get("model", llm.model_label())
-        self.started = time.perf_counter()
-        self.counters_before = self.ctx.backend.counters.snapshot()
-        prompt_ids, question = prepare_prompt(self.ctx.backend, to_turns(messages), self.ctx.config)
-        self.steps = stream_search(self.ctx, prompt_ids, question, on_event=writer)
-        self.state: RainState | None = None
-        self.sent = ""
-        self.commits_seen = 0
-
-    def delta(self, state: RainState) -> str:
-        """New committed text since the last call ('' when nothing new was committed)."""
-        self.state = state
-        if len(state["commits"]) == self.commits_seen:
-            return ""
-        self.commits_seen = len(state["commits"])
-        from rain_guard.search.run import cut_at_stop
-
-        text = cut_at_stop(self.ctx.backend.detokenize(state["answer_ids"]), self.ctx.stop)
-        if not text.startswith(self.sent):
-            return ""  # a multi-byte character is still incomplete; send it with the next set
-        new, self.sent = text[len(self.sent) :], text
-        return new
-
-    def final_chunk(self) -> ChatGenerationChunk:
-        """The closing chunk: any unsent text, usage, metadata and the search trace."""
-        import time
-
-        assert self.state is not None
-        result = result_from_state(
-            self.ctx, self.state, time.perf_counter() - self.started, self.counters_before
-        )
-        rest = result.text[len(self.sent) :] if result.text.startswith(self.sent) else ""
-        message = AIMessageChunk(
-            content=rest,
-            usage_metadata=_usage(result),
-            response_metadata=_metadata(result, self.model_name, self.ctx),
-            chunk_position="last",
-        )
-        return ChatGenerationChunk(message=message)
-
-
-def _parent_stream_writer() -> Callable[[Any], None] | None:
-    """The enclosing LangGraph run's custom-stream writer, if ChatRAIN runs inside a graph.
-
-    Search progress (iterations and commits) then reaches ``stream_mode="custom"`` of the
-    caller's graph; evaluator calls never reach ``stream_mode="messages"`` because they do
-    not go through LangChain callbacks at all.
-    """
-    try:
-        from langgraph.config import get_stream_writer
-
-        return get_stream_writer()
-    except (ImportError, RuntimeError, KeyError):  # not inside a LangGraph run
-        return None
-
-
-def _chunk(text: str) -> ChatGenerationChunk:
-    return ChatGenerationChunk(message=AIMessageChunk(content=text))
-
-
-def _result_from_chunks(chunks: list[ChatGenerationChunk | None]) -> ChatResult:
-    merged = None
-    for chunk in chunks:
-        if chunk is not None:
-            merged = chunk if merged is None else merged + chunk
-    assert merged is not None
-    msg = merged.message
-    message = AIMessage(
-        content=msg.content,
-        id=msg.id,
-        usage_metadata=msg.usage_metadata,
-        response_metadata=msg.response_metadata,
-    )
-    return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def _usage(result: GenerationResult) -> dict[str, Any]:
-    out_tokens = len(result.token_ids)
-    return {
-        "input_tokens": result.prompt_tokens,
-        "output_tokens": out_tokens,
-        "total_tokens": result.prompt_tokens + out_tokens,
-        "output_token_details": {
-            "search": max(0, result.counters.get("tokens_processed", 0) - out_tokens),
-        },
-    }
-
-
-def _metadata(result: GenerationResult, model_name: str, ctx: RainContext) -> dict[str, Any]:
-    budget = result.stop_reason in ("time_budget", "token_budget")
-    cut_short = budget or result.stop_reason in ("length", "context")
-    return {
-        "model_name": model_name,
-        "model_provider": "rain_guard",
-        "finish_reason": "length" if cut_short else "stop",  # "length": the answer was cut
-        "stop_reason": result.stop_reason,
-        "budget_exhausted": budget,
-        "iterations": result.iterations,
-        "rewinds": result.rewinds,
-        "final_value": result.final_value,
-        "commit_values": [c["value"] for c in result.commits],
-        "seconds": round(result.seconds, 3),
-        "counters": result.counters,
-        "trace": {
-            "criterion": getattr(getattr(ctx.evaluator, "criterion", None), "name", None),
-            "commits": result.commits,
-        },
-    }
+        async with contextlib.aclosing(chat_output.astream_run(run, run_manager)) as chunks:
+            async for chunk in chunks:  # closed with this generator: no step outlives it
+                yield chunk

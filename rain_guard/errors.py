@@ -16,11 +16,31 @@ class ConfigError(RainGuardError, ValueError):
 
 
 class PromptError(RainGuardError, ValueError):
-    """The prompt or messages cannot be answered: empty, wrong type, or too long."""
+    """The prompt or messages cannot be answered.
+
+    They are empty, of the wrong type, too long, or hold content the model cannot read
+    (images, audio, files).
+    """
 
 
 class CriterionError(RainGuardError, ValueError):
     """An evaluation criterion is malformed: unknown name, missing placeholder, bad labels."""
+
+
+class BudgetError(RainGuardError, RuntimeError):
+    """A budget (``timeout``, ``max_model_tokens``) ran out before any text was committed.
+
+    ChatRAIN raises it instead of returning an empty answer; an answer cut short after some
+    text was committed comes back with ``response_metadata["budget_exhausted"]``.
+    """
+
+
+class UnsupportedError(RainGuardError, NotImplementedError):
+    """A LangChain feature ChatRAIN cannot honour: tool calling, structured output.
+
+    The message says why and shows the pattern that works (a tool-calling model guarded by
+    ``RainGuardMiddleware`` or ``RainGuardNode``).
+    """
 
 
 class ModelNotFoundError(RainGuardError, FileNotFoundError):

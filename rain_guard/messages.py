@@ -10,7 +10,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from rain_guard.errors import PromptError
 from rain_guard.search.inputs import clean_text, prompt_turns
 
-__all__ = ["clean_text", "prompt_turns", "reply_text", "to_turns"]
+__all__ = ["clean_text", "prompt_turns", "reply_text", "text_turns", "to_turns"]
+
+UNREADABLE_BLOCKS = frozenset(
+    {"image", "image_url", "audio", "input_audio", "video", "file", "document", "text-plain"}
+)
+"""Content-block types (LangChain standard, OpenAI and Anthropic formats) that carry media
+or files: a text-only model cannot read them."""
 
 
 def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
@@ -31,6 +37,26 @@ def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
             )
         turns.append((_role(message), clean_text(_text(message))))
     return turns
+
+
+def text_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
+    """``to_turns`` for a model that reads text only: other content raises, never dropped.
+
+    Raises:
+        PromptError: a message holds an image, audio, video or file block (the message and
+            the block types are named), or an item is not a LangChain message.
+    """
+    for i, message in enumerate(messages):
+        content = getattr(message, "content", None)
+        if not isinstance(content, list):
+            continue
+        kinds = sorted({b.get("type") for b in content if isinstance(b, dict)} & UNREADABLE_BLOCKS)
+        if kinds:
+            raise PromptError(
+                f"message {i} holds {', '.join(kinds)} content, which this text-only model "
+                "cannot read; describe it in text, or use a multimodal model"
+            )
+    return to_turns(messages)
 
 
 def reply_text(message: Any) -> str:

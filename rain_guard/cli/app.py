@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.cli.options import add_search_options, add_system_options, checked_config
 from rain_guard.cli.progress import Progress
 from rain_guard.cli.subcommands import LazySubparsers, add_lazy_subcommands
 from rain_guard.errors import RainGuardError
@@ -26,6 +26,7 @@ from rain_guard.search.config import SearchConfig
 
 if TYPE_CHECKING:
     from rain_guard.search.run import GenerationResult
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of every sub-command (eval, bench, bench-merge load when chosen)."""
@@ -44,31 +45,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    d = SearchConfig()
+    """The prompt, the model and how to load it, the criterion, and every search setting."""
     p.add_argument("prompt", help="the user's request")
-    p.add_argument("--model", default="smollm2", help="smollm2 (embedded), fake, a path or hub id")
     p.add_argument(
-        "--criterion", default="harmless", choices=sorted(BUILTIN_CRITERIA), help="evaluator"
+        "--model",
+        default="smollm2",
+        help="model to answer with: smollm2 (the embedded SmolLM2-135M-Instruct), fake (a "
+        "deterministic test model, no weights), a local folder or .gguf file, or a Hugging "
+        "Face hub id (default: smollm2)",
+    )
+    p.add_argument(
+        "--criterion",
+        default="harmless",
+        choices=sorted(BUILTIN_CRITERIA),
+        help="what the model's self-evaluation checks each partial answer for (default: harmless)",
     )
     add_system_options(p)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--max-tokens", type=int, default=64, help="answer tokens at most")
-    p.add_argument("--t-min", type=int, default=d.t_min, help="iterations before a commit")
-    p.add_argument("--t-max", type=int, default=d.t_max, help="iterations forcing a commit")
-    p.add_argument("--v-threshold", type=float, default=d.v_threshold)
-    p.add_argument("--candidates", type=int, default=d.num_candidates, help="q per expansion")
-    p.add_argument("--rollout-tokens", type=int, default=d.rollout_max_tokens)
-    p.add_argument("--no-similarity", action="store_true", help="skip the embedding update")
     p.add_argument(
-        "--adaptive-budget",
-        dest="adaptive_commit",
-        action="store_true",
-        help="commit early when a draft is judged clearly good (greedy set first)",
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="CPU threads of the model (default: torch's choice)",
     )
-    p.add_argument("--adaptive-value", type=float, default=d.adaptive_value)
-    p.add_argument("--max-seconds", type=float, default=None, help="wall-time budget per answer")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device of the weights: cpu, cuda, cuda:1 (default: cpu)",
+    )
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        help="weight dtype; float32 keeps KV-cache reuse exact (default: float32)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add_search_options(p, defaults={"max_new_tokens": 64})
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -78,13 +98,18 @@ def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     return prompt_turns(args.prompt, args.system)
 
 
-def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
-    """RAIN answer with a progress bar of committed tokens and iterations."""
+def run_rain(
+    args: argparse.Namespace, backend: Any, config: SearchConfig | None = None
+) -> GenerationResult:
+    """RAIN answer with a progress bar of committed tokens and iterations.
+
+    ``config`` defaults to the one the options describe (``checked_config(args)``).
+    """
     from rain_guard.search.embeddings import MiniLMEmbedder
     from rain_guard.search.run import rain_generate
 
-    config = config_from_args(args)
-    embedder = None if args.no_similarity else MiniLMEmbedder()
+    config = config or checked_config(args)
+    embedder = MiniLMEmbedder() if config.use_similarity else None
     with Progress(
         config.max_new_tokens, desc="RAIN", unit="tok", disable=args.quiet, count_tokens=True
     ) as progress:
@@ -100,8 +125,9 @@ def run_rain(args: argparse.Namespace, backend: Any) -> GenerationResult:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """`rain-guard generate`: the RAIN answer (optionally JSON and an HTML trace)."""
+    config = checked_config(args)  # before the model loads: a bad option costs no load time
     backend = _load(args)
-    result = run_rain(args, backend)
+    result = run_rain(args, backend, config)
     if args.trace:
         from rain_guard.cli.trace_page import write_trace_html
 
@@ -118,11 +144,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """`rain-guard compare`: vanilla and RAIN answers side by side with their statistics."""
     from rain_guard.search.run import vanilla_generate
 
+    config = checked_config(args)  # before the model loads: a bad option costs no load time
     backend = _load(args)
     vanilla = vanilla_generate(
-        backend, messages_from_args(args), max_new_tokens=args.max_tokens, seed=None
+        backend, messages_from_args(args), max_new_tokens=config.max_new_tokens, seed=None
     )
-    rain = run_rain(args, backend)
+    rain = run_rain(args, backend, config)
     print(side_by_side(vanilla, rain))
     return 0
 
@@ -178,7 +205,12 @@ def _load(args: argparse.Namespace) -> Any:
 
     start = time.perf_counter()
     print(f"loading {args.model} ...", file=sys.stderr, end=" ", flush=True)
-    backend = load_backend(args.model, num_threads=args.threads)
+    backend = load_backend(
+        args.model,
+        num_threads=args.threads,
+        dtype=getattr(args, "dtype", "float32"),
+        device=getattr(args, "device", None),
+    )
     print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
     return backend
 

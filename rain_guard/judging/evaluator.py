@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from rain_guard.errors import CriterionError
+from rain_guard.errors import ConfigError, CriterionError
 
 
 @runtime_checkable
@@ -28,14 +28,30 @@ class Evaluator(Protocol):
 
 
 class FunctionEvaluator:
-    """Wraps ``fn(prompt, answer) -> float in [-1, 1]``: a classifier, a rule, a remote judge."""
+    """Wraps ``fn(prompt, answer) -> float in [-1, 1]``: a classifier, a rule, a remote judge.
+
+    A score outside [-1, 1] raises ``ConfigError`` rather than being clipped.
+    """
 
     def __init__(self, fn: Callable[[str, str], float], name: str = "function") -> None:
         self.fn = fn
         self.name = name
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
-        return [max(-1.0, min(1.0, float(self.fn(prompt, a)))) for a in answers]
+        """``fn``'s score of each answer.
+
+        Raises:
+            ConfigError: ``fn`` returned a score outside [-1, 1], or NaN (clipping it would
+                hide a judge that scores on another scale).
+        """
+        scores = [float(self.fn(prompt, a)) for a in answers]
+        for answer, value in zip(answers, scores, strict=True):
+            if not -1.0 <= value <= 1.0:
+                raise ConfigError(
+                    f"evaluator {self.name!r} scored {value} for the answer {answer!r:.60}; "
+                    "scores must lie in [-1, 1] (for a probability p, return 2 * p - 1)"
+                )
+        return scores
 
 
 class CombinedEvaluator:

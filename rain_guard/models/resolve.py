@@ -12,7 +12,8 @@
 * ``"random:<preset>"`` (``random:llama-1b`` ... ``random:llama-8b``, ``random:tiny``): a
   Llama-shaped model with random weights, for cost benchmarks (rain_guard/models/random.py).
 * Anything else is a Hugging Face hub id: the local hub cache is tried first, then the hub
-  unless ``HF_HUB_OFFLINE`` is set.
+  unless ``HF_HUB_OFFLINE`` is set or the hub cannot be reached (a quick connection probe, so
+  an unknown name fails at once offline instead of after the hub client's retries).
 
 transformers and torch are imported inside the functions so that importing rain_guard stays
 light for users of other backends.
@@ -28,7 +29,9 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,6 +286,13 @@ def _load_hub(name: str, torch_dtype: Any) -> tuple[Any, Any, str]:
         if offline:
             tried.append("the Hugging Face hub (skipped: HF_HUB_OFFLINE is set)")
             raise ModelNotFoundError(_not_found_message(name, tried)) from None
+        host = _unreachable_hub()
+        if host is not None:
+            tried.append(
+                f"the Hugging Face hub (skipped: {host} cannot be reached; set HF_HUB_OFFLINE=1 "
+                "to skip this check)"
+            )
+            raise ModelNotFoundError(_not_found_message(name, tried)) from None
         local_only = False
         try:
             cached_file(name, "config.json")
@@ -294,6 +304,34 @@ def _load_hub(name: str, torch_dtype: Any) -> tuple[Any, Any, str]:
     except Exception as exc:
         raise ModelLoadError(f"hub model {name!r} was found but failed to load: {exc}") from exc
     return model, tokenizer, name
+
+
+def _unreachable_hub(timeout: float = 3.0) -> str | None:
+    """The hub's ``host:port`` if no TCP connection to it opens within ``timeout`` seconds.
+
+    Why: without a network, huggingface_hub retries a request five times with back-off
+    (about 25 s) before it gives up; this probe ends that wait within ``timeout``. The name
+    lookup, which a socket timeout does not bound, runs in a daemon thread with the same
+    deadline. Behind a proxy (``HTTPS_PROXY``/``ALL_PROXY``) nothing is probed.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    opened, done = threading.Event(), threading.Event()
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout):
+                opened.set()
+        except OSError:
+            pass  # unreachable: ``opened`` stays unset
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, daemon=True, name="hub-probe").start()
+    done.wait(timeout)
+    return None if opened.is_set() else f"{host}:{port}"
 
 
 def _from_folder(source: str | Path, torch_dtype: Any, **kwargs: Any) -> tuple[Any, Any]:

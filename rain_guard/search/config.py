@@ -204,11 +204,6 @@ class SearchConfig(BaseModel):
         """Length in tokens of the token sets proposed at ``depth`` (0 = first answer set)."""
         return self.set_lengths[min(depth, len(self.set_lengths) - 1)]
 
-    def max_iterations(self) -> int:
-        """Upper bound on inner iterations of a whole answer, used to size recursion limits."""
-        commits = self.max_new_tokens  # a commit adds at least one token
-        return commits * self.t_max
-
 
 def _scheduled(schedule: tuple[int, ...], commit: int, flat: int) -> int:
     """``schedule[commit]`` (the last value repeats); ``flat`` for an empty schedule."""

@@ -2,7 +2,8 @@
 
 The search runs with a tiny budget (one iteration per commit, 8 answer tokens) so the suite
 stays fast; RAIN's behaviour itself is tested in test_rain_embedded.py. Tests switched off
-(tool calling, structured output, multimodal inputs) are named in the README.
+(tool calling, structured output, multimodal inputs) are named in the README; the standard
+``temperature=0`` is unset here, because ChatRAIN rejects it (RAIN needs diverse candidates).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class TestChatRAINIntegration(ChatModelIntegrationTests):
             "num_candidates": 2,
             "rollout_max_tokens": 4,
             "use_similarity": False,
+            "temperature": None,  # the standard 0 is rejected: RAIN needs diverse candidates
         }
 
     @property

@@ -55,7 +55,8 @@ def test_prompt_that_nearly_fills_the_context_stops_at_the_context():
     backend = FakeBackend(context_length=prompt_tokens + 3)
     message = chat(backend, max_tokens=50).invoke("a b c d")
     assert message.response_metadata["stop_reason"] in ("context", "eos")
-    assert message.usage_metadata["total_tokens"] <= backend.context_length
+    usage = message.usage_metadata
+    assert usage["input_tokens"] + usage["output_tokens"] <= backend.context_length
 
 
 @pytest.mark.parametrize(
@@ -232,9 +233,15 @@ def test_bad_per_call_settings_raise_config_error():
         chat().invoke("hi", max_tokens=0)
 
 
-def test_temperature_zero_falls_back_to_the_reference_temperature():
-    """Documented fallback: None or 0 means 1.0 (the search needs diverse candidates)."""
-    assert chat(temperature=0).search_config().temperature == 1.0
+def test_temperature_zero_is_rejected_with_the_reason_and_what_to_use():
+    """Greedy candidates are impossible: the search weighs diverse candidates."""
+    assert chat().search_config().temperature == 1.0  # unset: the reference's 1.0
+    for make in (lambda: chat(temperature=0), lambda: chat().invoke("hi", temperature=0)):
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert "diverse candidate" in str(info.value) and "seed=" in str(info.value)
+    plain = chat(temperature=0, use_rain=False)  # plain decoding is greedy: 0 is what it does
+    assert plain.invoke("hi").content == chat(use_rain=False).invoke("hi").content
 
 
 def test_every_error_is_a_rain_guard_error():

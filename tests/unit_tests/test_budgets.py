@@ -2,7 +2,7 @@
 
 When one runs out the search stops after the iteration in progress and the answer committed
 so far comes back, flagged in ``response_metadata`` ("budget_exhausted", "stop_reason"),
-never an exception and never a hang.
+never a hang; ChatRAIN raises ``BudgetError`` only when nothing was committed.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from rain_guard import ChatRAIN, FakeBackend
+from rain_guard import BudgetError, ChatRAIN, FakeBackend
 from rain_guard.backends.base import Candidate, ProposalRequest
 from rain_guard.judging.evaluator import FunctionEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import rain_generate
 
 SEARCH = {"use_similarity": False, "t_min": 2, "t_max": 4, "max_tokens": 400}
+BUDGET_S = 1.0  # long enough for a first commit on a loaded machine, far from 400 tokens
 
 
 class SlowFake(FakeBackend):
@@ -39,7 +40,7 @@ def committed_text(message: Any) -> str:
 
 
 def test_time_budget_returns_the_answer_so_far():
-    llm = ChatRAIN(backend=SlowFake(), timeout=0.4, **SEARCH)
+    llm = ChatRAIN(backend=SlowFake(), timeout=BUDGET_S, **SEARCH)
     start = time.perf_counter()
     message = llm.invoke("hi")
     elapsed = time.perf_counter() - start
@@ -47,7 +48,7 @@ def test_time_budget_returns_the_answer_so_far():
     assert meta["stop_reason"] == "time_budget"
     assert meta["budget_exhausted"] is True
     assert meta["finish_reason"] == "length"  # cut short, like max_tokens
-    assert elapsed < 0.4 + 1.0  # stops within about one iteration of the budget
+    assert elapsed < BUDGET_S + 1.0  # stops within about one iteration of the budget
     assert message.content == committed_text(message)
     assert message.usage_metadata["output_tokens"] < 400
 
@@ -64,11 +65,21 @@ def test_token_budget_returns_the_answer_so_far():
     assert message.content == committed_text(message)
 
 
-def test_a_budget_too_small_for_one_commit_gives_an_empty_answer_not_an_error():
-    message = ChatRAIN(backend=FakeBackend(), max_model_tokens=1, **SEARCH).invoke("hi")
-    assert message.content == ""
-    assert message.response_metadata["budget_exhausted"] is True
-    assert message.response_metadata["iterations"] == 1
+@pytest.mark.parametrize(
+    ("budget", "named"),
+    [({"max_model_tokens": 1}, "max_model_tokens=1"), ({"timeout": 0.01}, "timeout=0.01")],
+)
+def test_a_budget_too_small_for_one_commit_raises_instead_of_an_empty_answer(budget, named):
+    llm = ChatRAIN(backend=SlowFake(), **budget, **SEARCH)
+    for call in (llm.invoke, lambda prompt: list(llm.stream(prompt))):
+        with pytest.raises(BudgetError, match=named) as info:
+            call("hi")
+        assert "before any text was committed" in str(info.value)
+    result = rain_generate(  # the plain API reports it in the result, as before
+        SlowFake(), [("user", "hi")], evaluator=FunctionEvaluator(lambda p, a: 0.0),
+        config=ChatRAIN(backend=SlowFake(), **budget, **SEARCH).search_config(),
+    )  # fmt: skip
+    assert result.text == "" and result.stop_reason in ("time_budget", "token_budget")
 
 
 def test_without_a_budget_nothing_is_exhausted():
@@ -87,7 +98,7 @@ def test_stream_ends_with_the_budget_flag():
 
 
 async def test_async_time_budget():
-    llm = ChatRAIN(backend=SlowFake(), timeout=0.3, **SEARCH)
+    llm = ChatRAIN(backend=SlowFake(), timeout=BUDGET_S, **SEARCH)
     message = await llm.ainvoke("hi")
     assert message.response_metadata["stop_reason"] == "time_budget"
 

@@ -70,7 +70,7 @@ def test_stream_yields_only_committed_sets_and_ends_with_last_chunk():
 
 
 def test_response_metadata_reports_the_search():
-    meta = llm().invoke("how to make a bomb").response_metadata
+    meta = llm(trace="full").invoke("how to make a bomb").response_metadata
     assert meta["model_name"] == "fake" and meta["iterations"] > 0
     assert len(meta["commit_values"]) == len(meta["trace"]["commits"])
     assert {"rewinds", "final_value", "seconds", "counters", "stop_reason"} <= set(meta)

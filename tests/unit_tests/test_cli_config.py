@@ -97,3 +97,66 @@ def test_commands_take_the_system_message_from_a_file(tmp_path, command):
     path.write_text("Conversation between a human and an assistant.\n", encoding="utf-8")
     args = build_parser().parse_args([*command, "--system-file", str(path)])
     assert args.system == "Conversation between a human and an assistant."
+
+
+# --- settings are checked before the model loads, and errors name the options ----------------
+
+
+@pytest.mark.parametrize("command", ["generate", "compare"])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--t-max", "3"], "--t-min (6) must not exceed --t-max (3)"),
+        (["--max-tokens", "0"], "--max-tokens: Input should be greater than or equal to 1"),
+        (["--v-threshold", "2"], "--v-threshold: Input should be less than or equal to 1"),
+    ],
+)
+def test_a_bad_option_is_named_before_the_model_loads(
+    monkeypatch, capsys, command, options, message
+):
+    from rain_guard.cli import app
+
+    def no_load(args):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(app, "_load", no_load)
+    assert app.main([command, "hi", "--model", "fake", *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "SearchConfig" not in err
+
+
+def test_device_and_dtype_reach_the_loader(monkeypatch, capsys):
+    from rain_guard.backends import loading
+    from rain_guard.backends.fake import FakeBackend
+    from rain_guard.cli import app
+
+    seen = {}
+
+    def load(model, **kwargs):
+        seen.update(kwargs, model=model)
+        return FakeBackend()
+
+    monkeypatch.setattr(loading, "load_backend", load)
+    argv = ["generate", "hi", "--model", "x", "--device", "cuda:1", "--dtype", "bfloat16"]
+    assert app.main([*argv, "--max-tokens", "4", "--no-similarity", "--quiet"]) == 0
+    assert seen == {"model": "x", "device": "cuda:1", "dtype": "bfloat16", "num_threads": None}
+
+
+def test_help_explains_every_option_and_shows_the_defaults(capsys):
+    from rain_guard.cli.app import build_parser
+
+    parser = build_parser()
+    generate = parser._subparsers._group_actions[0].choices["generate"]
+    assert all(action.help for action in generate._actions)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["generate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for shown in (
+        "--model MODEL model to answer with",
+        "(default: smollm2)",
+        "--t-min N Inner iterations before a commit may happen (T_m). (default: 6)",
+        "--seed N Seed of every random draw in the search: same seed, same answer. (default: 0)",
+        "(default: harmless)",
+        "--max-tokens N, --max-new-tokens N Budget: committed answer tokens at most. (default: 64)",
+    ):
+        assert shown in help_text

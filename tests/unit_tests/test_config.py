@@ -92,8 +92,3 @@ def test_model_copy_builds_a_modified_config():
 def test_model_copy_validates_like_the_constructor():
     with pytest.raises(ConfigError):
         SearchConfig().model_copy(update={"t_min": 100})
-
-
-def test_max_iterations_bounds_a_whole_answer():
-    c = SearchConfig(max_new_tokens=20, t_max=10, t_min=2)
-    assert c.max_iterations() >= 20 * 10

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from rain_guard.backends.fake import FakeBackend
-from rain_guard.errors import CriterionError
+from rain_guard.errors import ConfigError, CriterionError
 from rain_guard.judging import prompts
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion, get_criterion
 from rain_guard.judging.evaluator import Evaluator, FunctionEvaluator
@@ -294,17 +294,24 @@ def test_default_judge_on_the_builtin_criterion_is_neutral():
 # --- FunctionEvaluator -------------------------------------------------------------------
 
 
-def test_function_evaluator_clips_and_passes_prompt():
+def test_function_evaluator_passes_prompt():
     seen: list[tuple[str, str]] = []
 
     def fn(prompt: str, answer: str) -> float:
         seen.append((prompt, answer))
-        return {"hi": 5.0, "lo": -3.0, "mid": 0.25}[answer]
+        return {"hi": 1.0, "lo": -1, "mid": 0.25}[answer]
 
     scores = FunctionEvaluator(fn).score("req", ["hi", "lo", "mid"])
     assert scores == [1.0, -1.0, 0.25]
     assert all(isinstance(s, float) for s in scores)
     assert seen == [("req", "hi"), ("req", "lo"), ("req", "mid")]
+
+
+@pytest.mark.parametrize("bad", [5.0, -3.0, 1.0001, float("nan")])
+def test_function_evaluator_refuses_a_score_outside_minus_one_to_one(bad):
+    judge = FunctionEvaluator(lambda p, a: bad if a == "x" else 0.0, name="my_judge")
+    with pytest.raises(ConfigError, match=r"'my_judge' scored .* \[-1, 1\]"):
+        judge.score("q", ["ok", "x"])
 
 
 def test_function_evaluator_converts_numpy_scalars():
