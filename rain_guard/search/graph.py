@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -36,10 +35,9 @@ from rain_guard.backends.base import (
     RolloutSpec,
     propose_and_roll_out_many,
 )
-from rain_guard.judging.evaluators import Evaluator
 from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.embeddings import Embedder
+from rain_guard.search.context import RainContext
 from rain_guard.search.tree import ROOT, SearchTree
 
 StopReason = Literal["eos", "stop", "length", "context", "time_budget", "token_budget", "exhausted"]
@@ -83,28 +81,6 @@ class RainState(TypedDict, total=False):
     started_at: float
     model_tokens_at_start: int
     last_leaf: int
-
-
-@dataclass
-class RainContext:
-    """Run-scoped handles (never checkpointed).
-
-    Attributes:
-        backend: The generating model.
-        evaluator: Scores partial answers (self-evaluation by default).
-        config: Search settings.
-        embedder: Sentence encoder for the similarity update; None switches it off.
-        stop: Stop strings; generation ends after the commit that contains one.
-        stop_after_commit: End the run right after one commit (used by the resumable graph,
-            which checkpoints between commits); the state is then ready for the next one.
-    """
-
-    backend: Backend
-    evaluator: Evaluator
-    config: SearchConfig = field(default_factory=SearchConfig)
-    embedder: Embedder | None = None
-    stop: tuple[str, ...] = ()
-    stop_after_commit: bool = False
 
 
 def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> RainState:
@@ -352,21 +328,35 @@ def route_after_commit(
     return "select"
 
 
-def build_rain_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
+def build_rain_graph(
+    checkpointer: Checkpointer = None, *, from_prompt: bool = False
+) -> CompiledStateGraph:
     """The compiled RAIN search graph (invoke with ``context=RainContext(...)``).
 
     Args:
         checkpointer: LangGraph's ``compile`` argument. None (default) inherits a parent
             graph's checkpointer; False never checkpoints, which the resumable graph uses so
             that only its per-commit state is saved.
+        from_prompt: Take ``{"prompt": ..., "system": ...}`` as input instead of a ready
+            ``RainState``: an entry step, ``prepare``, builds the context's missing handles
+            (``RainContext.load_handles``) and the initial state, then the search starts.
+            This is the graph LangGraph Studio runs (graphs/rain_search.py).
     """
-    graph = StateGraph(RainState, context_schema=RainContext)
+    input_schema, entry = RainState, "select"
+    if from_prompt:
+        from rain_guard.search.inputs import PromptInput, prepare_node  # (inputs imports graph)
+
+        input_schema, entry = PromptInput, "prepare"
+    graph = StateGraph(RainState, context_schema=RainContext, input_schema=input_schema)
+    if from_prompt:
+        graph.add_node("prepare", prepare_node)
+        graph.add_edge("prepare", "select")
     graph.add_node("select", select_node)
     graph.add_node("expand", expand_node)
     graph.add_node("evaluate", evaluate_node)
     graph.add_node("backward", backward_node)
     graph.add_node("commit", commit_node)
-    graph.add_edge(START, "select")
+    graph.add_edge(START, entry)
     graph.add_conditional_edges("select", route_after_select)
     graph.add_edge("expand", "evaluate")
     graph.add_edge("evaluate", "backward")
