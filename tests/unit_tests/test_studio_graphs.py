@@ -75,7 +75,8 @@ def test_rain_search_says_what_is_missing():
 
 
 def test_a_context_builds_its_missing_handles_from_its_settings():
-    ctx = RainContext(model="fake", criterion="helpful", config={"t_min": 2, "t_max": 3}, stop=["."])
+    settings = {"t_min": 2, "t_max": 3}
+    ctx = RainContext(model="fake", criterion="helpful", config=settings, stop=["."])
     assert ctx.backend is None and ctx.config.t_max == 3 and ctx.stop == (".",)
     ctx.load_handles()
     assert ctx.backend.model_name == "fake"
