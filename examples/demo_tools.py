@@ -1,8 +1,10 @@
-"""A calculator tool and a rule that calls it: the tool half of the demo guarded agent.
+"""A calculator tool, a rule that calls it, and a tool-calling chat model built on the two.
 
 SmolLM2-135M cannot emit tool calls reliably, so the demo agent decides them by rule: a
 message holding an arithmetic expression gets a ``calculator`` call; anything else is
-answered by the language model.
+answered by the language model. ``DemoToolCaller`` wraps that rule and a chat model into a
+chat model with ``bind_tools``, so the demo can use ``create_agent`` exactly as with any
+tool-calling model (ChatOpenAI, ChatOllama, ...).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import ast
 import operator
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
 
 _EXPR = re.compile(r"(\d[\d\s.]*(?:[-+*/]\s*\d[\d\s.]*)+)")
@@ -55,3 +60,27 @@ def choose_calculator(messages: Sequence[AnyMessage]) -> AIMessage | None:
         return None
     call = {"name": "calculator", "args": {"expression": match.group(1).strip()}, "id": "c1"}
     return AIMessage(content="", tool_calls=[call], id=f"run-{uuid.uuid4()}")
+
+
+class DemoToolCaller(BaseChatModel):
+    """A tool-calling chat model: ``choose`` decides tool calls, ``answerer`` writes answers.
+
+    ``bind_tools`` accepts the tools and returns the model unchanged (``choose`` already
+    knows which tool to call), which is all ``create_agent`` and ``ToolNode`` need.
+    """
+
+    answerer: BaseChatModel
+    choose: Callable[[Sequence[AnyMessage]], AIMessage | None] = choose_calculator
+
+    @property
+    def _llm_type(self) -> str:
+        return "demo-tool-caller"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> DemoToolCaller:
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
+    ) -> ChatResult:
+        reply = self.choose(messages) or self.answerer.invoke(messages, stop=stop)
+        return ChatResult(generations=[ChatGeneration(message=reply)])

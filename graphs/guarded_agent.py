@@ -1,7 +1,9 @@
 """A small tool-using agent with the RAIN guard at its exit, for `langgraph dev` / Studio.
 
 The agent answers with the embedded SmolLM2 decoding plainly (fast, unguarded); the guard
-scores each final answer for harmlessness and regenerates unsafe ones with RAIN in place.
+judges each final answer and replaces a rejected one in place with RAIN's regeneration, or
+with a refusal when the regeneration is rejected too (``response_metadata["rain_guard"]``
+holds both scores). What the default judge lets through: ``RainGuardNode``'s docstring.
 Weights load on the first request, not at import.
 """
 

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from rain_guard.judging.self_eval import SelfEvaluator
     from rain_guard.judging.templates import criterion_from_template
     from rain_guard.search.config import SearchConfig
+    from rain_guard.search.context import RainContext
     from rain_guard.search.embeddings import Embedder, HashEmbedder, MiniLMEmbedder
-    from rain_guard.search.graph import RainContext, RainState, build_rain_graph
+    from rain_guard.search.graph import build_rain_graph
     from rain_guard.search.resume import build_resumable_rain_graph
     from rain_guard.search.run import (
         GenerationResult,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         resume_rain,
         vanilla_generate,
     )
+    from rain_guard.search.state import RainState
     from rain_guard.search.tree import SearchTree
 
 _LAZY = {  # public name -> the module that defines it
@@ -67,8 +69,8 @@ _LAZY = {  # public name -> the module that defines it
     "Embedder": "rain_guard.search.embeddings",
     "HashEmbedder": "rain_guard.search.embeddings",
     "MiniLMEmbedder": "rain_guard.search.embeddings",
-    "RainContext": "rain_guard.search.graph",
-    "RainState": "rain_guard.search.graph",
+    "RainContext": "rain_guard.search.context",
+    "RainState": "rain_guard.search.state",
     "build_rain_graph": "rain_guard.search.graph",
     "build_resumable_rain_graph": "rain_guard.search.resume",
     "GenerationResult": "rain_guard.search.run",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage
@@ -20,6 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
+from typing_extensions import TypedDict
 
 from rain_guard.guard import RainGuardNode, guard_condition
 
@@ -27,7 +28,11 @@ ToolChooser = Callable[[Sequence[AnyMessage]], AIMessage | None]
 
 
 class AgentState(TypedDict):
-    """Conversation state: messages merged by id (``add_messages``)."""
+    """Conversation state: messages merged by id (``add_messages``).
+
+    ``typing_extensions.TypedDict``, not ``typing``'s: on Python < 3.12 pydantic can build a
+    JSON schema only from the former, and LangGraph Studio needs one for its input form.
+    """
 
     messages: Annotated[list[AnyMessage], add_messages]
 

@@ -59,8 +59,8 @@ from rain_guard.errors import ConfigError, PromptError, UnsupportedError
 from rain_guard.judging.evaluator import Evaluator
 from rain_guard.messages import text_turns
 from rain_guard.search.config import SearchConfig
+from rain_guard.search.context import RainContext
 from rain_guard.search.embeddings import Embedder, MiniLMEmbedder
-from rain_guard.search.graph import RainContext
 from rain_guard.search.run import make_context
 
 

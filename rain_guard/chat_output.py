@@ -19,7 +19,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from rain_guard.errors import BudgetError
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.graph import RainContext, RainState
+from rain_guard.search.context import RainContext
 from rain_guard.search.run import (
     GenerationResult,
     cut_at_stop,
@@ -28,6 +28,7 @@ from rain_guard.search.run import (
     stream_search,
     vanilla_generate,
 )
+from rain_guard.search.state import RainState
 
 Trace = Literal["off", "summary", "full"]
 BUDGET_STOPS = ("time_budget", "token_budget")

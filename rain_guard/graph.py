@@ -1,4 +1,6 @@
-"""Old import path of ``rain_guard.search.graph`` and ``rain_guard.search.resume``."""
+"""Old import path of the search graph, its state and context, and the resumable graph."""
 
+from rain_guard.search.context import *  # noqa: F403
 from rain_guard.search.graph import *  # noqa: F403
 from rain_guard.search.resume import *  # noqa: F403
+from rain_guard.search.state import *  # noqa: F403

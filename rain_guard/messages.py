@@ -22,8 +22,11 @@ or files: a text-only model cannot read them."""
 def to_turns(messages: Sequence[Any]) -> list[tuple[str, str]]:
     """``(role, text)`` turns with roles "system", "user" and "assistant".
 
-    Tool results become user turns naming the tool; list contents keep their text blocks.
-    Texts are cleaned by ``clean_text`` (control characters and lone surrogates dropped).
+    Tool calls and results are told in plain sentences ("I will use the calculator tool with
+    expression=2 + 2." / "The calculator tool returned: 4"), a tool result as a user turn:
+    a small model copies bracketed markers such as "[result of tool ...]" into its answer,
+    plain sentences it paraphrases. List contents keep their text blocks. Texts are cleaned
+    by ``clean_text`` (control characters and lone surrogates dropped).
 
     Raises:
         PromptError: an item is not a LangChain message.
@@ -71,6 +74,12 @@ def reply_text(message: Any) -> str:
     return str(content)
 
 
+def _call_text(call: dict[str, Any]) -> str:
+    """One tool call as words: "the calculator tool with expression=2 + 2"."""
+    args = ", ".join(f"{key}={value}" for key, value in (call.get("args") or {}).items())
+    return f"the {call['name']} tool" + (f" with {args}" if args else "")
+
+
 def _role(message: BaseMessage) -> str:
     if isinstance(message, SystemMessage):
         return "system"
@@ -82,10 +91,10 @@ def _role(message: BaseMessage) -> str:
 def _text(message: BaseMessage) -> str:
     text = message.text if isinstance(message.text, str) else message.text()
     if isinstance(message, ToolMessage):
-        return f"[result of tool {message.name or message.tool_call_id}]\n{text}"
+        tool = f"The {message.name} tool" if message.name else "The tool"
+        return f"{tool} returned: {text}"
     if isinstance(message, AIMessage) and message.tool_calls and not text:
-        calls = ", ".join(f"{c['name']}({c['args']})" for c in message.tool_calls)
-        return f"[called tools: {calls}]"
+        return "I will use " + " and ".join(_call_text(c) for c in message.tool_calls) + "."
     if isinstance(message, HumanMessage | SystemMessage | AIMessage | ToolMessage):
         return text
     return text

@@ -5,9 +5,11 @@
 
     agent = create_agent(model, tools, middleware=[RainGuardMiddleware(ChatRAIN())])
 
-After every model call it does what ``RainGuardNode`` does: a final answer scoring below the
-threshold is regenerated with RAIN and replaces the original message in place (same id);
-answers that call tools pass untouched, so the agent loop is unchanged.
+``model`` is any tool-calling chat model; the ChatRAIN only guards. After every model call
+the middleware does what ``RainGuardNode`` does: a final answer its judge rejects is
+regenerated with RAIN, the regeneration is judged too, and the original message is replaced
+in place (same id) by the regeneration or, if that is rejected as well, by the fallback
+refusal. Answers that call tools pass untouched, so the agent loop is unchanged.
 """
 
 from __future__ import annotations
@@ -23,20 +25,40 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from rain_guard.chat_model import ChatRAIN
-from rain_guard.guard import RainGuardNode
+from rain_guard.guard import (
+    DEFAULT_FALLBACK,
+    DEFAULT_THRESHOLD,
+    RainGuardNode,
+    require_chat_rain,
+)
+from rain_guard.judging.evaluator import Evaluator
 
 
 class RainGuardMiddleware(AgentMiddleware):
-    """Check each final answer with RAIN's evaluator; regenerate it with RAIN when unsafe.
+    """Judge each final answer; regenerate a rejected one with RAIN, or refuse.
 
     Args:
-        llm: ChatRAIN that judges and regenerates.
-        threshold: Scores below this (in [-1, 1]) trigger regeneration.
+        llm: ChatRAIN that regenerates rejected answers (and judges by default).
+        threshold: Scores below this (in [-1, 1]) are rejected.
+        evaluator: The judge (any ``Evaluator``); None uses the llm's own evaluator.
+        fallback: The answer when the regeneration is rejected too; None keeps RAIN's text.
+
+    Raises:
+        ConfigError: ``llm`` is not a ChatRAIN, or another setting is invalid (see
+            ``RainGuardNode``, which documents what the default judge lets through).
     """
 
-    def __init__(self, llm: ChatRAIN, *, threshold: float = 0.0) -> None:
+    def __init__(
+        self,
+        llm: ChatRAIN,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        evaluator: Evaluator | None = None,
+        fallback: str | None = DEFAULT_FALLBACK,
+    ) -> None:
         super().__init__()
-        self.guard = RainGuardNode(llm, threshold=threshold)
+        require_chat_rain(llm, "RainGuardMiddleware")
+        self.guard = RainGuardNode(llm, threshold=threshold, evaluator=evaluator, fallback=fallback)
 
     @property
     def name(self) -> str:

@@ -20,114 +20,26 @@ checkpointers and no tensor or KV cache ever enters it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
-from typing_extensions import TypedDict
 
 from rain_guard.backends.base import (
-    Backend,
     ProposalRequest,
     RolloutSpec,
     propose_and_roll_out_many,
     roll_out_many,
 )
-from rain_guard.judging.evaluator import Evaluator
 from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.embeddings import Embedder
+from rain_guard.search.context import RainContext
+from rain_guard.search.inputs import PromptInput, prepare_node
+from rain_guard.search.state import RainState, StopReason
 from rain_guard.search.tree import ROOT, SearchTree
 from rain_guard.seeds import draw_seed
-
-StopReason = Literal["eos", "stop", "length", "context", "time_budget", "token_budget", "exhausted"]
-
-
-class RainState(TypedDict, total=False):
-    """Data of one RAIN generation (everything a checkpointer needs to resume it).
-
-    Keys:
-        prompt_ids: Chat prompt ids (with the generation prompt).
-        question: The request as the evaluator sees it ({prompt} of the criterion).
-        answer_ids: Committed answer ids.
-        tree: The search tree under the committed text.
-        leaves: Nodes chosen by the last ``select`` (1 to ``parallel_leaves``, distinct).
-        scores: Evaluation score of each leaf, in [-1, 1].
-        path_embeddings: Per leaf, the embeddings of its evaluated text per path node
-            (similarity update), or None when the update is off.
-        rollouts: Per leaf, the roll-out ids ``expand`` drew for ``evaluate`` (None where
-            ``evaluate`` must draw it: the leaf was not expanded).
-        iterations: Inner iterations in this answer (one per evaluated leaf).
-        rewinds: Iterations that backed up instead of extending the previous leaf.
-        commits: One record per commit (tokens, text, value, visits, iterations).
-        stop_reason: Why generation ended (None while running).
-        started_at: Unix time of the first step (seconds), for the wall-time budget.
-        model_tokens_at_start: Backend token counter at the start, for the token budget.
-        last_leaf: The last leaf backed up (to count rewinds across passes).
-    """
-
-    prompt_ids: list[int]
-    question: str
-    answer_ids: list[int]
-    tree: SearchTree
-    leaves: list[int]
-    scores: list[float]
-    path_embeddings: list[list[list[float]] | None]
-    rollouts: list[list[int] | None]
-    iterations: int
-    rewinds: int
-    commits: list[dict[str, Any]]
-    stop_reason: StopReason | None
-    started_at: float
-    model_tokens_at_start: int
-    last_leaf: int
-
-
-@dataclass
-class RainContext:
-    """Run-scoped handles (never checkpointed).
-
-    Attributes:
-        backend: The generating model.
-        evaluator: Scores partial answers (self-evaluation by default).
-        config: Search settings.
-        embedder: Sentence encoder for the similarity update; None switches it off.
-        stop: Stop strings; generation ends after the commit that contains one.
-        stop_after_commit: End the run right after one commit (used by the resumable graph,
-            which checkpoints between commits); the state is then ready for the next one.
-    """
-
-    backend: Backend
-    evaluator: Evaluator
-    config: SearchConfig = field(default_factory=SearchConfig)
-    embedder: Embedder | None = None
-    stop: tuple[str, ...] = ()
-    stop_after_commit: bool = False
-
-
-def initial_state(prompt_ids: list[int], question: str, backend: Backend) -> RainState:
-    """State before the first step: an empty answer and a one-node tree."""
-    return RainState(
-        prompt_ids=list(prompt_ids),
-        question=question,
-        answer_ids=[],
-        tree=SearchTree(),
-        leaves=[],
-        scores=[],
-        path_embeddings=[],
-        rollouts=[],
-        iterations=0,
-        rewinds=0,
-        commits=[],
-        stop_reason=None,
-        started_at=time.time(),
-        model_tokens_at_start=backend.counters.tokens_processed,
-        last_leaf=ROOT,
-    )
-
 
 # --- nodes -------------------------------------------------------------------------------
 
@@ -354,21 +266,33 @@ def route_after_commit(
     return "select"
 
 
-def build_rain_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
+def build_rain_graph(
+    checkpointer: Checkpointer = None, *, from_prompt: bool = False
+) -> CompiledStateGraph:
     """The compiled RAIN search graph (invoke with ``context=RainContext(...)``).
 
     Args:
         checkpointer: LangGraph's ``compile`` argument. None (default) inherits a parent
             graph's checkpointer; False never checkpoints, which the resumable graph uses so
             that only its per-commit state is saved.
+        from_prompt: Take ``{"prompt": ..., "system": ...}`` as input instead of a ready
+            ``RainState``: an entry step, ``prepare``, builds the context's missing handles
+            (``RainContext.load_handles``) and the initial state, then the search starts.
+            This is the graph LangGraph Studio runs (graphs/rain_search.py).
     """
-    graph = StateGraph(RainState, context_schema=RainContext)
+    input_schema, entry = RainState, "select"
+    if from_prompt:
+        input_schema, entry = PromptInput, "prepare"
+    graph = StateGraph(RainState, context_schema=RainContext, input_schema=input_schema)
+    if from_prompt:
+        graph.add_node("prepare", prepare_node)
+        graph.add_edge("prepare", "select")
     graph.add_node("select", select_node)
     graph.add_node("expand", expand_node)
     graph.add_node("evaluate", evaluate_node)
     graph.add_node("backward", backward_node)
     graph.add_node("commit", commit_node)
-    graph.add_edge(START, "select")
+    graph.add_edge(START, entry)
     graph.add_conditional_edges("select", route_after_select)
     graph.add_edge("expand", "evaluate")
     graph.add_edge("evaluate", "backward")

@@ -1,13 +1,19 @@
 """What a search starts from: the request's chat prompt, its run context, stop strings.
 
 Plain strings and ids only: LangChain messages are turned into ``(role, content)`` turns by
-``rain_guard.messages`` before they get here.
+``rain_guard.messages`` before they get here. ``prepare_node`` is the entry step of the search
+graph built with ``from_prompt=True`` (the one LangGraph Studio runs): it turns a JSON input,
+just a prompt, into the search's initial state.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import NotRequired
+
+from langgraph.runtime import Runtime
+from typing_extensions import TypedDict
 
 from rain_guard.backends.base import Backend
 from rain_guard.errors import ConfigError, PromptError
@@ -15,8 +21,9 @@ from rain_guard.judging.criteria import Criterion
 from rain_guard.judging.evaluator import Evaluator
 from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
+from rain_guard.search.context import RainContext
 from rain_guard.search.embeddings import Embedder
-from rain_guard.search.graph import RainContext
+from rain_guard.search.state import RainState, initial_state
 
 Messages = Sequence[tuple[str, str]]
 _KEEP_CONTROLS = {"\n", "\t", "\r"}
@@ -128,3 +135,38 @@ def normalize_stop(stop: str | Sequence[str] | None) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"stop strings must be str, got {bad[0]!r} ({type(bad[0]).__name__})")
     return tuple(s for s in items if s)
+
+
+class PromptInput(TypedDict):
+    """Input of the search graph built with ``from_prompt=True``.
+
+    Keys:
+        prompt: The request to answer.
+        system: An optional system message.
+    """
+
+    prompt: str
+    system: NotRequired[str]
+
+
+def prepare_node(state: PromptInput, runtime: Runtime[RainContext]) -> RainState:
+    """Start a new answer to ``prompt``: build missing handles, then the initial state.
+
+    Raises:
+        ConfigError: the graph was invoked without a run context.
+        PromptError: no prompt, or one the model cannot answer (see ``prepare_prompt``).
+    """
+    ctx = runtime.context
+    if ctx is None:
+        raise ConfigError(
+            "the search graph needs a run context: invoke it with context={} (the embedded "
+            'model and the "harmless" criterion), a dict of RainContext fields such as '
+            '{"model": "smollm2", "config": {"t_max": 8}}, or a RainContext'
+        )
+    prompt = state.get("prompt")
+    if not isinstance(prompt, str):
+        raise PromptError(f'the search graph\'s input needs {{"prompt": str}}, got {state!r:.80}')
+    ctx.load_handles()
+    turns = prompt_turns(prompt, state.get("system"))
+    prompt_ids, question = prepare_prompt(ctx.backend, turns, ctx.config)
+    return initial_state(prompt_ids, question, ctx.backend)

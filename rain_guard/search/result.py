@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rain_guard.search.graph import RainContext, RainState
+from rain_guard.search.context import RainContext
+from rain_guard.search.state import RainState
 
 
 @dataclass

@@ -24,15 +24,11 @@ from typing_extensions import TypedDict
 from rain_guard.backends.base import Backend
 from rain_guard.errors import ConfigError, ResumeError
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.graph import (
-    RainContext,
-    RainState,
-    StopReason,
-    build_rain_graph,
-    recursion_limit,
-)
+from rain_guard.search.context import RainContext
+from rain_guard.search.graph import build_rain_graph, recursion_limit
 from rain_guard.search.inputs import Messages, make_context, prepare_prompt
 from rain_guard.search.result import GenerationResult, result_from_state
+from rain_guard.search.state import RainState, StopReason
 from rain_guard.search.stream import OnEvent, last_state, stream_graph
 from rain_guard.search.tree import ROOT, SearchTree
 

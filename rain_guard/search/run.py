@@ -21,13 +21,8 @@ from langgraph.types import Checkpointer
 
 from rain_guard.backends.base import Backend
 from rain_guard.search.config import SearchConfig
-from rain_guard.search.graph import (
-    RainContext,
-    RainState,
-    build_rain_graph,
-    initial_state,
-    recursion_limit,
-)
+from rain_guard.search.context import RainContext
+from rain_guard.search.graph import build_rain_graph, recursion_limit
 from rain_guard.search.inputs import (
     Messages,
     clean_text,
@@ -38,6 +33,7 @@ from rain_guard.search.inputs import (
 )
 from rain_guard.search.result import GenerationResult, cut_at_stop, result_from_state
 from rain_guard.search.resume import resume_rain, run_checkpointed
+from rain_guard.search.state import RainState, initial_state
 from rain_guard.search.stream import OnEvent, stream_graph
 
 __all__ = [

@@ -1,8 +1,10 @@
-"""`langgraph dev` (LangGraph Studio's server) loads graphs/ and runs the guarded agent.
+"""`langgraph dev` (LangGraph Studio's server) loads graphs/ and runs every graph.
 
-Starts the in-memory dev server on loopback from langgraph.json, checks both registered
-graphs are served, and runs one thread through the guarded agent (a calculator question, so
-the tool path, the model and the guard all run).
+Starts the in-memory dev server on loopback from langgraph.json, checks that every
+registered graph is served with the JSON schemas Studio builds its forms from, and runs one
+thread through each graph as Studio would: JSON input and JSON context only (the guarded
+agent gets a calculator question, so the tool path, the model and the guard all run; the
+search graph gets a prompt and small settings, and builds its model handles itself).
 """
 
 from __future__ import annotations
@@ -71,20 +73,47 @@ def server(tmp_path_factory):
             proc.kill()
 
 
-def test_dev_server_serves_both_graphs(server):
+GRAPHS = tuple(json.loads((ROOT / "langgraph.json").read_text())["graphs"])
+
+
+def _run(server: str, graph_id: str, payload: dict) -> dict:
+    thread = _call(f"{server}/threads", {})
+    return _call(
+        f"{server}/threads/{thread['thread_id']}/runs/wait",
+        {"assistant_id": graph_id, **payload},
+        timeout=600,
+    )
+
+
+def test_dev_server_serves_every_graph(server):
     assistants = _call(f"{server}/assistants/search", {"limit": 10})
-    assert {"rain_search", "guarded_agent"} <= {a["graph_id"] for a in assistants}
+    assert {"rain_search", "guarded_agent"} <= set(GRAPHS)
+    assert set(GRAPHS) <= {a["graph_id"] for a in assistants}
+
+
+@pytest.mark.parametrize("graph_id", GRAPHS)
+def test_every_graph_has_the_schemas_studio_needs(server, graph_id):
+    found = _call(f"{server}/assistants/search", {"graph_id": graph_id, "limit": 1})
+    schemas = _call(f"{server}/assistants/{found[0]['assistant_id']}/schemas")
+    assert schemas["input_schema"] is not None
+    assert schemas["output_schema"] is not None
+    if graph_id == "rain_search":
+        assert schemas["input_schema"]["required"] == ["prompt"]
+        assert {"model", "criterion", "config"} <= set(schemas["context_schema"]["properties"])
 
 
 def test_one_thread_runs_through_the_guarded_agent(server):
-    thread = _call(f"{server}/threads", {})
     run_input = {"messages": [{"role": "user", "content": "What is 12 * 7 + 3?"}]}
-    final = _call(
-        f"{server}/threads/{thread['thread_id']}/runs/wait",
-        {"assistant_id": "guarded_agent", "input": run_input},
-        timeout=600,
-    )
+    final = _run(server, "guarded_agent", {"input": run_input})
     kinds = [m["type"] for m in final["messages"]]
     assert kinds[:3] == ["human", "ai", "tool"]
     assert final["messages"][2]["content"] == "87"
     assert kinds[-1] == "ai" and final["messages"][-1]["content"].strip()
+
+
+def test_one_thread_runs_through_the_search_graph(server):
+    settings = {"t_min": 1, "t_max": 2, "num_candidates": 2, "max_new_tokens": 4}
+    context = {"model": "smollm2", "criterion": "harmless", "config": settings}
+    final = _run(server, "rain_search", {"input": {"prompt": "Say hello."}, "context": context})
+    assert final["stop_reason"] is not None
+    assert "".join(c["text"] for c in final["commits"]).strip()
