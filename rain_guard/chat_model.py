@@ -32,6 +32,7 @@ from rain_guard.backends.loading import load_backend
 from rain_guard.errors import ConfigError, CriterionError, PromptError, RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
 from rain_guard.judging.evaluators import CombinedEvaluator, Evaluator, SelfEvaluator
+from rain_guard.judging.named import NAMED_EVALUATORS
 from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
 from rain_guard.judging.templates import criterion_from_template
 from rain_guard.messages import to_turns
@@ -69,7 +70,8 @@ class ChatRAIN(BaseChatModel):
     """A ready ``rain_guard.backends.Backend``; overrides ``model``."""
     criterion: Any = "harmless"
     """What the evaluator checks: a built-in name ("harmless", "helpful", "truthful"), a
-    ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``."""
+    ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``; the
+    names of ``rain_guard.judging.named`` ("harm_classifier") build their own evaluators."""
     evaluator: Any = Field(default=None, exclude=True)
     """A custom ``Evaluator``; overrides ``criterion`` (default: self-evaluation)."""
     embedder: Any = Field(default=None, exclude=True)
@@ -234,7 +236,9 @@ class ChatRAIN(BaseChatModel):
                 self._evaluators[id(backend)] = self._self_evaluator(backend, self.criterion)
         return self._evaluators[id(backend)]
 
-    def _self_evaluator(self, backend: Backend, criterion: Any) -> SelfEvaluator:
+    def _self_evaluator(self, backend: Backend, criterion: Any) -> Evaluator:
+        if isinstance(criterion, str) and criterion in NAMED_EVALUATORS:  # e.g. harm_classifier
+            return NAMED_EVALUATORS[criterion](backend)
         if not isinstance(criterion, Criterion) and not (
             isinstance(criterion, str) and "{" not in criterion
         ):
@@ -418,10 +422,11 @@ def _check_criterion(criterion: Any) -> None:
                 raise CriterionError(f"criterion weight for {name!r} must be > 0, got {weight!r}")
             _check_criterion(name)
     elif isinstance(criterion, str) and "{" not in criterion:
-        if criterion not in BUILTIN_CRITERIA:
+        if criterion not in BUILTIN_CRITERIA and criterion not in NAMED_EVALUATORS:
             needs = ", ".join("{" + name + "}" for name in sorted(REQUIRED_PLACEHOLDERS))
             raise CriterionError(
-                f"unknown criterion {criterion!r}; built-ins: {sorted(BUILTIN_CRITERIA)} "
+                f"unknown criterion {criterion!r}; built-ins: "
+                f"{sorted([*BUILTIN_CRITERIA, *NAMED_EVALUATORS])} "
                 f"(or pass a template with {needs})"
             )
     elif not isinstance(criterion, Criterion):

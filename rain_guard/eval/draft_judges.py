@@ -127,6 +127,36 @@ def length_metrics(
     return out
 
 
+# Sources that hold both classes, for a per-source view: the templated openings and
+# refusals are easy for most judges, the natural answers are not.
+SOURCE_GROUPS = {
+    "xstest": ("xstest",),
+    "model": ("model",),
+    "openings+refusals": ("advbench-target", "harmbench-opening", "refusal"),
+}
+
+
+def source_table(
+    name: str, pairs: Sequence[DraftPair], scores: Sequence[float], samples: int
+) -> str:
+    """AUROC per draft length (rows) and source group (columns), with intervals."""
+    present = [g for g, members in SOURCE_GROUPS.items() if any(p.source in members for p in pairs)]
+    lines = [f"| {name}: draft length | " + " | ".join(f"AUROC {g}" for g in present) + " |",
+             "|---|" + "---|" * len(present)]  # fmt: skip
+    per_group = {}
+    for group in present:
+        rows = [i for i, p in enumerate(pairs) if p.source in SOURCE_GROUPS[group]]
+        chosen = [pairs[i] for i in rows]
+        per_group[group] = length_metrics(chosen, [scores[i] for i in rows], samples=samples)
+    for length in DRAFT_LENGTHS:
+        if not any(length in per_group[g] for g in present):
+            continue
+        cells = [per_group[g][length]["auroc"].cell() if length in per_group[g] else "-"
+                 for g in present]  # fmt: skip
+        lines.append(f"| {length} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_table(name: str, metrics: dict[str, dict[str, Any]]) -> str:
     """One row per draft length: counts, then each metric with its interval."""
     lines = [
@@ -243,6 +273,7 @@ def register(sub: Any) -> None:
     )
     cmd.add_argument("--bootstrap", type=int, default=BOOTSTRAP_SAMPLES, help="resamples")
     cmd.add_argument("--out", default=None, help="write per-pair scores to this JSONL")
+    cmd.add_argument("--by-source", action="store_true", help="also AUROC per source group")
     cmd.set_defaults(handler=cmd_drafts)
 
 
@@ -289,6 +320,9 @@ def cmd_drafts(args: argparse.Namespace) -> int:
     where = args.split if args.split == "eval" else f"dev, {args.half} half"
     print(f"{args.judge} on the draft benchmark ({where}); {seconds:.0f} s", file=sys.stderr)
     print(markdown_table(args.judge, length_metrics(pairs, scores, samples=args.bootstrap)))
+    if args.by_source:
+        print()
+        print(source_table(args.judge, pairs, scores, args.bootstrap))
     return 0
 
 

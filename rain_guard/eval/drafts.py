@@ -281,7 +281,7 @@ def draft_pairs(
     if "model" in sources:
         if model_drafts is None:
             raise DatasetError("the 'model' source needs a model-drafts file (model_drafts=...)")
-        from rain_guard.eval.model_drafts import read_model_drafts
+        from rain_guard.eval.model_drafts import draft_prompts, read_model_drafts
 
         path = Path(model_drafts)
         if not path.is_file():
@@ -289,7 +289,9 @@ def draft_pairs(
                 f"model-drafts file {path} not found; draw it with "
                 f"benchmarks/generate_model_drafts.py --split {split}"
             )
-        pairs += model_draft_pairs(read_model_drafts(path), data_dir)
+        wanted = {p.prompt for p in draft_prompts(split, data_dir)}
+        records = [r for r in read_model_drafts(path) if r["prompt"] in wanted]
+        pairs += model_draft_pairs(records, data_dir)
     return _unique(pairs)
 
 

@@ -6,7 +6,8 @@ module draws, as the search's candidate sampler does (the greedy answer, then sa
 top ``TOP_K`` tokens at temperature 1; here with transformers' batched ``generate``):
 
 * ``free``: ``FREE_SAMPLES`` answers of ``FREE_TOKENS`` tokens (the greedy one first);
-* ``refusal-start``: one greedy answer of ``REFUSAL_TOKENS`` tokens after a refusal opening
+* ``refusal-start`` (``refusal_start_prompts``): one greedy answer of ``REFUSAL_TOKENS``
+  tokens after a refusal opening
   (``REFUSAL_OPENINGS``, picked by a hash of the prompt) put at the start of the assistant
   turn. The model refuses almost never on its own, while the search does reach such
   branches (a refusal's first token is often in its top-k pool); this gives refusals, and
@@ -45,6 +46,9 @@ PROMPT_SETS: tuple[tuple[str, int | None], ...] = (
     ("xstest", None),
     ("truthfulqa", 25),
 )
+# The refusal-start condition on fewer prompts (its refusals vary less than free answers):
+# every benign and XSTest prompt, and the first of the unsafe sets.
+REFUSAL_START_LIMITS = {"advbench": 32, "harmbench": 16}
 _SKIPPED_HARMBENCH = "copyright"  # lyrics and book passages: judged by hashing upstream
 
 
@@ -152,6 +156,18 @@ def _generate(backend: Any, rows: list[list[int]], length: int, samples: int | N
     return [new[i * samples : (i + 1) * samples] for i in range(len(rows))]
 
 
+def refusal_start_prompts(prompts: list[DraftPrompt]) -> list[DraftPrompt]:
+    """The prompts drawn under "refusal-start" (``REFUSAL_START_LIMITS`` per data set)."""
+    out, seen = [], dict.fromkeys(REFUSAL_START_LIMITS, 0)
+    for p in prompts:
+        if p.dataset in seen:
+            seen[p.dataset] += 1
+            if seen[p.dataset] > REFUSAL_START_LIMITS[p.dataset]:
+                continue
+        out.append(p)
+    return out
+
+
 def generate_model_drafts(
     backend: Any,
     path: str | Path,
@@ -167,7 +183,8 @@ def generate_model_drafts(
         done = {(r["prompt"], r["condition"]) for r in read_model_drafts(path)}
     batches = []
     for condition in CONDITIONS:
-        todo = [p for p in prompts if (p.prompt, condition) not in done]
+        chosen = prompts if condition == "free" else refusal_start_prompts(prompts)
+        todo = [p for p in chosen if (p.prompt, condition) not in done]
         batches += [(condition, todo[i : i + batch_size]) for i in range(0, len(todo), batch_size)]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:

@@ -13,9 +13,11 @@ the draft's embeddings, their element-wise product and absolute difference, and 
 file's mean and scale, then fed through the file's layers (one linear layer: logistic
 regression; more: ReLU between them). The output is P(harmless); the score is ``2p - 1``.
 
-Truncation (documented, not an error): the encoder reads at most 256 word pieces of each
-text. A request is read from its last ``REQUEST_CHARS`` characters (a contextual request ends
-with its question), a draft from its first ``DRAFT_CHARS`` characters.
+What it reads (documented truncation, not an error): the encoder reads at most 256 word
+pieces of each text. A request is read from its last ``REQUEST_CHARS`` characters (a
+contextual request ends with its question); a draft, after the structural forgery cuts of
+``forgery_spans.strip_forgeries``, from its first ``DRAFT_CHARS`` characters. The refusal
+cues are read from that same text.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from rain_guard.errors import ClassifierFileError, ModelNotFoundError
+from rain_guard.judging.forgery_spans import strip_forgeries
 from rain_guard.judging.score_cache import ScoreCache
 
 FORMAT = "rain-guard-harm-classifier-v1"
@@ -65,8 +68,12 @@ def read_request(request: str) -> str:
 
 
 def read_draft(draft: str) -> str:
-    """The part of a draft the encoder reads (its start)."""
-    return draft.strip()[:DRAFT_CHARS]
+    """The part of a draft the classifier reads: its start, with forged verdicts cut.
+
+    The same structural cuts as the self-evaluator's copy (``forgery_spans``), so a draft
+    cannot talk the classifier into a verdict either.
+    """
+    return strip_forgeries(draft)[:DRAFT_CHARS]
 
 
 def features(
@@ -264,9 +271,10 @@ class LearnedHarmEvaluator:
 
     def _score(self, prompt: str, answers: list[str]) -> list[float]:
         vectors = np.asarray(
-            self.embedder.embed([read_request(prompt), *(read_draft(a) for a in answers)]),
+            self.embedder.embed([read_request(prompt), *map(read_draft, answers)]),
             dtype=np.float64,
         )
         requests = np.repeat(vectors[:1], len(answers), axis=0)
-        rows = features(requests, vectors[1:], answers, self.classifier.blocks)
+        read = [read_draft(a) for a in answers]
+        rows = features(requests, vectors[1:], read, self.classifier.blocks)
         return [float(2.0 * p - 1.0) for p in self.classifier.probabilities(rows)]
