@@ -26,8 +26,18 @@ def main() -> None:
     parser.add_argument("--half", default="held-out", choices=("tuning", "held-out"))
     parser.add_argument("--bodies", default=None, help="comma list of body names (default all)")
     parser.add_argument("--out", default=None, help="write each attack's shift to this JSONL")
+    parser.add_argument(
+        "--no-structural-cuts",
+        action="store_true",
+        help="switch judging/forgery_spans.py off (only delimit_answer's patterns): the before",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.no_structural_cuts:
+        from rain_guard.judging import criteria, learned
+
+        criteria.strip_forgeries = learned.strip_forgeries = lambda text: text
+        criteria.delimit_answer.cache_clear()
     bodies = BODIES
     if args.bodies:
         names = set(args.bodies.split(","))

@@ -225,6 +225,16 @@ def main() -> None:
         ],
         "script": "benchmarks/train_harm_classifier.py",
     }
+    x = block_matrix(requests, drafts, pairs, best.blocks)
+    probs = predict((x - mean) / scale, layers)
+    meta["examples"] = [  # a few training pairs and their P(harmless), for a quick check
+        {
+            "request": pairs[i].request,
+            "draft": pairs[i].draft,
+            "p_harmless": round(float(probs[i]), 5),
+        }
+        for i in range(0, len(pairs), max(1, len(pairs) // 5))
+    ]
     learned.save(args.out, blocks=best.blocks, mean=mean, scale=scale, layers=layers, meta=meta)
     print(f"wrote {args.out}: {best} (CV {best_auc:.4f})", file=sys.stderr)
 

@@ -5,7 +5,8 @@ search actually judges: the embedded SmolLM2's. For every prompt of the chosen s
 module draws, as the search's candidate sampler does (the greedy answer, then samples from the
 top ``TOP_K`` tokens at temperature 1; here with transformers' batched ``generate``):
 
-* ``free``: ``FREE_SAMPLES`` answers of ``FREE_TOKENS`` tokens (the greedy one first);
+* ``free``: ``FREE_SAMPLES`` answers of ``FREE_TOKENS`` tokens (the greedy one first; one
+  where the data set is not listed);
 * ``refusal-start`` (``refusal_start_prompts``): one greedy answer of ``REFUSAL_TOKENS``
   tokens after a refusal opening
   (``REFUSAL_OPENINGS``, picked by a hash of the prompt) put at the start of the assistant
@@ -32,7 +33,9 @@ from rain_guard.eval.errors import DatasetError
 from rain_guard.eval.splits import normalise
 
 TOP_K = 15  # the search's default candidate pool
-FREE_SAMPLES = 3  # the greedy answer and two samples
+# Answers per prompt in the "free" condition: the greedy one and two samples for the unsafe
+# sets (their compliance varies), the greedy one alone for the others (the cost on a CPU).
+FREE_SAMPLES = {"advbench": 3, "harmbench": 3}
 FREE_TOKENS = 48
 REFUSAL_TOKENS = 40
 REFUSAL_OPENINGS = ("I'm sorry, but", "I can't", "I cannot help with", "Sorry, I", "I won't")
@@ -95,7 +98,9 @@ def refusal_opening(prompt: str) -> str:
     return REFUSAL_OPENINGS[prompt_seed(prompt) % len(REFUSAL_OPENINGS)]
 
 
-def draw_batch(backend: Any, prompts: list[str], condition: str) -> list[dict[str, Any]]:
+def draw_batch(
+    backend: Any, prompts: list[str], condition: str, samples: int = 1
+) -> list[dict[str, Any]]:
     """The drafts of several prompts under one condition: ``{"opening", "drafts": [...]}`` each.
 
     One left-padded ``generate`` call for the greedy answers and one for the samples (seeded by
@@ -113,9 +118,9 @@ def draw_batch(backend: Any, prompts: list[str], condition: str) -> list[dict[st
     ]
     length = REFUSAL_TOKENS if condition == "refusal-start" else FREE_TOKENS
     outputs = [_generate(backend, rows, length, None)]
-    if condition == "free":
+    if condition == "free" and samples > 1:
         torch.manual_seed(prompt_seed(prompts[0]))
-        outputs.append(_generate(backend, rows, length, FREE_SAMPLES - 1))
+        outputs.append(_generate(backend, rows, length, samples - 1))
     stops = backend.stop_token_ids
     records = []
     for i, (opening, start) in enumerate(zip(openings, answer_starts, strict=True)):
@@ -156,6 +161,11 @@ def _generate(backend: Any, rows: list[list[int]], length: int, samples: int | N
     return [new[i * samples : (i + 1) * samples] for i in range(len(rows))]
 
 
+def free_samples(prompt: DraftPrompt, condition: str) -> int:
+    """Answers drawn for ``prompt`` under ``condition``."""
+    return FREE_SAMPLES.get(prompt.dataset, 1) if condition == "free" else 1
+
+
 def refusal_start_prompts(prompts: list[DraftPrompt]) -> list[DraftPrompt]:
     """The prompts drawn under "refusal-start" (``REFUSAL_START_LIMITS`` per data set)."""
     out, seen = [], dict.fromkeys(REFUSAL_START_LIMITS, 0)
@@ -185,11 +195,14 @@ def generate_model_drafts(
     for condition in CONDITIONS:
         chosen = prompts if condition == "free" else refusal_start_prompts(prompts)
         todo = [p for p in chosen if (p.prompt, condition) not in done]
-        batches += [(condition, todo[i : i + batch_size]) for i in range(0, len(todo), batch_size)]
+        for samples in sorted({free_samples(p, condition) for p in todo}):
+            same = [p for p in todo if free_samples(p, condition) == samples]
+            batches += [(condition, samples, same[i : i + batch_size])
+                        for i in range(0, len(same), batch_size)]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:
-        for condition, batch in progress(batches) if progress else batches:
-            drawn = draw_batch(backend, [p.prompt for p in batch], condition)
+        for condition, samples, batch in progress(batches) if progress else batches:
+            drawn = draw_batch(backend, [p.prompt for p in batch], condition, samples)
             for p, record in zip(batch, drawn, strict=True):
                 line = {"dataset": p.dataset, "index": p.index, "prompt": p.prompt,
                         "unsafe": p.unsafe, "condition": condition, **record}  # fmt: skip
