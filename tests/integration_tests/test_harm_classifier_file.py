@@ -9,6 +9,7 @@ probabilities. ``train_harm_classifier.py --check`` retrains and compares the we
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ def _script():
         "train_harm_classifier", ROOT / "benchmarks" / "train_harm_classifier.py"
     )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
