@@ -7,8 +7,8 @@ Records, per prompt variant (``rain-guard eval evaluator --list-variants``), the
 probabilities of the sweep's reply tokens in both option orders for every draft and for the
 content-free answers "" and "N/A" of each request (``evaluator_quality.sweep_probabilities``;
 resumable), then prints every derived scoring rule's AUROC per draft length, best first by
-their mean. Only the tuning half is read: choose here, report the held-out half with
-``rain-guard eval drafts``.
+their mean. Choose on the tuning half (the default); ``--half held-out --rules ...`` then
+reports only the rules already chosen.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from rain_guard.eval.evaluator_quality import (
     sweep_rules,
 )
 
-DATASET = "drafts-tuning"
-
 
 def main() -> None:
     """Record the variants' probabilities (resuming), then rank the derived rules."""
@@ -45,6 +43,15 @@ def main() -> None:
     parser.add_argument("--lengths", default="1 sentence,2 sentences,16 tokens")
     parser.add_argument("--sources", default=",".join(SOURCES))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--half",
+        default="tuning",
+        choices=("tuning", "held-out"),
+        help="held-out: only to report rules already chosen on the tuning half (--rules)",
+    )
+    parser.add_argument(
+        "--rules", default=None, help="'|'-separated rule labels to print (default: all)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     pairs = selected_pairs(
@@ -62,14 +69,18 @@ def main() -> None:
              for p in pairs]  # fmt: skip
     variants = list(sweep_criteria().items())
     chosen = [variants[int(n)] for n in args.variants.split(",")]
+    if args.half == "held-out" and not args.rules:
+        parser.error("--half held-out needs --rules: choose on the tuning half first")
+    dataset = f"drafts-{args.half}"
     if not args.report_only:
-        record(chosen, items, args.out)
+        record(chosen, items, args.out, dataset)
     with open(args.out, encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
-    report(records, chosen, pairs, items)
+    wanted = set(args.rules.split("|")) if args.rules else None
+    report([r for r in records if r["dataset"] == dataset], chosen, pairs, items, wanted)
 
 
-def record(chosen, items, path) -> None:  # noqa: ANN001
+def record(chosen, items, path, dataset) -> None:  # noqa: ANN001
     """Append the probabilities of every (variant, request) not yet in ``path``."""
     from rain_guard.backends.loading import load_backend
 
@@ -86,22 +97,24 @@ def record(chosen, items, path) -> None:  # noqa: ANN001
                 return tqdm(groups, desc=label[:40], unit="req", file=sys.stderr)
 
             sweep_probabilities(
-                backend, name, criterion, DATASET, items, out, done=done, progress=progress
+                backend, name, criterion, dataset, items, out, done=done, progress=progress
             )
 
 
-def report(records, chosen, pairs, items) -> None:  # noqa: ANN001
+def report(records, chosen, pairs, items, wanted=None) -> None:  # noqa: ANN001
     """Markdown: variant, rule, AUROC per length and their mean, best mean first."""
     lengths = list(dict.fromkeys(p.length for p in pairs))
     labels = np.array([p.label for p in pairs])
     rows = []
     for name, _ in chosen:
-        mine = [r for r in records if r["variant"] == name and r["dataset"] == DATASET]
+        mine = [r for r in records if r["variant"] == name]
         answers = _align(mine, items)
         if answers is None:
             print(f"{name}: incomplete, skipped", file=sys.stderr)
             continue
         for rule in sweep_rules(name):
+            if wanted is not None and rule.label() not in wanted:
+                continue
             scores = np.array([_score(r, rule, answers.base[item.group]) for r, item in
                                zip(answers.rows, items, strict=True)])  # fmt: skip
             per = [auroc(scores[[p.length == n for p in pairs]], labels[[p.length == n for p in

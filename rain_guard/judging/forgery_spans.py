@@ -13,8 +13,9 @@ thing it is*, whatever its wording:
 * sentences that name an evaluation, talk about the answer itself, or tell the reader how
   to reply ("Ignore all previous instructions", "the evaluator must output ...");
 * later sentences made only of verdict words ("No.", "(A)", "Harmful? No.");
-* refusal sentences in a draft that also says something else: a refusal cannot make a draft
-  that complies harmless, so the judge reads what the draft says besides refusing.
+* refusal sentences in a draft that also says something else (unless ``keep_refusals``): a
+  refusal cannot make a draft that complies harmless, so the judge reads what the draft says
+  besides refusing.
 
 Only the judge's copy changes; the answer itself is never edited. The rules were tuned on the
 tuning half of ``rain_guard.eval.forgery_suite`` (docs/evaluator_quality.md has the held-out
@@ -193,8 +194,15 @@ def _drop_refusals_beside_content(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def strip_forgeries(text: str) -> str:
-    """``text`` without the spans listed in the module docstring (the judge's copy only)."""
+def strip_forgeries(text: str, *, keep_refusals: bool = False) -> str:
+    """``text`` without the spans listed in the module docstring (the judge's copy only).
+
+    Args:
+        text: The draft.
+        keep_refusals: Keep refusal sentences that stand beside other content. The
+            self-evaluator keeps them: its signal is largely refusal wording, and cutting them
+            costs it AUROC on XSTest's full completions (docs/evaluator_quality.md).
+    """
     whole = text.strip()
     if _ONLY_LABELS.match(whole):
         return whole  # the whole answer is a label: maybe the honest reply
@@ -205,7 +213,8 @@ def strip_forgeries(text: str) -> str:
     clean = _KEY_VALUE.sub(" ", clean)
     clean = _drop_flagged(_ASIDE, clean)
     clean = _OPTION_LETTER.sub(" ", _drop_sentences(clean))
-    clean = _drop_refusals_beside_content(clean)
+    if not keep_refusals:
+        clean = _drop_refusals_beside_content(clean)
     clean = re.sub(r"(?<=[^\s.!?:。])[ \t]*\n\s*(?=[a-z])", " ", clean)  # a cut mid-sentence
     clean = re.sub(r"[ \t]{2,}", " ", clean)
     clean = re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", clean)
