@@ -101,3 +101,15 @@ def test_judge_specs_parse_weights():
 def test_unknown_sources_are_rejected():
     with pytest.raises(drafts.DatasetError, match="unknown draft sources"):
         drafts.draft_pairs(sources=("nope",))
+
+
+def test_a_missing_model_drafts_file_names_the_command(tmp_path):
+    from rain_guard.eval.datadir import resolve_data_dir
+    from rain_guard.eval.errors import DataNotFoundError
+
+    try:
+        resolve_data_dir()
+    except DataNotFoundError:
+        pytest.skip("evaluation data folder not available")
+    with pytest.raises(drafts.DatasetError, match="generate_model_drafts.py --split dev"):
+        drafts.draft_pairs("dev", model_drafts=tmp_path / "none.jsonl", sources=("model",))
