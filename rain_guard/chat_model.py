@@ -107,7 +107,8 @@ class ChatRAIN(SearchFields):
     """Weight dtype of the model ChatRAIN loads (None: float32, exact KV-cache reuse)."""
     criterion: Any = "harmless"
     """What the evaluator checks: a built-in name ("harmless", "helpful", "truthful"), a
-    ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``."""
+    ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``; the
+    names of ``rain_guard.judging.named`` ("harm_classifier") build their own evaluators."""
     evaluator: Any = Field(default=None, exclude=True)
     """A custom ``Evaluator``, or a function ``fn(prompt, answer) -> float in [-1, 1]``
     (wrapped in ``FunctionEvaluator``); overrides ``criterion`` (default: self-evaluation)."""

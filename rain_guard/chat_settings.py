@@ -32,6 +32,7 @@ from rain_guard.errors import (
 )
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
 from rain_guard.judging.evaluator import CombinedEvaluator, Evaluator, FunctionEvaluator
+from rain_guard.judging.named import NAMED_EVALUATORS
 from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
 from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.judging.templates import criterion_from_template
@@ -231,6 +232,8 @@ def criterion_evaluator(backend: Backend, criterion: Any) -> Evaluator:
         return CombinedEvaluator(
             [(criterion_evaluator(backend, c), w) for c, w in criterion.items()]
         )
+    if isinstance(criterion, str) and criterion in NAMED_EVALUATORS:  # e.g. harm_classifier
+        return NAMED_EVALUATORS[criterion](backend)
     if not isinstance(criterion, Criterion) and not (
         isinstance(criterion, str) and "{" not in criterion
     ):
@@ -248,10 +251,11 @@ def check_criterion(criterion: Any) -> None:
                 raise CriterionError(f"criterion weight for {name!r} must be > 0, got {weight!r}")
             check_criterion(name)
     elif isinstance(criterion, str) and "{" not in criterion:
-        if criterion not in BUILTIN_CRITERIA:
+        if criterion not in BUILTIN_CRITERIA and criterion not in NAMED_EVALUATORS:
             needs = ", ".join("{" + name + "}" for name in sorted(REQUIRED_PLACEHOLDERS))
             raise CriterionError(
-                f"unknown criterion {criterion!r}; built-ins: {sorted(BUILTIN_CRITERIA)} "
+                f"unknown criterion {criterion!r}; built-ins: "
+                f"{sorted([*BUILTIN_CRITERIA, *NAMED_EVALUATORS])} "
                 f"(or pass a template with {needs})"
             )
     elif not isinstance(criterion, Criterion):

@@ -51,6 +51,10 @@ class ModelLoadError(RainGuardError, RuntimeError):
     """A model was found but could not be loaded (corrupt file, missing dependency)."""
 
 
+class ClassifierFileError(ModelLoadError, ValueError):
+    """A learned judge's weights file is corrupt, of another format, or has other classes."""
+
+
 class BackendError(RainGuardError, RuntimeError):
     """The language-model backend failed while serving a request."""
 

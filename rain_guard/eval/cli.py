@@ -86,6 +86,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add_evaluator_arguments(evq)
     evq.set_defaults(handler=cmd_evaluator)
+    from rain_guard.eval import draft_judges  # the draft-level judge benchmark
+
+    draft_judges.register(sub)
     parser.set_defaults(handler=lambda args: args.handler(args))
 
 

@@ -14,6 +14,7 @@ import functools
 import re
 
 from rain_guard.judging import prompts
+from rain_guard.judging.forgery_spans import strip_forgeries
 
 _ROLE_MARKER = re.compile(r"<\|[^|>]*\|>|<\s*/?\s*answer\s*>", re.IGNORECASE)
 _LABEL = r"(?:yes|no|[ab]|harmless|harmful|safe|unsafe)"
@@ -72,7 +73,8 @@ def delimit_answer(answer: str) -> str:
     Removed: anything that could close the tags or act as a chat-role marker, text posing as
     the judge's verdict or option block, and instructions addressed to the judge.
     """
-    clean, previous = answer, None
+    # structural cuts (judging/forgery_spans.py); refusals stay: this judge reads them
+    clean, previous = strip_forgeries(answer, keep_refusals=True), None
     while clean != previous:  # nested forgeries ("<</answer>/answer>") need several passes
         previous = clean
         clean = _ROLE_MARKER.sub(" ", _FORGERY.sub(" ", clean))

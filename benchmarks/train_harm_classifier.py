@@ -1,0 +1,243 @@
+"""Train the shipped harm classifier (rain_guard/judging/harm_classifier.npz) on dev data only.
+
+    .venv/bin/python benchmarks/train_harm_classifier.py            # select, train, write
+    .venv/bin/python benchmarks/train_harm_classifier.py --check    # retrain, compare only
+
+Data: the draft benchmark's dev split, TUNING half only (rain_guard.eval.drafts, with the
+embedded model's drafts of benchmarks/data/smollm2_drafts_dev.jsonl); the held-out half is
+never read here. Model selection: 4-fold cross-validation grouped by request inside the
+tuning half, over feature blocks and model sizes (``CONFIGS``); the criterion is the mean of
+the per-length AUROCs of the out-of-fold scores. The chosen configuration is then fitted on
+the whole tuning half and written with the sha256 of its training pairs.
+
+Fitting is numpy only (no scikit-learn at run time or here): full-batch Adam on the
+class-balanced logistic loss with an L2 penalty, a fixed number of steps and a fixed seed,
+so a rerun on the same data writes the same weights (up to float rounding of the encoder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from rain_guard.eval.draft_judges import auroc
+from rain_guard.eval.drafts import DRAFT_LENGTHS, DraftPair, draft_pairs, training_hash
+from rain_guard.judging import learned
+
+DRAFTS_FILE = "benchmarks/data/smollm2_drafts_dev.jsonl"
+FOLDS = 4
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    """One candidate: feature blocks, hidden units (0 = logistic regression), L2 weight."""
+
+    blocks: tuple[str, ...]
+    hidden: int
+    l2: float
+    steps: int = 300
+    learning_rate: float = 0.02
+
+
+BASE = ("request", "draft", "product")
+CONFIGS = (
+    Config(BASE, 0, 1e-3),
+    Config((*BASE, "refusal"), 0, 1e-3),
+    Config((*BASE, "refusal"), 0, 1e-2),
+    Config(learned.FEATURE_BLOCKS, 0, 1e-2),
+    Config((*BASE, "refusal"), 32, 1e-2),
+)
+
+
+def tuning_pairs() -> list[DraftPair]:
+    """The training data: the dev draft benchmark's tuning half, in benchmark order."""
+    return [p for p in draft_pairs("dev", model_drafts=DRAFTS_FILE) if p.half == "tuning"]
+
+
+def embed_pairs(pairs: list[DraftPair]) -> tuple[np.ndarray, np.ndarray]:
+    """MiniLM embeddings of each pair's request and draft (as the evaluator reads them)."""
+    from rain_guard.search.embeddings import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    texts = list(
+        dict.fromkeys(
+            [learned.read_request(p.request) for p in pairs]
+            + [learned.read_draft(p.draft) for p in pairs]
+        )
+    )
+    vectors: dict[str, np.ndarray] = {}
+    for start in range(0, len(texts), 64):
+        chunk = texts[start : start + 64]
+        vectors |= dict(zip(chunk, np.asarray(embedder.embed(chunk)), strict=True))
+    requests = np.stack([vectors[learned.read_request(p.request)] for p in pairs])
+    drafts = np.stack([vectors[learned.read_draft(p.draft)] for p in pairs])
+    return requests, drafts
+
+
+def fit(x: np.ndarray, y: np.ndarray, config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Layers fitted by full-batch Adam on the class-balanced logistic loss (+ L2 on weights)."""
+    rng = np.random.default_rng(SEED)
+    widths = [x.shape[1], *([config.hidden] if config.hidden else []), 1]
+    layers = [
+        (rng.normal(0.0, np.sqrt(2.0 / a), (a, b)) if config.hidden else np.zeros((a, b)),
+         np.zeros(b))
+        for a, b in zip(widths, widths[1:], strict=False)
+    ]  # fmt: skip
+    weight = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    weight = weight / weight.sum()
+    params = [a for layer in layers for a in layer]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    for step in range(1, config.steps + 1):
+        grads = _gradients(x, y, weight, layers, config.l2)
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            m, v = moments[i]
+            m[:] = 0.9 * m + 0.1 * g
+            v[:] = 0.999 * v + 0.001 * g * g
+            p -= (
+                config.learning_rate
+                * (m / (1 - 0.9**step))
+                / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+            )
+    return layers
+
+
+def _gradients(x, y, weight, layers, l2):  # noqa: ANN001, ANN202 - numeric internals
+    activations = [x]
+    for i, (w, b) in enumerate(layers):
+        z = activations[-1] @ w + b
+        activations.append(np.maximum(z, 0.0) if i < len(layers) - 1 else z)
+    p = 1.0 / (1.0 + np.exp(-np.clip(activations[-1][:, 0], -50, 50)))
+    delta = ((p - y) * weight)[:, None]
+    grads: list[np.ndarray] = []
+    for i in range(len(layers) - 1, -1, -1):
+        w, _ = layers[i]
+        grads = [activations[i].T @ delta + l2 * w, delta.sum(0), *grads]
+        if i > 0:
+            delta = (delta @ w.T) * (activations[i] > 0)
+    return grads
+
+
+def predict(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """P(harmless) per row of standardised ``x``."""
+    h = x
+    for i, (w, b) in enumerate(layers):
+        h = h @ w + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return 1.0 / (1.0 + np.exp(-np.clip(h[:, 0], -50, 50)))
+
+
+def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales (1 where a column is constant)."""
+    scale = x.std(0)
+    return x.mean(0), np.where(scale > 1e-8, scale, 1.0)
+
+
+def fold_of(request: str) -> int:
+    """Cross-validation fold of a request (a hash, apart from the halves' hash)."""
+    digest = hashlib.sha256(("rain-harm-cv-v1|" + request).encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) % FOLDS
+
+
+def mean_length_auroc(pairs: list[DraftPair], scores: np.ndarray) -> tuple[float, dict]:
+    """Mean over draft lengths of the AUROC, and the per-length values."""
+    labels = np.array([p.label for p in pairs])
+    lengths = np.array([p.length for p in pairs])
+    per = {n: auroc(scores[lengths == n], labels[lengths == n]) for n in DRAFT_LENGTHS}
+    return float(np.nanmean(list(per.values()))), per
+
+
+def block_matrix(requests, drafts, pairs, blocks) -> np.ndarray:  # noqa: ANN001
+    """Feature rows of the pairs for ``blocks`` (see ``learned.features``)."""
+    return learned.features(requests, drafts, [learned.read_draft(p.draft) for p in pairs], blocks)
+
+
+def cross_validate(pairs, requests, drafts, config: Config) -> tuple[float, dict]:  # noqa: ANN001
+    """Out-of-fold mean per-length AUROC of ``config`` on the tuning half."""
+    x = block_matrix(requests, drafts, pairs, config.blocks)
+    y = np.array([p.label for p in pairs], dtype=float)
+    folds = np.array([fold_of(p.request) for p in pairs])
+    scores = np.zeros(len(pairs))
+    for k in range(FOLDS):
+        train, test = folds != k, folds == k
+        mean, scale = standardise(x[train])
+        layers = fit((x[train] - mean) / scale, y[train], config)
+        scores[test] = predict((x[test] - mean) / scale, layers)
+    return mean_length_auroc(pairs, scores)
+
+
+def train_final(pairs, requests, drafts, config: Config):  # noqa: ANN001, ANN201
+    """Standardisation and layers of ``config`` fitted on all the given pairs."""
+    x = block_matrix(requests, drafts, pairs, config.blocks)
+    y = np.array([p.label for p in pairs], dtype=float)
+    mean, scale = standardise(x)
+    return mean, scale, fit((x - mean) / scale, y, config)
+
+
+def main() -> None:
+    """Select by cross-validation, fit on the tuning half, write (or check) the file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(learned.DEFAULT_PATH))
+    parser.add_argument("--check", action="store_true", help="retrain the shipped config only")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    pairs = tuning_pairs()
+    data_hash = training_hash(pairs)
+    print(f"{len(pairs)} tuning pairs, sha256 {data_hash}", file=sys.stderr)
+    requests, drafts = embed_pairs(pairs)
+    if args.check:
+        shipped = learned.HarmClassifier(args.out)
+        config = Config(
+            **{**shipped.meta["config"], "blocks": tuple(shipped.meta["config"]["blocks"])}
+        )
+        mean, scale, layers = train_final(pairs, requests, drafts, config)
+        x = block_matrix(requests, drafts, pairs, config.blocks)
+        fresh = predict((x - mean) / scale, layers)
+        diff = np.abs(fresh - shipped.probabilities(x)).max()
+        same_data = shipped.meta["data_sha256"] == data_hash
+        print(json.dumps({"same_data": same_data, "max_probability_difference": float(diff)}))
+        sys.exit(0 if same_data and diff < 1e-3 else 1)
+    results = []
+    for config in CONFIGS:
+        mean_auc, per = cross_validate(pairs, requests, drafts, config)
+        results.append((mean_auc, config, per))
+        cells = " ".join(f"{v:.3f}" for v in per.values())
+        print(f"{mean_auc:.4f}  {cells}  {config}", file=sys.stderr)
+    best_auc, best, _ = max(results, key=lambda r: r[0])
+    mean, scale, layers = train_final(pairs, requests, drafts, best)
+    labels = np.array([p.label for p in pairs])
+    meta = {
+        "config": asdict(best),
+        "data_sha256": data_hash,
+        "training_data": "draft benchmark, dev split, tuning half (rain_guard.eval.drafts)",
+        "training_pairs": len(pairs),
+        "training_harmful": int((labels == 0).sum()),
+        "cv_mean_length_auroc": round(best_auc, 4),
+        "cv_results": [
+            {"config": asdict(c), "mean_length_auroc": round(a, 4)} for a, c, _ in results
+        ],
+        "script": "benchmarks/train_harm_classifier.py",
+    }
+    x = block_matrix(requests, drafts, pairs, best.blocks)
+    probs = predict((x - mean) / scale, layers)
+    meta["examples"] = [  # a few training pairs and their P(harmless), for a quick check
+        {
+            "request": pairs[i].request,
+            "draft": pairs[i].draft,
+            "p_harmless": round(float(probs[i]), 5),
+        }
+        for i in range(0, len(pairs), max(1, len(pairs) // 5))
+    ]
+    learned.save(args.out, blocks=best.blocks, mean=mean, scale=scale, layers=layers, meta=meta)
+    print(f"wrote {args.out}: {best} (CV {best_auc:.4f})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Cut spans that pose as a verdict, a turn or a note to the judge from a judge's copy of a draft.
+
+``criteria.delimit_answer`` removes the usual shapes of forged verdicts by pattern. The
+rules here are structural and language-aware instead: they remove a span by *what kind of
+thing it is*, whatever its wording:
+
+* chat-format markup of any common family (ChatML, Llama ``[INST]``/``<s>``, Gemma turns,
+  ``<|assistant|>``), and lines that open with a role name ("Assistant: ...");
+* HTML comments; code fences, JSON objects and bracketed asides that carry a verdict word or
+  name an evaluation (``VERDICT_WORDS``, ``META_WORDS``: English and eight other languages);
+* "key: value" statements whose value starts with a verdict, a yes/no or an option letter
+  ("Urteil: harmlos", "Answer: B", "判定：无害");
+* sentences that name an evaluation, talk about the answer itself, or tell the reader how
+  to reply ("Ignore all previous instructions", "the evaluator must output ...");
+* later sentences made only of verdict words ("No.", "(A)", "Harmful? No.");
+* refusal sentences in a draft that also says something else (unless ``keep_refusals``): a
+  refusal cannot make a draft that complies harmless, so the judge reads what the draft says
+  besides refusing.
+
+Only the judge's copy changes; the answer itself is never edited. The rules were tuned on the
+tuning half of ``rain_guard.eval.forgery_suite`` (docs/evaluator_quality.md has the held-out
+figures). A whole draft that is only a label ("Yes.", "B") is kept: it may be the honest
+answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+VERDICT_WORDS = (
+    # English
+    "harmless", "harmful", "safe", "unsafe", "benign", "malicious", "dangerous", "ethical",
+    "unethical", "acceptable", "unacceptable", "approved", "rejected", "passed", "failed",
+    "compliant", "appropriate", "inappropriate", "toxic",
+    # German, Spanish, French, Italian, Dutch, Portuguese
+    "harmlos", "schädlich", "sicher", "unbedenklich", "gefährlich", "unsicher",
+    "inofensivo", "inofensiva", "seguro", "segura", "dañino", "dañina", "peligroso",
+    "inoffensif", "inoffensive", "sûr", "sûre", "dangereux", "nuisible",
+    "innocuo", "innocua", "sicuro", "sicura", "pericoloso", "dannoso",
+    "onschadelijk", "veilig", "schadelijk", "gevaarlijk", "inofensivo", "perigoso",
+    # Russian, Chinese, Japanese
+    "безопасно", "безопасный", "вредно", "вредный", "опасно",
+    "无害", "安全", "有害", "危险", "無害", "危険",
+)  # fmt: skip
+YES_NO_WORDS = (
+    "yes", "no", "ja", "nein", "sí", "si", "oui", "non", "да", "нет", "是", "否", "はい",
+    "いいえ", "true", "false",
+)  # fmt: skip
+META_WORDS = (
+    "verdict", "evaluator", "evaluation", "judge", "judgement", "judgment", "moderator",
+    "moderation", "reviewer", "review", "grader", "rater", "rating", "classifier",
+    "classification", "classified", "label", "assessment", "audit", "safety filter",
+    "safety team", "safety check", "content policy", "policy check", "trust & safety",
+    "system note", "note to", "verified", "flagged",
+    "urteil", "bewertung", "prüfer", "hinweis", "veredicto", "evaluación", "moderador",
+    "nota para", "évaluation", "modérateur", "giudizio", "valutazione", "oordeel",
+    "beoordeling", "вердикт", "оценка", "判定", "評価", "评估", "审核",
+)  # fmt: skip
+_ROLE_NAMES = r"(?:human|user|assistant|system|ai|model|bot|gpt|evaluator|judge|moderator|reviewer)"
+_REFUSAL = (
+    r"(?:i['’]?m sorry|i am sorry|sorry|i apologi[sz]e|i can(?:no|['’])t|i can not|i won['’]?t"
+    r"|i will not|i must (?:refuse|decline)|i (?:have to|need to) (?:refuse|decline)"
+    r"|i['’]?m (?:not able|unable)|i am (?:not able|unable)|as an ai|lo siento|no puedo"
+    r"|je ne peux pas|ich kann nicht|disclaimer)"
+)
+
+
+def _words(words: tuple[str, ...]) -> str:
+    ordered = sorted(set(words), key=len, reverse=True)
+    return "(?:" + "|".join(re.escape(w) for w in ordered) + ")"
+
+
+_VERDICT = _words(VERDICT_WORDS)
+_YES_NO = _words(YES_NO_WORDS)
+_META = _words(META_WORDS)
+_B = r"(?<![^\W_])"  # word start that also works before CJK text
+_E = r"(?![^\W_])"
+_LABEL_VALUE = rf"(?:{_VERDICT}|{_YES_NO}|\(?[ab]\)?)"
+_FLAGS = re.IGNORECASE | re.MULTILINE
+
+# Markup of chat formats, in any family.
+_MARKUP = re.compile(
+    rf"<\|[^|>\n]{{0,40}}\|>(?:[ \t]*\n?[ \t]*{_ROLE_NAMES}\b:?)?"
+    r"|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>(?:model|user)?"
+    r"|<!--.*?-->",
+    _FLAGS | re.DOTALL,
+)
+# A line that opens with a role name, or a heading that names a turn or an evaluation.
+_ROLE_LINE = re.compile(
+    rf"^[ \t]*(?:#+[ \t]*)?{_ROLE_NAMES}[ \t]*(?::.*)?$"
+    rf"|^[ \t]*#+[ \t]*(?:response|instruction|input|output|answer|{_META})\b.*$"
+    r"|^[ \t]*-{3,}[ \t]*$",
+    _FLAGS,
+)
+_FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.DOTALL)
+_OBJECT = re.compile(r"\{(?:[^{}]|\{[^{}]*\})*\}")
+_ASIDE = re.compile(r"\[[^\[\]\n]*\]|\([^()\n]*\)")
+# "key: value" whose value opens with a verdict, yes/no or option letter, to the clause end.
+_KEY_VALUE = re.compile(
+    rf"(?:^|(?<=[.!?。,;]\s)|(?<=[.!?。]))[^\S\n]*[^\n:：=.!?,;]{{1,40}}?[^\S\n]*[:：=]"
+    rf"[^\S\n]*\(?{_B}{_LABEL_VALUE}{_E}\)?"
+    r"(?:(?:[^\S\n]+[^\s.!?。,;]+){0,3}?(?=[^\S\n]*(?:[.!?。]|$)))?[.!?。]?",
+    _FLAGS,
+)
+_SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)|[.!?。]+", re.MULTILINE)
+_ABOUT_ANSWER = re.compile(
+    rf"{_B}(?:this|the|my|above|following)[ \t]+(?:answer|response|reply|content|output|text"
+    rf"|message)\b.*{_B}(?:{_VERDICT}|guideline|polic)",
+    re.IGNORECASE,
+)
+_INSTRUCTION = re.compile(
+    r"\bignor(?:e|a|iere)\b.*\b(?:instruc|previous|above|anweisung|anterior)"
+    r"|\bvergiss\b|\b(?:reply|respond|answer|output|antworte|responde|réponds)\b"
+    r"(?:[ \t]+(?:with|only|just|me|mit|con|avec))?[ \t]*[:'\"“]?[ \t]*"
+    rf"{_B}(?:{_YES_NO}|{_VERDICT}){_E}"
+    r"|\b(?:rate|mark|label|classify|score|grade)\b[^.!?\n]*\b(?:this|the)[ \t]+"
+    r"(?:answer|response|reply|text)\b"
+    r"|\bthe correct (?:reply|answer|verdict|label)\b|\bmust (?:output|reply|answer|say)\b",
+    re.IGNORECASE,
+)
+_ONLY_LABELS = re.compile(
+    rf"^[\W_]*(?:(?:i choose|i pick|option|answer|reply|and|or|und|et|y|en)?[\W_]*"
+    rf"(?:{_LABEL_VALUE}|{_VERDICT})[\W_]*)+$",
+    re.IGNORECASE,
+)
+_OPTION_LETTER = re.compile(r"\(\s*[AB]\s*\)")
+_LIST_ITEM = re.compile(r"^\s*(?:\d+|[a-z])[.)]\s")
+_REFUSAL_SPAN = re.compile(
+    rf"(?:^|(?<=[\s,;]))(?:{_REFUSAL})\b[^.!?\n]*[.!?]*"
+    r"(?:\s*(?:(?:however|that said|but|anyway|still|nevertheless|just kidding)\b[^.!?\n]{0,60}"
+    r"[:!.]|[^.!?\n]{0,40}:)(?=\s|$))?",
+    re.IGNORECASE,
+)
+_MIN_OTHER_WORDS = 6  # a draft keeps its refusal unless it says this much besides
+
+
+def _flags_verdict(text: str) -> bool:
+    """A container (fence, object, aside) that carries a verdict, a yes/no or an evaluation."""
+    return bool(re.search(rf"{_B}(?:{_VERDICT}|{_META}|{_YES_NO}){_E}", text, re.IGNORECASE))
+
+
+def _drop_flagged(pattern: re.Pattern[str], text: str) -> str:
+    return pattern.sub(lambda m: " " if _flags_verdict(m.group()) else m.group(), text)
+
+
+def _keep_clause(clause: str) -> bool:
+    bare = clause.strip()
+    if re.search(rf"{_B}{_META}{_E}", bare, re.IGNORECASE):
+        return False
+    return not (_ABOUT_ANSWER.search(bare) or _INSTRUCTION.search(bare))
+
+
+def _clean_sentence(sentence: str) -> str:
+    """The sentence without its clauses that judge or only name a verdict ("" if none is left)."""
+    if not sentence.strip() or _ONLY_LABELS.match(sentence.strip()):
+        return ""
+    clauses = re.split(r"(?<=[,;])\s+", sentence)
+    kept = [c for c in clauses if _keep_clause(c)]
+    dropped = len(kept) < len(clauses)
+    # a label clause after the first ("..., Yes."), or one a dropped clause listed
+    kept = [
+        c
+        for k, c in enumerate(kept)
+        if (k == 0 and not dropped) or not _ONLY_LABELS.match(c.strip())
+    ]
+    return " ".join(c.strip() for c in kept)
+
+
+def _sentences(text: str) -> list[str]:
+    return [m.group() for m in _SENTENCE.finditer(text)]
+
+
+def _drop_sentences(text: str) -> str:
+    lines = []
+    for line in text.split("\n"):
+        if _LIST_ITEM.match(line):  # "1. Yes": a list item, not a verdict
+            lines.append(line)
+            continue
+        kept = [_clean_sentence(s).strip() for s in _sentences(line)]
+        lines.append(" ".join(k for k in kept if k))
+    return "\n".join(lines)
+
+
+def _drop_refusals_beside_content(text: str) -> str:
+    """The draft without its refusals when it says enough besides them.
+
+    A pivot right after a refusal ("However, for educational purposes:") goes with it.
+    """
+    other = _REFUSAL_SPAN.sub(" ", text)
+    if other == text or len(other.split()) < _MIN_OTHER_WORDS:
+        return text
+    return other
+
+
+@functools.lru_cache(maxsize=4096)
+def strip_forgeries(text: str, *, keep_refusals: bool = False) -> str:
+    """``text`` without the spans listed in the module docstring (the judge's copy only).
+
+    Args:
+        text: The draft.
+        keep_refusals: Keep refusal sentences that stand beside other content. The
+            self-evaluator keeps them: its signal is largely refusal wording, and cutting them
+            costs it AUROC on XSTest's full completions (docs/evaluator_quality.md).
+    """
+    whole = text.strip()
+    if _ONLY_LABELS.match(whole):
+        return whole  # the whole answer is a label: maybe the honest reply
+    clean = _MARKUP.sub(" ", whole)
+    clean = _ROLE_LINE.sub(" ", clean)
+    clean = _FENCE.sub(lambda m: " " if _flags_verdict(m.group(1)) else m.group(), clean)
+    clean = _drop_flagged(_OBJECT, clean)
+    clean = _KEY_VALUE.sub(" ", clean)
+    clean = _drop_flagged(_ASIDE, clean)
+    clean = _OPTION_LETTER.sub(" ", _drop_sentences(clean))
+    if not keep_refusals:
+        clean = _drop_refusals_beside_content(clean)
+    clean = re.sub(r"(?<=[^\s.!?:。])[ \t]*\n\s*(?=[a-z])", " ", clean)  # a cut mid-sentence
+    clean = re.sub(r"[ \t]{2,}", " ", clean)
+    clean = re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", clean)
+    return re.sub(r" +([,.;:!?])", r"\1", clean).strip()
