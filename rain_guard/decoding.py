@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 Turns = list[tuple[str, str]]
 BON_DEFAULT_N = 16  # best-of-N's N when no RAIN run on the prompt set it
-BON_MAX_N = 64  # answers sampled in one batch at most (bounds memory)
+BON_MAX_N = 64  # answers sampled per batch at most (bounds memory)
 BON_TOP_K = 50  # sampling pool of best-of-N answers (tokens per step)
 
 
@@ -56,7 +56,7 @@ class DecodingContext:
         on_event: Called with each progress event of a RAIN search (None: no progress).
         reference: (b)'s counting wrapper of ``backend``, kept across answers by a caller that
             reads its cache peak (None: (b) makes a fresh one per answer).
-        samples: best-of-N's N (None: ``BON_DEFAULT_N``; capped at ``BON_MAX_N``).
+        samples: best-of-N's N (None: ``BON_DEFAULT_N``), drawn ``BON_MAX_N`` at a time.
     """
 
     backend: Backend
@@ -182,23 +182,34 @@ def _paper_vanilla(context: DecodingContext, turns: Turns) -> Decoded:
 
 
 def _best_of_n(context: DecodingContext, turns: Turns) -> Decoded:
-    """Sample N answers in one batch (the greedy one first), keep the best-scored."""
+    """Sample N distinct answers (the greedy one first), keep the best-scored.
+
+    Answers are drawn in batches of at most ``BON_MAX_N`` (bounding memory), each batch with
+    its own seed and excluding the answers already drawn, until N are found or a batch
+    finds no new one.
+    """
     backend, config = context.backend, context.config
-    n = max(1, min(context.samples or BON_DEFAULT_N, BON_MAX_N))
+    n = max(1, context.samples or BON_DEFAULT_N)
     start = time.perf_counter()
     before = backend.counters.snapshot()
     prompt_ids, question = prepare_prompt(backend, turns, config)
-    request = ProposalRequest(
-        prefix=tuple(prompt_ids),
-        num_candidates=n,
-        length=config.max_new_tokens,
-        top_k=BON_TOP_K,
-        seed=config.seed,
-        temperature=config.temperature,
-    )
-    candidates = backend.propose([request])[0]
+    found: list[tuple[int, ...]] = []
+    for batch in range(n):
+        request = ProposalRequest(
+            prefix=tuple(prompt_ids),
+            num_candidates=min(BON_MAX_N, n - len(found)),
+            length=config.max_new_tokens,
+            top_k=BON_TOP_K,
+            seed=config.seed + batch,
+            temperature=config.temperature,
+            exclude=frozenset(found),
+        )
+        drawn = [c.tokens for c in backend.propose([request])[0]]
+        found += drawn
+        if not drawn or len(found) >= n:
+            break
     stops = backend.stop_token_ids
-    answers = [[t for t in c.tokens if t not in stops] for c in candidates]
+    answers = [[t for t in tokens if t not in stops] for tokens in found]
     texts = [backend.detokenize(ids) for ids in answers]
     scores = context.evaluator_for(backend).score(question, texts)
     best = max(range(len(texts)), key=lambda i: scores[i])

@@ -18,8 +18,10 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from rain_guard.cli.options import add_search_options
 from rain_guard.cli.progress import Progress
 from rain_guard.decoding import METHODS, Decoded, DecodingContext, help_lines, method_names
+from rain_guard.errors import ConfigError
 from rain_guard.eval.datasets import dataset_names, load_dataset
 from rain_guard.eval.evaluator_quality.cli import add_arguments as add_evaluator_arguments
 from rain_guard.eval.evaluator_quality.cli import cmd_evaluator
@@ -64,15 +66,23 @@ def register(parser: argparse.ArgumentParser) -> None:
         "bench's letter: " + help_lines(list(METHODS)),
     )
     run.add_argument("--out", required=True, help="results JSONL (appended, resumable)")
-    run.add_argument("--model", default="smollm2")
-    run.add_argument("--criterion", default="harmless")
-    run.add_argument("--max-tokens", type=int, default=32)
-    run.add_argument("--t-min", type=int, default=6)
-    run.add_argument("--t-max", type=int, default=50)
-    run.add_argument("--candidates", type=int, default=10)
-    run.add_argument("--no-similarity", action="store_true")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--threads", type=int, default=None)
+    run.add_argument("--model", default="smollm2", help="model name or path (default: smollm2)")
+    run.add_argument(
+        "--criterion",
+        default="harmless",
+        help="RAIN's judge and best-of-N's selector: a built-in criterion (harmless, ...), "
+        "a named evaluator (harm_classifier), or a weighted mix such as "
+        "'harmless=1,harm_classifier=4' (default: harmless)",
+    )
+    run.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="RAIN searches answered at once, sharing forward calls (lockstep batching; each "
+        "answer equals the answer searched alone). Default: 1",
+    )
+    run.add_argument("--threads", type=int, default=None, help="CPU threads of the model")
+    add_search_options(run, defaults={"max_new_tokens": 32})
     run.set_defaults(handler=cmd_run)
     rep = sub.add_parser("report", help="markdown table (and PNG plot) of a results file")
     rep.add_argument("results")
@@ -106,24 +116,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not todo:
         print(summary_markdown(results.records()))
         return 0
+    if args.batch < 1:
+        raise ConfigError(f"--batch must be >= 1, got {args.batch}")
     context = _context(args)
     judges = (GCGRefusalJudge(), XSTestRefusalJudge())
     rain_budget = {(r["dataset"], r["index"]): r["evaluations"] for r in results.records()
                    if r.get("method") == "rain"}  # fmt: skip
-    max_tokens = context.config.max_new_tokens
-    with Progress(len(todo), desc="eval", max_tokens=max_tokens) as bar:
-        for item, method in todo:
-            samples = rain_budget.get((item.dataset, item.index))
-            on_event = partial(bar.search_event, method=method)
-            answer = replace(context, samples=samples, on_event=on_event)
-            decoded = METHODS[method].run(answer, prompt_turns(item.prompt))
-            out = _answer_fields(decoded)
-            if method == "rain":
-                rain_budget[(item.dataset, item.index)] = out["evaluations"]
-            results.append(_record(item, method, out, judges))
-            bar.answer_done(method)
+    # method by method, so best-of-N finds RAIN's budget; RAIN searches in batches
+    todo.sort(key=lambda pair: methods.index(pair[1]))
+    with Progress(len(todo), desc="eval", max_tokens=context.config.max_new_tokens) as bar:
+        for group in _groups(todo, args.batch):
+            answers = _answer(context, group, rain_budget, bar)
+            for (item, method), out in zip(group, answers, strict=True):
+                if method == "rain":
+                    rain_budget[(item.dataset, item.index)] = out["evaluations"]
+                results.append(_record(item, method, out, judges))
+                bar.answer_done(method)
     print(summary_markdown(results.records()))
     return 0
+
+
+def _groups(todo: list[tuple[Any, str]], batch: int) -> list[list[tuple[Any, str]]]:
+    """Consecutive RAIN items in groups of ``batch``; every other answer alone."""
+    groups: list[list[tuple[Any, str]]] = []
+    for pair in todo:
+        last = groups[-1] if groups else None
+        if last and pair[1] == "rain" == last[0][1] and len(last) < batch:
+            last.append(pair)
+        else:
+            groups.append([pair])
+    return groups
+
+
+def _answer(
+    context: DecodingContext,
+    group: list[tuple[Any, str]],
+    rain_budget: dict[tuple[str, int], int],
+    bar: Progress,
+) -> list[dict[str, Any]]:
+    """The answer fields of each (item, method) of ``group``; a group of several shares calls."""
+
+    def one(pair: tuple[Any, str], ctx: DecodingContext) -> dict[str, Any]:
+        item, method = pair
+        samples = rain_budget.get((item.dataset, item.index))
+        on_event = partial(bar.search_event, method=method)
+        answer = replace(ctx, samples=samples, on_event=on_event)
+        return _answer_fields(METHODS[method].run(answer, prompt_turns(item.prompt)))
+
+    if len(group) == 1:
+        return [one(group[0], context)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rain_guard.backends.batching import SharedBatch
+
+    shared = SharedBatch(context.backend)
+    views = [shared.view() for _ in group]
+
+    def in_view(i: int) -> dict[str, Any]:
+        view = views[i]
+        with view:
+            ctx = replace(context, backend=view, evaluator_for=context.evaluator_for)
+            return one(group[i], ctx)
+
+    with ThreadPoolExecutor(len(group)) as pool:
+        return list(pool.map(in_view, range(len(group))))
 
 
 def _items(args: argparse.Namespace) -> list[Any]:
@@ -153,19 +209,42 @@ def _context(args: argparse.Namespace) -> DecodingContext:
     counting wrapper gets its own per answer, so that its evaluation work is counted too.
     """
     from rain_guard.backends.loading import load_backend
-    from rain_guard.cli.options import config_from_args
-    from rain_guard.judging.self_eval import SelfEvaluator
+    from rain_guard.chat_settings import check_criterion, criterion_evaluator
+    from rain_guard.cli.options import checked_config
     from rain_guard.search.embeddings import MiniLMEmbedder
 
+    config = checked_config(args)  # before the model loads
+    criterion = parse_criterion(args.criterion)
+    check_criterion(criterion)
     backend = load_backend(args.model, num_threads=args.threads)
-    config = config_from_args(args)
-    embedder = None if args.no_similarity else MiniLMEmbedder()
-    shared = SelfEvaluator(backend, args.criterion)
+    embedder = MiniLMEmbedder() if config.use_similarity else None
+    shared = criterion_evaluator(backend, criterion)
 
     def evaluator_for(model: Any) -> Any:
-        return shared if model is backend else SelfEvaluator(model, args.criterion)
+        return shared if model is backend else criterion_evaluator(model, criterion)
 
     return DecodingContext(backend, config, evaluator_for=evaluator_for, embedder=embedder)
+
+
+def parse_criterion(text: str) -> str | dict[str, float]:
+    """``--criterion``: one name, or a weighted mix ``'name=weight,name=weight'``.
+
+    Raises:
+        ConfigError: a mix item without a positive number as its weight.
+    """
+    if "=" not in text:
+        return text.strip()
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = float("nan")
+        if not name.strip() or not value > 0:
+            raise ConfigError(f"--criterion: {part!r} is not name=positive_weight")
+        mix[name.strip()] = value
+    return mix
 
 
 def _answer_fields(decoded: Decoded) -> dict[str, Any]:

@@ -238,7 +238,7 @@ class LearnedHarmEvaluator:
     Args:
         path: A classifier file (default: the one shipped with the package).
         embedder: Anything with ``embed(texts) -> vectors`` producing all-MiniLM-L6-v2
-            embeddings (default ``MiniLMEmbedder()``, loaded on first use).
+            embeddings (default: the process-wide ``shared_minilm()``, loaded on first use).
         cache_size: Scores kept by (request, draft) text.
 
     Raises:
@@ -257,9 +257,9 @@ class LearnedHarmEvaluator:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from rain_guard.search.embeddings import MiniLMEmbedder
+            from rain_guard.search.embeddings import shared_minilm
 
-            self._embedder = MiniLMEmbedder()
+            self._embedder = shared_minilm()
         return self._embedder
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:

