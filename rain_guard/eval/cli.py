@@ -128,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for group in _groups(todo, args.batch):
             answers = _answer(context, group, rain_budget, bar)
             for (item, method), out in zip(group, answers, strict=True):
+                out["batch"] = len(group)  # searches that shared calls (seconds: wall time)
                 if method == "rain":
                     rain_budget[(item.dataset, item.index)] = out["evaluations"]
                 results.append(_record(item, method, out, judges))
@@ -257,6 +258,11 @@ def _answer_fields(decoded: Decoded) -> dict[str, Any]:
         "forward_calls": r.counters.get("forward_calls", 0),
         "iterations": r.iterations,
         "evaluations": decoded.evaluations,
+        # per commit: its text, value and iterations (where the search decided what)
+        "commits": [
+            {"text": c["text"], "value": round(float(c["value"]), 4), "iterations": c["iterations"]}
+            for c in r.commits
+        ],
     }
 
 
