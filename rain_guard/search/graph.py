@@ -33,13 +33,13 @@ from rain_guard.backends.base import (
     propose_and_roll_out_many,
     roll_out_many,
 )
+from rain_guard.backends.seeds import draw_seed
 from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.context import RainContext
 from rain_guard.search.inputs import PromptInput, prepare_node
 from rain_guard.search.state import RainState, StopReason
 from rain_guard.search.tree import ROOT, SearchTree
-from rain_guard.seeds import draw_seed
 
 # --- nodes -------------------------------------------------------------------------------
 

@@ -45,12 +45,12 @@ from typing import Any
 from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
 from rain_guard.backends.chat_format import ChatFormat
 from rain_guard.backends.checks import check_rollout_temperature
+from rain_guard.backends.seeds import draw_seed
 from rain_guard.backends.served.choices import Choice, ChoiceReader
 from rain_guard.backends.served.completions import Completions, sampling_fields
 from rain_guard.backends.served.http import ServerClient
 from rain_guard.backends.served.logprobs import fill_missing
 from rain_guard.backends.served.proposals import ServedProposals
-from rain_guard.seeds import draw_seed
 
 
 class OpenAICompletionsBackend:

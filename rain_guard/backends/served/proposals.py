@@ -17,10 +17,10 @@ from typing import Any
 
 from rain_guard.backends.base import Candidate, ProposalRequest
 from rain_guard.backends.checks import check_request
+from rain_guard.backends.seeds import draw_seed
 from rain_guard.backends.served.choices import Choice
 from rain_guard.backends.served.completions import Completions, sampling_fields
 from rain_guard.backends.served.logprobs import logsumexp, set_logprob
-from rain_guard.seeds import draw_seed
 
 logger = logging.getLogger(__name__)
 
