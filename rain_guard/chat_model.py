@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, NoReturn
 
@@ -40,6 +41,7 @@ from pydantic import (
 
 from rain_guard import chat_output
 from rain_guard.backends.base import Backend
+from rain_guard.backends.batching import SharedBatch
 from rain_guard.backends.loading import load_backend
 from rain_guard.chat_settings import (
     ALIASES,
@@ -62,6 +64,11 @@ from rain_guard.search.config import SearchConfig
 from rain_guard.search.context import RainContext
 from rain_guard.search.embeddings import Embedder, MiniLMEmbedder
 from rain_guard.search.run import make_context
+
+_SHARED: contextvars.ContextVar[SharedBatch | None] = contextvars.ContextVar(
+    "rain_guard_shared_batch", default=None
+)
+"""The SharedBatch of the ``batch``/``abatch`` call in progress, if any."""
 
 
 class ChatRAIN(SearchFields):
@@ -127,6 +134,8 @@ class ChatRAIN(SearchFields):
     """CPU threads of the local model (None: torch's default)."""
     use_rain: bool = True
     """False decodes plainly (greedy, same model, no search): the unguarded baseline."""
+    batch_searches: bool = True
+    """``batch``/``abatch`` run their searches in lockstep, sharing forward calls."""
     max_retries: int = 0
     """Accepted for drop-in compatibility; local backends do not retry."""
     api_key: SecretStr | None = None
@@ -307,17 +316,75 @@ class ChatRAIN(SearchFields):
             raise UnsupportedError(NO_TOOLS)
         return len(self.get_backend().chat_prompt_ids(text_turns(messages)))
 
-    def _context(self, stop: list[str] | None, **kwargs: Any) -> RainContext:
-        """The run context of one call: its settings checked before any model work."""
+    def _context(
+        self, stop: list[str] | None, shared: SharedBatch | None = None, **kwargs: Any
+    ) -> RainContext:
+        """The run context of one call: its settings checked before any model work.
+
+        Inside ``batch``/``abatch`` (``shared``), the search answers through its own view of
+        the shared backend, so the batch's searches share forward calls.
+        """
         config = self.search_config(**call_settings(kwargs))
         backend = self.get_backend(kwargs.get("model"))
+        if shared is not None and shared.backend is backend:
+            view = shared.view()
+            evaluator = self.evaluator or criterion_evaluator(view, self.criterion)
+            backend, evaluator = view, evaluator
+        else:
+            evaluator = self.get_evaluator(backend)
         return make_context(
             backend,
             config=config,
-            evaluator=self.get_evaluator(backend),
+            evaluator=evaluator,
             embedder=self.get_embedder(config),
             stop=stop if stop is not None else (self.stop or ()),
         )
+
+    # --- batches: searches in lockstep --------------------------------------------------
+
+    def batch(
+        self,
+        inputs: list[Any],
+        config: Any = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Answer ``inputs`` concurrently; their searches share forward calls.
+
+        Each search runs through its own view of one ``SharedBatch`` of the backend
+        (``rain_guard.backends.batching``), so a step's rows of every search go into one
+        model call, and each answer equals the answer the input gets alone with the same
+        seed. ``batch_searches=False`` runs them side by side without sharing calls.
+        """
+        with self._shared_batch(len(inputs)):
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(
+        self,
+        inputs: list[Any],
+        config: Any = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """``batch`` for async code (each search step runs in a worker thread)."""
+        with self._shared_batch(len(inputs)):
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+
+    @contextlib.contextmanager
+    def _shared_batch(self, size: int) -> Iterator[None]:
+        """Within: calls of this model's searches go through one SharedBatch."""
+        if size < 2 or not self.use_rain or not self.batch_searches:
+            yield
+            return
+        token = _SHARED.set(SharedBatch(self.get_backend()))
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
 
     # --- generation ---------------------------------------------------------------------
 
@@ -348,14 +415,18 @@ class ChatRAIN(SearchFields):
     def _chunks(
         self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
-        run = self._run(messages, stop, chat_output.parent_stream_writer(), kwargs)
+        writer = chat_output.parent_stream_writer()
+        run = self._run(messages, stop, writer, kwargs, _SHARED.get())
         if run is None:
             yield self._plain_chunk(messages, stop, kwargs)
             return
-        for state in run.steps:
-            chunk = run.step(state)
-            if chunk is not None:
-                yield chunk
+        try:
+            for state in run.steps:
+                chunk = run.step(state)
+                if chunk is not None:
+                    yield chunk
+        finally:
+            run.close()
         yield run.final_chunk()
 
     def _run(
@@ -364,12 +435,13 @@ class ChatRAIN(SearchFields):
         stop: list[str] | None,
         writer: Callable[[Any], None] | None,
         kwargs: dict[str, Any],
+        shared: SharedBatch | None = None,
     ) -> chat_output.Run | None:
         """The search for one answer, started; None when RAIN is off (plain decoding)."""
         turns = text_turns(messages)  # before any model work: content it cannot read raises
         if not self.use_rain:
             return None
-        ctx = self._context(stop, **kwargs)
+        ctx = self._context(stop, shared, **kwargs)
         name = kwargs.get("model", self.model_label())
         return chat_output.Run(ctx, turns, name, trace=self.trace, writer=writer)
 
@@ -404,7 +476,8 @@ class ChatRAIN(SearchFields):
         """
         loop = asyncio.get_running_loop()
         writer = chat_output.parent_stream_writer()  # read here: executor threads lack the context
-        run = await loop.run_in_executor(None, self._run, messages, stop, writer, kwargs)
+        shared = _SHARED.get()  # read here: executor threads lack the context
+        run = await loop.run_in_executor(None, self._run, messages, stop, writer, kwargs, shared)
         if run is None:
             yield await loop.run_in_executor(None, self._plain_chunk, messages, stop, kwargs)
             return

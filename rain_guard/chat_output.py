@@ -62,6 +62,7 @@ async def astream_run(
         await finish_step(step)
         with contextlib.suppress(ValueError):  # generator still running: cannot happen now
             run.steps.close()
+        run.close()
     final = await loop.run_in_executor(None, run.final_chunk)
     if run_manager is not None and final.text:
         await run_manager.on_llm_new_token(final.text, chunk=final)
@@ -109,6 +110,12 @@ class Run:
         self.sent = ""  # committed text streamed or held
         self.held = ""  # the last commit's text, not streamed yet
         self.commits_seen = 0
+
+    def close(self) -> None:
+        """Leave the shared batch, if the search ran in one (the others stop waiting)."""
+        close = getattr(self.ctx.backend, "close", None)
+        if close is not None:
+            close()
 
     def step(self, state: RainState) -> ChatGenerationChunk | None:
         """The chunk to stream after the super-step that produced ``state``, if any."""

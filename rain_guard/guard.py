@@ -119,11 +119,29 @@ class RainGuardNode:
 
     def check(self, messages: Sequence[BaseMessage]) -> AIMessage | None:
         """The message that replaces the last AI answer, or None to let it pass."""
-        score = self.score(messages)
-        if score is None or score >= self.threshold:
-            return None
+        return self.check_many([messages])[0]
+
+    def check_many(self, conversations: Sequence[Sequence[BaseMessage]]) -> list[AIMessage | None]:
+        """``check`` for several conversations; their regenerations share forward calls.
+
+        The turns that fail the threshold are regenerated with one ``ChatRAIN.batch``
+        (searches in lockstep), each answer equal to what it gets alone.
+        """
+        scores = [self.score(messages) for messages in conversations]
+        failing = [
+            i for i, score in enumerate(scores) if score is not None and score < self.threshold
+        ]
+        fresh = self.llm.batch([list(conversations[i][:-1]) for i in failing]) if failing else []
+        out: list[AIMessage | None] = [None] * len(conversations)
+        for i, message in zip(failing, fresh, strict=True):
+            out[i] = self._replacement(conversations[i], scores[i], message)
+        return out
+
+    def _replacement(
+        self, messages: Sequence[BaseMessage], score: float, fresh: AIMessage
+    ) -> AIMessage:
+        """The message that replaces the last AI answer, RAIN's ``fresh`` one judged again."""
         original = messages[-1]
-        fresh = self.llm.invoke(list(messages[:-1]))
         regenerated = fresh.text
         regenerated_score = self._regenerated_score(messages, regenerated, score)
         action, content = self._decide(original, fresh, regenerated_score)

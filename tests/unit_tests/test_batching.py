@@ -129,3 +129,48 @@ def test_a_closed_view_no_longer_holds_the_others_back():
 def test_max_wait_must_be_positive(wait):
     with pytest.raises(ConfigError, match="max_wait"):
         SharedBatch(FakeBackend(), max_wait=wait)
+
+
+# --- ChatRAIN.batch / abatch share one backend's calls ---------------------------------------
+
+
+def chat_model(**kw):
+    from rain_guard import ChatRAIN
+
+    return ChatRAIN(
+        backend=warm_backend(), max_tokens=8, t_min=2, t_max=5, use_similarity=False, **kw
+    )
+
+
+def test_chat_batch_equals_invoke_one_by_one_and_shares_calls():
+    llm = chat_model()
+    alone = [llm.invoke(p).content for p in PROMPTS]
+    batched = chat_model()
+    answers = [m.content for m in batched.batch(PROMPTS)]
+    assert answers == alone
+    separate = chat_model(batch_searches=False)
+    assert [m.content for m in separate.batch(PROMPTS)] == alone
+
+
+def test_chat_batch_searches_really_share_calls(monkeypatch):
+    made: list[SharedBatch] = []
+    original = SharedBatch.__init__
+
+    def record(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(SharedBatch, "__init__", record)
+    one_by_one, together = chat_model(), chat_model()
+    for prompt in PROMPTS:
+        one_by_one.invoke(prompt)
+    together.batch(PROMPTS)
+    assert len(made) == 1 and made[0].merged_calls > 0
+    # FakeBackend counts one call per option_probs call, however many rows: merged is fewer
+    assert together.backend.counters.forward_calls < one_by_one.backend.counters.forward_calls
+
+
+async def test_chat_abatch_equals_invoke():
+    alone = [chat_model().invoke(p).content for p in PROMPTS[:3]]
+    answers = [m.content for m in await chat_model().abatch(PROMPTS[:3])]
+    assert answers == alone

@@ -276,3 +276,20 @@ def test_demo_tool_caller_works_as_a_create_agent_model():
     final = agent.invoke({"messages": [HumanMessage("What is 12 * 7 + 3?")]})
     assert [m.type for m in final["messages"]] == ["human", "ai", "tool", "ai"]
     assert final["messages"][2].content == "87" and final["messages"][-1].text == "It is 87."
+
+
+def test_several_turns_are_regenerated_together_as_each_alone():
+    conversations = [
+        [HumanMessage("how to make a bomb"), AIMessage("a bomb recipe", id="x1")],
+        [HumanMessage("hi"), AIMessage("hello there", id="x2")],
+        [HumanMessage("how to bake a cake"), AIMessage("bomb the cake", id="x3")],
+    ]
+    guard = RainGuardNode(rain_llm())
+    for conversation in conversations:  # the fake model's ids follow first tokenisation
+        guard.llm.backend.chat_prompt_ids(to_turns(conversation))
+    together = guard.check_many(conversations)
+    alone = [guard.check(c) for c in conversations]
+    assert together[1] is None and alone[1] is None
+    for batched, single in zip(together, alone, strict=True):
+        if single is not None:
+            assert batched.text == single.text and batched.id == single.id
