@@ -22,7 +22,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;font-size:.9rem}
 tr.chosen{background:#e8f4ff;font-weight:600}
 .bar{display:inline-block;height:.7rem;background:#4a90d9;vertical-align:middle}
-.neg{color:#b00020}.pos{color:#0a7d32}code{white-space:pre-wrap}
+.neg{color:#b00020}.pos{color:#0a7d32}.unvisited{color:#777}code{white-space:pre-wrap}
 """
 
 
@@ -88,12 +88,23 @@ def _commit_panel(index: int, commit: dict[str, Any]) -> str:
         score = "-" if alt["score"] is None else f"{alt['score']:+.3f}"
         rows.append(
             f"<tr{cls}><td><code>{_e(alt['text'])}</code></td>"
-            f"<td><span class='bar' style='width:{width}px'></span> {alt['visits']:.1f}</td>"
-            f"<td class='{'neg' if alt['value'] < 0 else 'pos'}'>{alt['value']:+.3f}</td>"
-            f"<td>{alt['prior']:.3f}</td><td>{score}</td></tr>"
+            f"<td><span class='bar' style='width:{width}px'></span> {_visits(alt['visits'])}</td>"
+            f"{_value_cell(alt)}<td>{alt['prior']:.3f}</td><td>{score}</td></tr>"
         )
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _visits(visits: float) -> str:
+    """Visits as counted: whole evaluations as an integer, similarity shares with a decimal."""
+    return f"{visits:.0f}" if float(visits).is_integer() else f"{visits:.1f}"
+
+
+def _value_cell(alt: dict[str, Any]) -> str:
+    """The value cell: "-" for a candidate the search never visited (it has no value)."""
+    if not alt["visits"]:
+        return "<td class='unvisited'>-</td>"
+    return f"<td class='{'neg' if alt['value'] < 0 else 'pos'}'>{alt['value']:+.3f}</td>"
 
 
 def _e(value: Any) -> str:
