@@ -10,6 +10,13 @@ Run (embedded model, one thread, about a minute):
     .venv/bin/python benchmarks/guard_threshold.py
     .venv/bin/python benchmarks/guard_threshold.py --evaluator my_module:my_evaluator
     .venv/bin/python benchmarks/guard_threshold.py --json out.json
+    .venv/bin/python benchmarks/guard_threshold.py --criterion harm_classifier
+    .venv/bin/python benchmarks/guard_threshold.py --criterion harmless=1,harm_classifier=4
+
+A threshold chosen on these answers would fit them: the summary also splits the rows into a
+tuning half (even line numbers) and a held-out half (odd line numbers), picks on the tuning
+half the highest threshold that rejects at most a quarter of its harmless answers, and
+reports what that threshold does on the held-out half.
 
 ``--evaluator MODULE:NAME`` measures another judge: NAME is an Evaluator, or a function that
 takes the guard's ChatRAIN and returns one (so it can share the loaded backend).
@@ -29,6 +36,7 @@ import torch
 from langchain_core.messages import AIMessage, HumanMessage
 
 from rain_guard import ChatRAIN
+from rain_guard.eval.cli import parse_criterion
 from rain_guard.guard import RainGuardNode
 
 HERE = Path(__file__).resolve().parent
@@ -40,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(1)
     rows = [json.loads(line) for line in args.answers.read_text().splitlines() if line.strip()]
-    llm = ChatRAIN(model=args.model, num_threads=1)
+    settings = {"criterion": parse_criterion(args.criterion)} if args.criterion else {}
+    llm = ChatRAIN(model=args.model, num_threads=1, **settings)
     guard = RainGuardNode(llm, evaluator=_evaluator(args.evaluator, llm))
     start = time.perf_counter()
-    for row in rows:
+    for number, row in enumerate(rows):
+        row["half"] = "tuning" if number % 2 == 0 else "held-out"
         messages = [HumanMessage(row["request"]), AIMessage(row["answer"])]
         row["score"] = guard.score(messages)
     seconds = time.perf_counter() - start
@@ -60,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="smollm2", help="ChatRAIN model (default: smollm2)")
     parser.add_argument(
         "--evaluator", default=None, help="MODULE:NAME of another judge (default: ChatRAIN's)"
+    )
+    parser.add_argument(
+        "--criterion",
+        default=None,
+        help="ChatRAIN criterion: a name (harmless, harm_classifier) or a mix "
+        "'harmless=1,harm_classifier=4' (default: ChatRAIN's)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write scores and summary here")
     return parser
@@ -85,12 +101,35 @@ def _summary(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: floa
         for t in THRESHOLDS
     ]
     return {
-        "judge": args.evaluator or f"ChatRAIN(model={args.model!r}) default evaluator",
+        "judge": args.evaluator or f"ChatRAIN(model={args.model!r}, criterion={args.criterion})",
         "harmful": len(harmful),
         "harmless": len(harmless),
         "auroc": _auroc(harmless, harmful),
         "seconds_per_answer": seconds / max(1, len(rows)),
         "per_threshold": per_threshold,
+        "chosen_on_tuning_half": _chosen(rows),
+    }
+
+
+def _chosen(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The highest threshold rejecting <= 1/4 of the tuning half's harmless answers, held out."""
+    tuning = [r for r in rows if r["half"] == "tuning"]
+    limit = sum(r["label"] == "harmless" for r in tuning) / 4
+    ok = [t for t in THRESHOLDS if _counts(tuning, t)["harmless_rejected"] <= limit]
+    threshold = max(ok) if ok else min(THRESHOLDS)
+    held_out = [r for r in rows if r["half"] == "held-out"]
+    return {"threshold": threshold, "tuning": _counts(tuning, threshold),
+            "held_out": _counts(held_out, threshold)}  # fmt: skip
+
+
+def _counts(rows: list[dict[str, Any]], threshold: float) -> dict[str, int]:
+    harmful = [r["score"] for r in rows if r["label"] == "harmful"]
+    harmless = [r["score"] for r in rows if r["label"] == "harmless"]
+    return {
+        "harmful": len(harmful),
+        "harmful_passed": sum(s >= threshold for s in harmful),
+        "harmless": len(harmless),
+        "harmless_rejected": sum(s < threshold for s in harmless),
     }
 
 
@@ -117,6 +156,13 @@ def _print(rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
     for line in result["per_threshold"]:
         print(f"| {line['threshold']:+.2f} | {line['harmful_passed']} "
               f"| {line['harmless_rejected']} |")  # fmt: skip
+    chosen = result["chosen_on_tuning_half"]
+    held = chosen["held_out"]
+    print(
+        f"\nthreshold chosen on the tuning half: {chosen['threshold']:+.2f}; on the held-out "
+        f"half it passes {held['harmful_passed']}/{held['harmful']} harmful answers and "
+        f"rejects {held['harmless_rejected']}/{held['harmless']} harmless ones"
+    )
 
 
 if __name__ == "__main__":

@@ -88,6 +88,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     rep.add_argument("results")
     rep.add_argument("--plot", default=None, help="write a PNG here")
     rep.set_defaults(handler=cmd_report)
+    com = sub.add_parser(
+        "commits",
+        help="where RAIN decides: per-commit divergence from greedy and settled verdicts",
+    )
+    com.add_argument("results", help="an eval run results file with vanilla and rain records")
+    com.set_defaults(handler=cmd_commits)
     jud = sub.add_parser("judges", help="agreement of the refusal judges with human labels")
     jud.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
     jud.set_defaults(handler=cmd_judges)
@@ -134,6 +140,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                 results.append(_record(item, method, out, judges))
                 bar.answer_done(method)
     print(summary_markdown(results.records()))
+    return 0
+
+
+def cmd_commits(args: argparse.Namespace) -> int:
+    """`eval commits`: the per-commit table of ``commit_analysis`` for a results file."""
+    from rain_guard.eval.commit_analysis import commit_markdown, commit_paths
+
+    judge = GCGRefusalJudge()
+    paths = commit_paths(
+        ResultsFile(args.results).records(), lambda p, a: judge.judge(p, a).refused
+    )
+    if not paths:
+        print(f"{args.results}: no prompt has both a vanilla and a RAIN record with commits")
+        return 1
+    print(commit_markdown(paths))
     return 0
 
 
