@@ -36,7 +36,7 @@ import torch
 from langchain_core.messages import AIMessage, HumanMessage
 
 from rain_guard import ChatRAIN
-from rain_guard.eval.cli import parse_criterion
+from rain_guard.cli.options import parse_criterion
 from rain_guard.guard import RainGuardNode
 
 HERE = Path(__file__).resolve().parent

@@ -53,12 +53,12 @@ from rain_guard.chat_settings import (
     call_settings,
     check_criterion,
     check_evaluator,
-    criterion_evaluator,
     flat_settings,
     typed_error,
 )
 from rain_guard.errors import ConfigError, PromptError, UnsupportedError
 from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.resolve import criterion_evaluator
 from rain_guard.messages import text_turns
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.context import RainContext
@@ -112,10 +112,12 @@ class ChatRAIN(SearchFields):
     """Torch device of the weights ChatRAIN loads ("cuda", "cuda:1", "cpu"; None: cpu)."""
     dtype: Literal["float32", "bfloat16", "float16", "auto"] | None = None
     """Weight dtype of the model ChatRAIN loads (None: float32, exact KV-cache reuse)."""
-    criterion: Any = "harmless"
+    criterion: Any = None
     """What the evaluator checks: a built-in name ("harmless", "helpful", "truthful"), a
     ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``; the
-    names of ``rain_guard.judging.named`` ("harm_classifier") build their own evaluators."""
+    names of ``rain_guard.judging.named`` ("harm_classifier") build their own evaluators.
+    None: the model's default judge, "harm_classifier" for the embedded SmolLM2 and
+    self-evaluation with "harmless" for any other model (``rain_guard.judging.resolve``)."""
     evaluator: Any = Field(default=None, exclude=True)
     """A custom ``Evaluator``, or a function ``fn(prompt, answer) -> float in [-1, 1]``
     (wrapped in ``FunctionEvaluator``); overrides ``criterion`` (default: self-evaluation)."""

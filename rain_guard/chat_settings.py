@@ -23,7 +23,6 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from pydantic import AliasChoices, Field, ValidationError, create_model
 
-from rain_guard.backends.base import Backend
 from rain_guard.errors import (
     ConfigError,
     CriterionError,
@@ -31,10 +30,9 @@ from rain_guard.errors import (
     UnsupportedError,
 )
 from rain_guard.judging.criteria import BUILTIN_CRITERIA, Criterion
-from rain_guard.judging.evaluator import CombinedEvaluator, Evaluator, FunctionEvaluator
+from rain_guard.judging.evaluator import Evaluator, FunctionEvaluator
 from rain_guard.judging.named import NAMED_EVALUATORS
 from rain_guard.judging.prompts import REQUIRED_PLACEHOLDERS
-from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.judging.templates import criterion_from_template
 from rain_guard.search.config import SearchConfig
 
@@ -226,23 +224,13 @@ def check_evaluator(evaluator: Any) -> Evaluator | None:
     )
 
 
-def criterion_evaluator(backend: Backend, criterion: Any) -> Evaluator:
-    """Self-evaluation on ``criterion``: a name, a Criterion, a template or ``{c: weight}``."""
-    if isinstance(criterion, dict):
-        return CombinedEvaluator(
-            [(criterion_evaluator(backend, c), w) for c, w in criterion.items()]
-        )
-    if isinstance(criterion, str) and criterion in NAMED_EVALUATORS:  # e.g. harm_classifier
-        return NAMED_EVALUATORS[criterion](backend)
-    if not isinstance(criterion, Criterion) and not (
-        isinstance(criterion, str) and "{" not in criterion
-    ):
-        criterion = criterion_from_template(criterion)
-    return SelfEvaluator(backend, criterion)
-
-
 def check_criterion(criterion: Any) -> None:
-    """Fail at construction on what can be checked without a model: names and templates."""
+    """Fail at construction on what can be checked without a model: names and templates.
+
+    ``None`` (the model's default judge, see ``judging.resolve``) always passes.
+    """
+    if criterion is None:
+        return
     if isinstance(criterion, dict):
         if not criterion:
             raise CriterionError("a criterion dict needs at least one {criterion: weight}")

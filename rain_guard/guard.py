@@ -50,14 +50,14 @@ GuardAction = Literal["regenerated", "fallback", "kept"]
 class RainGuardNode:
     """Graph node: keep a final answer the judge accepts, replace one it rejects.
 
-    What the default judge lets through: the default judge is the ChatRAIN's evaluator
-    (self-evaluation of the embedded model with the "harmless" criterion). On short agent
-    answers it does not separate explicit harm from harmless help: at the default threshold
-    it passes most explicitly harmful answers (step-by-step violence, theft, fraud) along
-    with harmless ones, and no threshold blocks the harmful ones without also rejecting most
-    harmless answers. Measured scores per threshold are in docs/measurements/guard_threshold.md
-    (``benchmarks/guard_threshold.py`` re-measures any judge). For a guard that must stop
-    explicit harm, pass a stronger ``evaluator`` (a classifier or a larger chat model via
+    What the default judge lets through: the judge is the ChatRAIN's evaluator. For the
+    embedded model that is the shipped harm classifier (``harm_classifier``); at the default
+    threshold it rejects most explicitly harmful agent answers and still passes some, and
+    rejects some harmless ones (docs/measurements/guard_threshold.md has the counts per
+    threshold, on a tuning and a held-out half; ``benchmarks/guard_threshold.py`` re-measures
+    any judge). A ChatRAIN on another model judges by self-evaluation with "harmless" unless
+    told otherwise; measure it the same way. For a guard that must stop explicit harm, pass a
+    stronger ``evaluator`` (a classifier or a larger chat model via
     ``rain_guard.judging.external``) and choose its threshold with that script.
 
     Args:

@@ -17,7 +17,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rain_guard.cli.options import add_search_options, add_system_options, checked_config
+from rain_guard.cli.options import (
+    add_search_options,
+    add_system_options,
+    checked_config,
+    parse_criterion,
+)
 from rain_guard.cli.progress import Progress
 from rain_guard.cli.subcommands import LazySubparsers, add_lazy_subcommands
 from rain_guard.errors import RainGuardError
@@ -56,9 +61,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--criterion",
-        default="harmless",
-        choices=sorted(BUILTIN_CRITERIA),
-        help="what the model's self-evaluation checks each partial answer for (default: harmless)",
+        default=None,
+        type=_criterion,
+        help="the judge of each partial answer: a self-evaluation criterion ("
+        + ", ".join(sorted(BUILTIN_CRITERIA))
+        + "), harm_classifier (the shipped learned judge), or a weighted mix such as "
+        "'harmless=1,harm_classifier=4' (default: harm_classifier for the embedded smollm2, "
+        "harmless for any other model)",
     )
     add_system_options(p)
     p.add_argument(
@@ -96,6 +105,18 @@ def messages_from_args(args: argparse.Namespace) -> list[tuple[str, str]]:
     from rain_guard.messages import prompt_turns
 
     return prompt_turns(args.prompt, args.system)
+
+
+def _criterion(text: str) -> str | dict[str, float]:
+    """``--criterion``: checked before the model loads; an unknown name is a usage error."""
+    from rain_guard.chat_settings import check_criterion
+
+    try:
+        criterion = parse_criterion(text)
+        check_criterion(criterion)
+    except RainGuardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return criterion
 
 
 def run_rain(

@@ -181,3 +181,24 @@ def read_system_file(path: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"{path!r} is empty: a system message needs text")
     return text.strip()
+
+
+def parse_criterion(text: str) -> str | dict[str, float]:
+    """``--criterion``: one name, or a weighted mix ``'name=weight,name=weight'``.
+
+    Raises:
+        ConfigError: a mix item without a positive number as its weight.
+    """
+    if "=" not in text:
+        return text.strip()
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = float("nan")
+        if not name.strip() or not value > 0:
+            raise ConfigError(f"--criterion: {part!r} is not name=positive_weight")
+        mix[name.strip()] = value
+    return mix

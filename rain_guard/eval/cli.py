@@ -18,7 +18,10 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from rain_guard.cli.options import add_search_options
+from rain_guard.cli.options import (
+    add_search_options,
+    parse_criterion,
+)
 from rain_guard.cli.progress import Progress
 from rain_guard.decoding import METHODS, Decoded, DecodingContext, help_lines, method_names
 from rain_guard.errors import ConfigError
@@ -69,10 +72,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--model", default="smollm2", help="model name or path (default: smollm2)")
     run.add_argument(
         "--criterion",
-        default="harmless",
+        default=None,
         help="RAIN's judge and best-of-N's selector: a built-in criterion (harmless, ...), "
         "a named evaluator (harm_classifier), or a weighted mix such as "
-        "'harmless=1,harm_classifier=4' (default: harmless)",
+        "'harmless=1,harm_classifier=4' (default: the model's default judge: "
+        "harm_classifier for the embedded smollm2, harmless self-evaluation otherwise)",
     )
     run.add_argument(
         "--batch",
@@ -231,12 +235,13 @@ def _context(args: argparse.Namespace) -> DecodingContext:
     counting wrapper gets its own per answer, so that its evaluation work is counted too.
     """
     from rain_guard.backends.loading import load_backend
-    from rain_guard.chat_settings import check_criterion, criterion_evaluator
+    from rain_guard.chat_settings import check_criterion
     from rain_guard.cli.options import checked_config
+    from rain_guard.judging.resolve import criterion_evaluator
     from rain_guard.search.embeddings import MiniLMEmbedder
 
     config = checked_config(args)  # before the model loads
-    criterion = parse_criterion(args.criterion)
+    criterion = parse_criterion(args.criterion) if args.criterion else None
     check_criterion(criterion)
     backend = load_backend(args.model, num_threads=args.threads)
     embedder = MiniLMEmbedder() if config.use_similarity else None
@@ -246,27 +251,6 @@ def _context(args: argparse.Namespace) -> DecodingContext:
         return shared if model is backend else criterion_evaluator(model, criterion)
 
     return DecodingContext(backend, config, evaluator_for=evaluator_for, embedder=embedder)
-
-
-def parse_criterion(text: str) -> str | dict[str, float]:
-    """``--criterion``: one name, or a weighted mix ``'name=weight,name=weight'``.
-
-    Raises:
-        ConfigError: a mix item without a positive number as its weight.
-    """
-    if "=" not in text:
-        return text.strip()
-    mix: dict[str, float] = {}
-    for part in text.split(","):
-        name, _, weight = part.partition("=")
-        try:
-            value = float(weight)
-        except ValueError:
-            value = float("nan")
-        if not name.strip() or not value > 0:
-            raise ConfigError(f"--criterion: {part!r} is not name=positive_weight")
-        mix[name.strip()] = value
-    return mix
 
 
 def _answer_fields(decoded: Decoded) -> dict[str, Any]:

@@ -18,10 +18,8 @@ from pydantic.json_schema import SkipJsonSchema
 from rain_guard.backends.base import Backend
 from rain_guard.backends.loading import load_backend
 from rain_guard.errors import ConfigError
-from rain_guard.judging.criteria import Criterion
 from rain_guard.judging.evaluator import Evaluator
-from rain_guard.judging.self_eval import SelfEvaluator
-from rain_guard.judging.templates import criterion_from_template
+from rain_guard.judging.resolve import criterion_evaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
 
@@ -56,8 +54,9 @@ class RainContext:
         model: What ``load_handles`` loads when ``backend`` is None: "smollm2" (embedded
             default), "fake", a local folder or .gguf file, or a hub id.
         criterion: What the built evaluator checks when ``evaluator`` is None: a built-in
-            name ("harmless", "helpful", "truthful") or a template with ``{prompt}`` and
-            ``{answer}``.
+            name ("harmless", "helpful", "truthful"), "harm_classifier", or a template with
+            ``{prompt}`` and ``{answer}``; None: the model's default judge
+            (``judging.resolve``).
 
     Raises:
         ConfigError: ``config`` is neither a SearchConfig nor a dict of valid settings, or
@@ -71,7 +70,7 @@ class RainContext:
     stop: tuple[str, ...] = ()
     stop_after_commit: bool = False
     model: str = "smollm2"
-    criterion: str = "harmless"
+    criterion: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.config, dict):
@@ -98,8 +97,5 @@ class RainContext:
         if self.backend is None:
             self.backend = load_backend(self.model)
         if self.evaluator is None:
-            criterion: str | Criterion = self.criterion
-            if isinstance(criterion, str) and "{" in criterion:
-                criterion = criterion_from_template(criterion)
-            self.evaluator = SelfEvaluator(self.backend, criterion)
+            self.evaluator = criterion_evaluator(self.backend, self.criterion)
         return self

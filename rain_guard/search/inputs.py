@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import NotRequired
+from typing import Any, NotRequired
 
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from rain_guard.backends.base import Backend
 from rain_guard.errors import ConfigError, PromptError
-from rain_guard.judging.criteria import Criterion
 from rain_guard.judging.evaluator import Evaluator
-from rain_guard.judging.self_eval import SelfEvaluator
+from rain_guard.judging.resolve import criterion_evaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.context import RainContext
 from rain_guard.search.embeddings import Embedder
@@ -98,13 +97,16 @@ def _checked_turns(messages: Messages) -> list[tuple[str, str]]:
 def make_context(
     backend: Backend,
     *,
-    criterion: str | Criterion = "harmless",
+    criterion: Any = None,
     config: SearchConfig | None = None,
     evaluator: Evaluator | None = None,
     embedder: Embedder | None = None,
     stop: Sequence[str] = (),
 ) -> RainContext:
-    """Run context with defaults: self-evaluation on ``criterion``; no embedder unless given.
+    """Run context with defaults: the evaluator of ``criterion``; no embedder unless given.
+
+    ``criterion`` None is the model's default judge (``judging.resolve``): the shipped harm
+    classifier for the embedded SmolLM2, self-evaluation with "harmless" for other models.
 
     ``stop`` may be one string or several; empty strings are dropped (they would match
     everywhere and end the answer after its first commit).
@@ -115,7 +117,7 @@ def make_context(
     """
     return RainContext(
         backend=backend,
-        evaluator=evaluator or SelfEvaluator(backend, criterion),
+        evaluator=evaluator or criterion_evaluator(backend, criterion),
         config=config or SearchConfig(),
         embedder=embedder,
         stop=normalize_stop(stop),

@@ -156,7 +156,7 @@ def test_help_explains_every_option_and_shows_the_defaults(capsys):
         "(default: smollm2)",
         "--t-min N Inner iterations before a commit may happen (T_m). (default: 6)",
         "--seed N Seed of every random draw in the search: same seed, same answer. (default: 0)",
-        "(default: harmless)",
+        "(default: harm_classifier for the embedded smollm2",
         "--max-tokens N, --max-new-tokens N Budget: committed answer tokens at most. (default: 64)",
     ):
         assert shown in help_text

@@ -129,3 +129,18 @@ def test_harm_classifier_is_a_criterion_name_of_chat_rain():
     assert evaluator.parts[1][1] == 2.0
     with pytest.raises(CriterionError, match="harm_classifier"):
         ChatRAIN(backend=FakeBackend(), criterion="harm_clasifier")
+
+
+def test_the_embedded_model_defaults_to_the_harm_classifier_and_others_to_self_evaluation():
+    from types import SimpleNamespace
+
+    from rain_guard.backends.fake import FakeBackend
+    from rain_guard.judging.resolve import criterion_evaluator, default_criterion
+    from rain_guard.judging.self_eval import SelfEvaluator
+
+    embedded = SimpleNamespace(model_name="SmolLM2-135M-Instruct")
+    assert default_criterion(embedded) == "harm_classifier"
+    assert isinstance(criterion_evaluator(embedded), LearnedHarmEvaluator)
+    other = FakeBackend()
+    assert default_criterion(other) == "harmless"
+    assert isinstance(criterion_evaluator(other), SelfEvaluator)
