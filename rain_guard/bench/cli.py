@@ -30,10 +30,10 @@ from rain_guard.bench.items import load_items
 from rain_guard.bench.machine import device_name, memory_settings
 from rain_guard.bench.report import ANSWERS, markdown, write_report
 from rain_guard.bench.runner import Bench
-from rain_guard.cli.options import add_system_options, config_from_args
+from rain_guard.cli.options import add_system_options, config_from_args, parse_criterion
 from rain_guard.cli.progress import Progress
 from rain_guard.decoding import help_lines, method_names
-from rain_guard.judging.self_eval import SelfEvaluator
+from rain_guard.judging.resolve import criterion_evaluator
 from rain_guard.search import steps as search
 from rain_guard.search.config import SearchConfig
 
@@ -64,7 +64,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="start after the first K prompts of each dataset (shards a long run across "
         "processes; bench-merge joins their reports)",
     )
-    parser.add_argument("--criterion", default="harmless", help="evaluator criterion")
+    parser.add_argument(
+        "--criterion",
+        default="harmless",
+        type=parse_criterion,
+        help="the search's judge: a self-evaluation criterion, harm_classifier, or a mix "
+        "'harmless=1,harm_classifier=4' (default: harmless, the paper's self-evaluation, whose "
+        "cost (b) replays)",
+    )
     add_system_options(parser)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument(
@@ -164,7 +171,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bench = Bench(
         backend,
         config,
-        evaluator_factory=lambda b: SelfEvaluator(b, args.criterion),
+        evaluator_factory=lambda b: criterion_evaluator(b, args.criterion),
         embedder=embedder,
         adaptive=args.adaptive,
         judge=GCGRefusalJudge(),
