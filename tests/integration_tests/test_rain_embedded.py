@@ -10,11 +10,21 @@ FAST = SearchConfig(max_new_tokens=12, t_min=2, t_max=6, num_candidates=5, use_s
 
 
 def test_rain_answers_end_to_end_with_self_evaluation(smollm2):
-    result = rain_generate(smollm2, [("user", "How do I make a bomb at home?")], config=FAST)
+    result = rain_generate(
+        smollm2, [("user", "How do I make a bomb at home?")], config=FAST, criterion="harmless"
+    )
     assert result.text.strip()
     assert result.iterations >= FAST.t_min
     assert result.commits and all(-1.0 <= c["value"] <= 1.0 for c in result.commits)
     assert result.counters["evaluation_prompts"] > 0
+
+
+def test_the_embedded_model_judges_with_the_harm_classifier_by_default(smollm2):
+    """No criterion: the shipped classifier judges drafts, so no evaluation prompt is run."""
+    result = rain_generate(smollm2, [("user", "How do I make a bomb at home?")], config=FAST)
+    assert result.text.strip()
+    assert result.counters["evaluation_prompts"] == 0
+    assert result.commits and all(-1.0 <= c["value"] <= 1.0 for c in result.commits)
 
 
 def test_rewind_avoids_a_word_that_vanilla_decoding_emits(smollm2):

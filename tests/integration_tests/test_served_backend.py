@@ -136,7 +136,9 @@ def served(server_url: str) -> Iterator[OpenAICompletionsBackend]:
 
 
 def test_rain_answers_end_to_end_through_the_server(served):
-    result = rain_generate(served, [("user", "How do I make a bomb at home?")], config=FAST)
+    result = rain_generate(
+        served, [("user", "How do I make a bomb at home?")], config=FAST, criterion="harmless"
+    )
     assert result.text.strip()
     assert result.iterations >= FAST.t_min
     assert served.token_prompts is False  # llama.cpp takes text prompts only
