@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from rain_guard.backends.base import Backend, ProposalRequest, WorkCounters
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.evaluator import Evaluator, checked_scores
 from rain_guard.judging.self_eval import SelfEvaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import Embedder
@@ -211,7 +211,7 @@ def _best_of_n(context: DecodingContext, turns: Turns) -> Decoded:
     stops = backend.stop_token_ids
     answers = [[t for t in tokens if t not in stops] for tokens in found]
     texts = [backend.detokenize(ids) for ids in answers]
-    scores = context.evaluator_for(backend).score(question, texts)
+    scores = checked_scores(context.evaluator_for(backend), question, texts)
     best = max(range(len(texts)), key=lambda i: scores[i])
     result = GenerationResult(
         text=texts[best],

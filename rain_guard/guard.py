@@ -35,7 +35,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from rain_guard.chat_model import ChatRAIN
 from rain_guard.errors import ConfigError
-from rain_guard.judging.evaluator import Evaluator
+from rain_guard.judging.evaluator import Evaluator, checked_scores
 from rain_guard.messages import to_turns
 
 DEFAULT_THRESHOLD = 0.0
@@ -187,7 +187,7 @@ class RainGuardNode:
         return "kept", fresh.content if fresh.text.strip() else original.content
 
     def _score_text(self, request: str, text: str) -> float:
-        return float(self.judge().score(request, [text])[0])
+        return checked_scores(self.judge(), request, [text])[0]
 
 
 def guard_condition(state: Any, messages_key: str = "messages") -> Literal["tools", "rain_guard"]:
@@ -219,11 +219,16 @@ def _checked_threshold(threshold: Any) -> float:
 
 
 def _checked_evaluator(evaluator: Any) -> Evaluator | None:
-    if evaluator is None or isinstance(evaluator, Evaluator):
+    if evaluator is None or (isinstance(evaluator, Evaluator) and not isinstance(evaluator, type)):
         return evaluator
+    got = (
+        f"the class {evaluator.__name__}"
+        if isinstance(evaluator, type)
+        else type(evaluator).__name__
+    )
     raise ConfigError(
         f"evaluator must be a rain_guard Evaluator (an object with score(prompt, answers)), "
-        f"got {type(evaluator).__name__}; wrap a function as FunctionEvaluator(fn)"
+        f"got {got}; pass an instance, or wrap a function as FunctionEvaluator(fn)"
     )
 
 

@@ -13,6 +13,7 @@ docs/evaluator_quality.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -25,6 +26,37 @@ class Evaluator(Protocol):
 
     def score(self, prompt: str, answers: Sequence[str]) -> list[float]:
         """One score in [-1, 1] per answer to ``prompt``."""
+
+
+SCORE_SLACK = 1e-6
+"""Float rounding a score may show past -1 or +1 (``2 * p - 1``); such a score is clamped."""
+
+
+def checked_scores(evaluator: Evaluator, prompt: str, answers: Sequence[str]) -> list[float]:
+    """``evaluator``'s scores of ``answers``, checked: one float in [-1, 1] per answer.
+
+    Every caller that acts on a judge's scores (the search, best-of-N, the guard) goes through
+    this, so a custom ``Evaluator`` on another scale fails loudly instead of skewing the
+    search's values or the guard's threshold.
+
+    Raises:
+        ConfigError: a score outside [-1, 1] or NaN (clipping would hide a judge on another
+            scale), or not one score per answer.
+    """
+    name = getattr(evaluator, "name", None) or type(evaluator).__name__
+    scores = [float(s) for s in evaluator.score(prompt, answers)]
+    if len(scores) != len(answers):
+        raise ConfigError(
+            f"evaluator {name} gave {len(scores)} scores for {len(answers)} answers; "
+            "score(prompt, answers) must return one score per answer"
+        )
+    for answer, value in zip(answers, scores, strict=True):
+        if math.isnan(value) or abs(value) > 1.0 + SCORE_SLACK:
+            raise ConfigError(
+                f"evaluator {name} scored {value} for the answer {answer!r:.60}; "
+                "scores must lie in [-1, 1] (for a probability p, return 2 * p - 1)"
+            )
+    return [min(1.0, max(-1.0, s)) for s in scores]
 
 
 class FunctionEvaluator:

@@ -34,6 +34,7 @@ from rain_guard.backends.base import (
     roll_out_many,
 )
 from rain_guard.backends.seeds import draw_seed
+from rain_guard.judging.evaluator import checked_scores
 from rain_guard.search import steps
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.context import RainContext
@@ -119,7 +120,7 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
         ctx.backend.detokenize(state["answer_ids"] + tree.path_tokens(leaf) + rollout)
         for leaf, rollout in zip(leaves, rollouts, strict=True)
     ]
-    scores = [float(s) for s in ctx.evaluator.score(state["question"], texts)]
+    scores = checked_scores(ctx.evaluator, state["question"], texts)
     for leaf, score in zip(leaves, scores, strict=True):
         tree.score[leaf] = score
     embeddings = _embed_paths(ctx, tree, leaves, rollouts)

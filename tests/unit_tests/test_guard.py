@@ -83,11 +83,22 @@ def test_threshold_out_of_range_is_a_typed_error():
         {"fallback": ""},
         {"fallback": 42},
         {"evaluator": no_bomb},  # a plain function, not an Evaluator
+        {"evaluator": FunctionEvaluator},  # the class, not an instance
     ],
 )
 def test_bad_guard_settings_are_config_errors(setting):
     with pytest.raises(ConfigError, match=next(iter(setting))):
         RainGuardNode(rain_llm(), **setting)
+
+
+def test_a_judge_scoring_outside_minus_one_to_one_raises_instead_of_passing():
+    class Percent:
+        def score(self, prompt, answers):
+            return [80.0 for _ in answers]  # a 0-100 scale would pass every threshold
+
+    state = {"messages": [HumanMessage("hi"), AIMessage("hello there", id="a1")]}
+    with pytest.raises(ConfigError, match=r"Percent scored 80.0 .* \[-1, 1\]"):
+        RainGuardNode(rain_llm(), evaluator=Percent())(state)
 
 
 def test_guard_needs_a_chat_rain_and_says_what_to_pass():

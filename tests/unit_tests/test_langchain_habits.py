@@ -272,3 +272,38 @@ async def test_an_async_stream_never_ends_with_an_empty_chunk():
     chunks = [c async for c in llm.astream("hi")]
     assert all(c.content for c in chunks) and chunks[-1].usage_metadata is not None
     assert "".join(c.content for c in chunks) == (await llm.ainvoke("hi")).content
+
+
+# --- judges that break the score contract ----------------------------------------------------
+
+
+class _FixedJudge:
+    """An Evaluator (not a FunctionEvaluator) that gives every answer ``value``."""
+
+    def __init__(self, value: float, count: int | None = None) -> None:
+        self.value, self.count = value, count
+
+    def score(self, prompt: str, answers: list[str]) -> list[float]:
+        return [self.value] * (len(answers) if self.count is None else self.count)
+
+
+@pytest.mark.parametrize("value", [5.0, -1.5, float("nan")])
+def test_any_judge_scoring_outside_minus_one_to_one_raises_not_clipped(value):
+    with pytest.raises(ConfigError, match=r"_FixedJudge scored .* \[-1, 1\]"):
+        chat(evaluator=_FixedJudge(value)).invoke("hi")
+
+
+def test_a_judge_giving_the_wrong_number_of_scores_raises():
+    with pytest.raises(ConfigError, match=r"_FixedJudge gave 0 scores for 1 answer"):
+        chat(evaluator=_FixedJudge(0.5, count=0)).invoke("hi")
+
+
+def test_best_of_n_checks_the_judges_scores_too():
+    from rain_guard.decoding import METHODS, DecodingContext
+
+    backend = FakeBackend()
+    context = DecodingContext(
+        backend, SearchConfig(max_new_tokens=4), evaluator_for=lambda b: _FixedJudge(3.0), samples=2
+    )
+    with pytest.raises(ConfigError, match="_FixedJudge scored 3.0"):
+        METHODS["bon"].run(context, [("user", "hi")])
