@@ -276,7 +276,7 @@ def _load_hub(name: str, torch_dtype: Any) -> tuple[Any, Any, str]:
     """A hub id: the local hub cache first, then (unless offline) a download."""
     from transformers.utils import cached_file
 
-    offline = _env_flag("HF_HUB_OFFLINE") or _env_flag("TRANSFORMERS_OFFLINE")
+    offline = next((f for f in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _env_flag(f)), None)
     tried = [f"a local file or folder named {name!r} (none)"]
     local_only = True
     try:
@@ -284,7 +284,7 @@ def _load_hub(name: str, torch_dtype: Any) -> tuple[Any, Any, str]:
     except Exception:  # noqa: BLE001 - not in the local cache; maybe on the hub
         tried.append("the local Hugging Face cache (not there)")
         if offline:
-            tried.append("the Hugging Face hub (skipped: HF_HUB_OFFLINE is set)")
+            tried.append(f"the Hugging Face hub (skipped: {offline} is set)")
             raise ModelNotFoundError(_not_found_message(name, tried)) from None
         host = _unreachable_hub()
         if host is not None:

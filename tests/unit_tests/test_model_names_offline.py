@@ -59,3 +59,26 @@ def test_behind_a_proxy_nothing_is_probed(monkeypatch, no_proxy):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     assert resolve._unreachable_hub(timeout=0.1) is None
+
+
+@pytest.mark.parametrize("flag", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_offline_flag_ends_the_lookup_without_probe_or_hub(monkeypatch, no_proxy, flag):
+    import transformers.utils
+
+    asked: list[dict] = []
+    real = transformers.utils.cached_file
+
+    def cached_file(*args, **kwargs):
+        asked.append(kwargs)
+        return real(*args, **{**kwargs, "local_files_only": True})
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("the hub was probed although the offline flag is set")
+
+    monkeypatch.setenv(flag, "1")
+    monkeypatch.setattr(transformers.utils, "cached_file", cached_file)
+    monkeypatch.setattr(resolve, "_unreachable_hub", no_probe)
+    with pytest.raises(ModelNotFoundError, match=f"skipped: {flag} is set") as info:
+        resolve.load_model("nobody/no-such-model")
+    assert "nobody/no-such-model" in str(info.value)
+    assert asked and all(kwargs.get("local_files_only") for kwargs in asked)
