@@ -41,7 +41,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` sub-commands to ``parser``."""
     sub = parser.add_subparsers(dest="eval_command", required=True)
     run = sub.add_parser("run", help="answer benchmark prompts with each method, resumably")
-    run.add_argument("--dataset", action="append", default=[], choices=dataset_names())
+    run.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        choices=dataset_names(),
+        help="a benchmark prompt set of the evaluation data folder (repeatable)",
+    )
     run.add_argument(
         "--prompts",
         action="append",
@@ -85,11 +91,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="RAIN searches answered at once, sharing forward calls (lockstep batching; each "
         "answer equals the answer searched alone). Default: 1",
     )
-    run.add_argument("--threads", type=int, default=None, help="CPU threads of the model")
+    run.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of the model (default: torch's)"
+    )
     add_search_options(run, defaults={"max_new_tokens": 32})
     run.set_defaults(handler=cmd_run)
     rep = sub.add_parser("report", help="markdown table (and PNG plot) of a results file")
-    rep.add_argument("results")
+    rep.add_argument("results", help="an eval run results file (JSONL)")
     rep.add_argument("--plot", default=None, help="write a PNG here")
     rep.set_defaults(handler=cmd_report)
     com = sub.add_parser(
@@ -99,7 +107,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     com.add_argument("results", help="an eval run results file with vanilla and rain records")
     com.set_defaults(handler=cmd_commits)
     jud = sub.add_parser("judges", help="agreement of the refusal judges with human labels")
-    jud.add_argument("--split", default="dev", choices=("dev", "eval", "all"))
+    jud.add_argument(
+        "--split",
+        default="dev",
+        choices=("dev", "eval", "all"),
+        help="labelled items to compare with (default: dev; eval is kept for final figures)",
+    )
     jud.set_defaults(handler=cmd_judges)
     evq = sub.add_parser(
         "evaluator", help="AUROC, accuracy and cost of an evaluator variant on labelled data"

@@ -244,7 +244,9 @@ def register(sub: Any) -> None:
     cmd = sub.add_parser("drafts", help="AUROC and balanced accuracy of a judge per draft length")
     cmd.add_argument("--judge", default="harmless", help="name, or name=weight,name=weight")
     cmd.add_argument("--model", default="smollm2", help="the self-evaluating model")
-    cmd.add_argument("--threads", type=int, default=None)
+    cmd.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of the model (default: torch's)"
+    )
     cmd.add_argument(
         "--split", default="dev", choices=("dev", "eval"), help="eval: the final figure, once"
     )

@@ -160,3 +160,27 @@ def test_help_explains_every_option_and_shows_the_defaults(capsys):
         "--max-tokens N, --max-new-tokens N Budget: committed answer tokens at most. (default: 64)",
     ):
         assert shown in help_text
+
+
+def _options_without_help(parser: argparse.ArgumentParser, path: str) -> list[str]:
+    """Each option or positional of ``parser`` and its sub-commands that has no help text."""
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                missing += _options_without_help(sub, f"{path} {name}")
+        elif not action.help:
+            missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+@pytest.mark.parametrize("command", ["generate", "compare", "eval"])
+def test_every_option_of_a_command_has_help(command, capsys):
+    """``bench`` and ``bench-merge`` are left out: their options live in rain_guard.bench."""
+    from rain_guard.cli.app import build_parser
+
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])  # a lazy sub-command adds its options here
+    sub = parser._subparsers._group_actions[0].choices[command]
+    assert _options_without_help(sub, command) == []

@@ -34,9 +34,21 @@ def add_arguments(parser: Any) -> None:
         choices=("self", "refusal-strings"),
         help="self: SelfEvaluator on --model; refusal-strings: GCG list",
     )
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--criterion", default="harmless")
-    parser.add_argument("--mode", default="probability", choices=("probability", "vote"))
+    parser.add_argument(
+        "--model", default="smollm2", help="the self-evaluating model (default: smollm2)"
+    )
+    parser.add_argument(
+        "--criterion",
+        default="harmless",
+        help="self-evaluation criterion of the variant (default: harmless)",
+    )
+    parser.add_argument(
+        "--mode",
+        default="probability",
+        choices=("probability", "vote"),
+        help="probability: mean share of the desired label; vote: +1/0/-1 by the orders that "
+        "prefer it (default: probability)",
+    )
     parser.add_argument(
         "--calibrate",
         action=argparse.BooleanOptionalAction,
@@ -65,8 +77,16 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--xstest-limit", type=int, default=None, help="XSTest prompts (default: all)"
     )
-    parser.add_argument("--max-answer-chars", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--max-answer-chars",
+        type=int,
+        default=300,
+        help="cut each answer to this many characters, at a word boundary, before scoring "
+        "(default: 300)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of the model (default: torch's)"
+    )
     parser.add_argument("--name", default=None, help="variant name in the table")
     parser.add_argument("--out", default=None, help="append per-item scores to this JSONL")
     parser.add_argument("--no-header", action="store_true", help="print only the table row")
@@ -82,7 +102,9 @@ def add_arguments(parser: Any) -> None:
         default=None,
         help="sweep: comma list of variant numbers (default: all); see --list-variants",
     )
-    parser.add_argument("--list-variants", action="store_true")
+    parser.add_argument(
+        "--list-variants", action="store_true", help="print the sweep's numbered variants"
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="sweep: only print what FILE already holds"
     )
