@@ -47,3 +47,13 @@ def test_a_broken_subcommand_module_fails_the_command_loudly(tmp_path, monkeypat
     with pytest.raises(SystemExit):  # still listed, and the others still work
         main(["--help"])
     assert "bench" in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_command_and_passes_its_exit_status():
+    """``python -m rain_guard.cli`` works where the ``rain-guard`` script is not installed."""
+    run = [sys.executable, "-m", "rain_guard.cli"]
+    shown = subprocess.run([*run, "--help"], capture_output=True, text=True, check=False)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: rain-guard")
+    bad = [*run, "generate", "hi", "--model", "fake", "--t-max", "3"]
+    refused = subprocess.run(bad, capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "--t-min (6) must not exceed --t-max (3)" in refused.stderr
