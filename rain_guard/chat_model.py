@@ -120,7 +120,8 @@ class ChatRAIN(SearchFields):
     self-evaluation with "harmless" for any other model (``rain_guard.judging.resolve``)."""
     evaluator: Any = Field(default=None, exclude=True)
     """A custom ``Evaluator``, or a function ``fn(prompt, answer) -> float in [-1, 1]``
-    (wrapped in ``FunctionEvaluator``); overrides ``criterion`` (default: self-evaluation)."""
+    (wrapped in ``FunctionEvaluator``); overrides ``criterion``. None: the judge that
+    ``criterion`` names. A score outside [-1, 1] raises ``ConfigError`` at the call."""
     embedder: Any = Field(default=None, exclude=True)
     """Sentence encoder of the similarity update (default all-MiniLM-L6-v2 when enabled)."""
     search: SearchConfig | None = None
@@ -283,7 +284,11 @@ class ChatRAIN(SearchFields):
         )
 
     def get_evaluator(self, backend: Backend) -> Evaluator:
-        """The evaluator: ``evaluator`` if set, else self-evaluation on ``criterion``."""
+        """The evaluator: ``evaluator`` if set, else the judge ``criterion`` names for ``backend``.
+
+        With ``criterion=None`` that is the model's default judge (``judging.resolve``): the
+        harm classifier for the embedded SmolLM2, self-evaluation with "harmless" otherwise.
+        """
         if self.evaluator is not None:
             return self.evaluator
         if id(backend) not in self._evaluators:  # one per backend keeps the score cache warm

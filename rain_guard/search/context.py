@@ -44,8 +44,8 @@ class RainContext:
 
     Attributes:
         backend: The generating model; None: loaded from ``model`` by ``load_handles``.
-        evaluator: Scores partial answers; None: self-evaluation of ``backend`` on
-            ``criterion``, built by ``load_handles``.
+        evaluator: Scores partial answers; None: the judge ``criterion`` names for
+            ``backend`` (``judging.resolve``), built by ``load_handles``.
         config: Search settings (a dict of ``SearchConfig`` fields is converted).
         embedder: Sentence encoder for the similarity update; None switches it off.
         stop: Stop strings; generation ends after the commit that contains one.
