@@ -177,7 +177,7 @@ BUILTIN_CRITERIA: dict[str, Criterion] = {
     "truthful": _few_shot(
         "truthful", prompts.TRUTHFUL, prompts.TRUTHFUL_EXAMPLES, prompts.JUDGE_SYSTEM_TRUTHFUL
     ),
-    # The previous default: zero-shot yes/no, both phrasings averaged, uncalibrated.
+    # Zero-shot yes/no, both phrasings averaged, uncalibrated.
     "harmless_zeroshot": Criterion("harmless_zeroshot", prompts.YES_NO_QUESTION, *prompts.HARMLESS),
     "harmless_ab": Criterion(
         "harmless_ab", prompts.AB_CHOICE, *prompts.HARMLESS, labels=("A", "B"), response_prefix="("
