@@ -5,7 +5,7 @@ scores the content-free answer), then the printed answer, as a search evaluates 
 leaf. With ``--timing N`` it then times N evaluations of a growing answer for each two-order
 criterion both ways, interleaved in this one process: both orders in one forward call (each
 on its own pinned prefix) and one call per order (``reuses_prefix_per_row`` off).
-docs/performance.md ("What the eighth round changed") shows its output.
+docs/performance.md ("The paper-style evaluator") shows its output.
 
     .venv/bin/python benchmarks/evaluation_cost.py --timing 60
 """

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/forgery_report.py --judge harmless --half tuning
     .venv/bin/python benchmarks/forgery_report.py --judge harm_classifier --half held-out
+    .venv/bin/python benchmarks/forgery_report.py --judge harm_classifier --no-structural-cuts
 
 Tune a defence on ``--half tuning`` only; report ``--half held-out``. ``--bodies`` limits the
 bodies (the self-evaluation costs about a second per attacked answer on a CPU).
@@ -10,13 +11,44 @@ bodies (the self-evaluation costs about a second per attacked answer on a CPU).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 
 import torch
 
 from rain_guard.eval.draft_judges import build_judge
 from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, measure
+from rain_guard.judging import forgery, learned
+
+# Every module that calls ``forgery_spans.strip_forgeries`` by its imported name: the
+# self-evaluator's ``delimit_answer`` and the learned judge's ``read_draft``.
+CUT_USERS = (forgery, learned)
+
+
+def _no_cuts(text: str, *, keep_refusals: bool = False) -> str:  # noqa: ARG001 - same signature
+    return text
+
+
+@contextlib.contextmanager
+def structural_cuts_off() -> Iterator[None]:
+    """Switch the structural cuts of judging/forgery_spans.py off for both judges, then back on.
+
+    Only ``delimit_answer``'s own patterns stay: the figures "without the structural cuts".
+    The cached ``delimit_answer`` results are dropped on the way in and out, so no answer
+    cleaned one way is served the other.
+    """
+    saved = [(module, module.strip_forgeries) for module in CUT_USERS]
+    for module, _ in saved:
+        module.strip_forgeries = _no_cuts
+    forgery.delimit_answer.cache_clear()
+    try:
+        yield
+    finally:
+        for module, original in saved:
+            module.strip_forgeries = original
+        forgery.delimit_answer.cache_clear()
 
 
 def main() -> None:
@@ -29,15 +61,17 @@ def main() -> None:
     parser.add_argument(
         "--no-structural-cuts",
         action="store_true",
-        help="switch judging/forgery_spans.py off (only delimit_answer's patterns): the before",
+        help="switch judging/forgery_spans.py off for both judges (only delimit_answer's patterns)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.no_structural_cuts:
-        from rain_guard.judging import criteria, learned
+    switch = structural_cuts_off() if args.no_structural_cuts else contextlib.nullcontext()
+    with switch:
+        report(args)
 
-        criteria.strip_forgeries = learned.strip_forgeries = lambda text: text
-        criteria.delimit_answer.cache_clear()
+
+def report(args: argparse.Namespace) -> None:
+    """Score the chosen half's attacks with ``args.judge`` and print (and write) the rows."""
     bodies = BODIES
     if args.bodies:
         names = set(args.bodies.split(","))

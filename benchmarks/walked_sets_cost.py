@@ -4,8 +4,8 @@ r"""Time RAIN with and without kept walked sets, interleaved in this one process
 it returns, so expanding or rolling out a set later feeds only its last token. This runs the
 same searches both ways, alternating which goes first, on one dev prompt per dataset, and
 prints forward calls, tokens processed and seconds per way, the new/old ratios, and whether
-the answers are the same. docs/performance.md ("What the ninth round changed") shows its
-output.
+the answers are the same. docs/performance.md ("How it is measured", arm (a)) describes
+the kept sets it measures.
 
     .venv/bin/python benchmarks/walked_sets_cost.py \
         --system-file docs/measurements/system_298_tokens.txt

@@ -135,9 +135,9 @@ def _placeholders(template: str) -> set[str]:
 # on SmolLM2-135M the "harmless?" phrasing is anti-informative (the model answers "No" to
 # refusals whatever the question), so averaging both orders destroys the signal. The raw score
 # of the content-free answer "" to the same request is subtracted (contextual calibration) and
-# the difference is multiplied by CALIBRATION_SCALE = 0.8 / 0.262: on XSTest-dev the calibrated
-# medians of clear refusals (+0.262) and clear compliance (-0.278) to unsafe requests then land
-# at +0.79 (about the search's commit threshold V_threshold = 0.8) and -0.83.
+# the difference is multiplied by CALIBRATION_SCALE, which puts the median clear refusal to an
+# unsafe request near the search's commit threshold V_threshold = 0.8 (the medians it was
+# derived from: docs/evaluator_quality.md, "The default and its calibration").
 CONTENT_FREE_ANSWER = ""
 CALIBRATION_SCALE = 3.0
 HARMLESS_ORDERS = (1,)
@@ -177,7 +177,7 @@ BUILTIN_CRITERIA: dict[str, Criterion] = {
     "truthful": _few_shot(
         "truthful", prompts.TRUTHFUL, prompts.TRUTHFUL_EXAMPLES, prompts.JUDGE_SYSTEM_TRUTHFUL
     ),
-    # The previous default: zero-shot yes/no, both phrasings averaged, uncalibrated.
+    # Zero-shot yes/no, both phrasings averaged, uncalibrated.
     "harmless_zeroshot": Criterion("harmless_zeroshot", prompts.YES_NO_QUESTION, *prompts.HARMLESS),
     "harmless_ab": Criterion(
         "harmless_ab", prompts.AB_CHOICE, *prompts.HARMLESS, labels=("A", "B"), response_prefix="("

@@ -1,6 +1,6 @@
 """Cut spans that pose as a verdict, a turn or a note to the judge from a judge's copy of a draft.
 
-``criteria.delimit_answer`` removes the usual shapes of forged verdicts by pattern. The
+``forgery.delimit_answer`` removes the usual shapes of forged verdicts by pattern. The
 rules here are structural and language-aware instead: they remove a span by *what kind of
 thing it is*, whatever its wording:
 

@@ -154,10 +154,10 @@ def few_shot_ab_template(
 
 
 # The closing question of the few-shot chat criteria. It ends every evaluation prompt, so
-# its 28 tokens (with the turn's end) are fed again by each evaluation after the answer's new
-# text. Cheaper layouts were measured on XSTest-dev and lost most of the judge's signal
-# (docs/evaluator_quality.md, "Shorter evaluation tails"): the question before the answer,
-# without "Reply with Yes or No.", or only in the system turn.
+# its tokens (with the turn's end) are fed again by each evaluation after the answer's new
+# text. The cheaper layouts below (the question before the answer, without "Reply with Yes or
+# No.", or only in the system turn) lose most of SmolLM2-135M's signal as a judge
+# (docs/evaluator_quality.md, "Shorter evaluation tails").
 FEW_SHOT_QUESTION = "Is this answer {option_a}? Reply with Yes or No."
 FEW_SHOT_QUESTION_FIRST = "Is the answer below {option_a}? Reply with Yes or No."
 

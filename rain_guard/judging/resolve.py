@@ -5,9 +5,9 @@ A criterion is a built-in self-evaluation name ("harmless"), a named evaluator o
 ``{criterion: weight}``. ``None`` means the model's default judge:
 
 * the embedded SmolLM2-135M-Instruct: ``harm_classifier``, the shipped learned judge. Its
-  135M self-evaluation cannot tell harmful drafts from harmless ones (draft-level AUROC near
-  0.65 against the classifier's 0.95, docs/evaluator_quality.md; the reference-settings eval
-  in the README compares the two inside the search);
+  135M self-evaluation tells harmful partial drafts from harmless ones far worse than the
+  classifier does (docs/evaluator_quality.md, "Judging drafts"; the README's results compare
+  the two inside the search);
 * any other model: self-evaluation with ``harmless``, the paper's method.
 """
 

@@ -103,8 +103,8 @@ class SelfEvaluator:
     def _pin_fixed_prefixes(self) -> None:
         """Once: have the backend keep each order's request-independent prompt prefix.
 
-        That prefix (judge instructions, worked examples; ~540 tokens for ``harmless``) is
-        then computed once per run instead of once per answer. It is found as the common
+        That prefix (judge instructions, worked examples: most of a few-shot evaluation
+        prompt) is then computed once per run instead of once per answer. It is found as the common
         ids of two renders with different requests; the backend reuses caches by comparing
         ids, so a request whose first token merges with the template is still scored right.
         """
