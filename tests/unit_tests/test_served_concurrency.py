@@ -145,6 +145,46 @@ def test_the_proposals_of_several_leaves_overlap(server, tokenizer):
     assert server.max_in_flight == 8 and len(server.requests) == 8
 
 
+def test_the_rows_of_searches_in_a_shared_batch_overlap(server, tokenizer):
+    """B = 2 searches with k = 2 leaves each: their proposals and roll-outs (merged by the
+    SharedBatch) reach the server together, and each search gets what it gets alone."""
+
+    def handler(body):
+        server.wait_until(lambda s: s.max_in_flight >= 8, HOLD)
+        return 200, model_answer(tokenizer, body)
+
+    server.handler = handler
+    batch = SharedBatch(make_backend(server, tokenizer, max_concurrency=8, supports_n=True))
+    rows = prompts(tokenizer, 4)
+    requests = [ProposalRequest(tuple(p), 3, 2, 5, seed=i) for i, p in enumerate(rows)]
+    specs = [RolloutSpec(".", 4, seed=i) for i in range(len(rows))]
+    views = [batch.view(), batch.view()]
+    got: dict[int, Any] = {}
+
+    def search(b: int) -> None:
+        mine = slice(2 * b, 2 * b + 2)
+        got[b] = (
+            views[b].propose_with_rollout_many(requests[mine], specs[mine]),
+            views[b].rollout_many(rows[mine], specs[mine]),
+        )
+        views[b].close()
+
+    threads = [threading.Thread(target=search, args=(b,)) for b in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert server.max_in_flight == 8  # 4 leaves x (greedy, n, roll-out) rows, 8 at once
+    assert batch.merged_calls == 2  # one merged call per kind
+    alone = make_backend(server, tokenizer, max_concurrency=1, supports_n=True)
+    for b in range(2):
+        mine = slice(2 * b, 2 * b + 2)
+        assert got[b] == (
+            alone.propose_with_rollout_many(requests[mine], specs[mine]),
+            alone.rollout_many(rows[mine], specs[mine]),
+        )
+
+
 def test_in_flight_never_exceeds_the_limit_across_threads_and_nested_rows(server, tokenizer):
     """Two searches' calls at once, each with nested rows (a proposal's samples), on one
     backend with max_concurrency 3: the server never holds more than 3."""
