@@ -295,6 +295,45 @@ def test_a_failed_search_in_a_shared_batch_keeps_the_others_answers(server, toke
     assert results[0] == [[pytest.approx(0.3), pytest.approx(0.7)]]
 
 
+# --------------------------------------------------------------------- detection
+
+
+def _first_calls(server, tokenizer, limit: int):
+    """A fresh backend (dialect unknown) on a llama.cpp-like server (text prompts, one choice
+    per request): roll-outs, then proposals whose first is a one-token set."""
+    server.requests.clear()
+
+    def handler(body):
+        if isinstance(body["prompt"], list):
+            return 422, {"detail": [{"msg": "Input should be a valid string"}]}
+        body = {**body, "n": 1, "prompt": tokenizer.encode(body["prompt"])}
+        server.wait_until(lambda s: s.max_in_flight >= 2, 0.2)
+        return 200, model_answer(tokenizer, body)
+
+    server.handler = handler
+    backend = make_backend(
+        server, tokenizer, max_concurrency=limit, token_prompts=None, supports_n=None
+    )
+    rows = prompts(tokenizer, 3)
+    rolled = backend.rollout_many(rows, [RolloutSpec(".", 4, seed=i) for i in range(3)])
+    lengths = [1, 2, 3]
+    requests = [
+        ProposalRequest(tuple(p), 4, n, 5, seed=1) for p, n in zip(rows, lengths, strict=True)
+    ]
+    sets = backend.propose(requests)
+    sent = sorted(json.dumps(r, sort_keys=True) for r in server.requests)
+    return rolled, sets, sent, (backend.token_prompts, backend.supports_n)
+
+
+def test_dialect_detection_does_not_depend_on_max_concurrency(server, tokenizer):
+    """The rows that detect the prompt format and ``n`` support go first and alone; the
+    others send what they would send after them, so the requests and answers match."""
+    alone = _first_calls(server, tokenizer, 1)
+    together = _first_calls(server, tokenizer, 8)
+    assert together == alone
+    assert alone[3] == (False, False)
+
+
 # --------------------------------------------------------------------- the search
 
 

@@ -10,12 +10,9 @@ How each protocol call maps onto requests (every row of a call is its own reques
 are sent concurrently, at most ``max_concurrency`` in flight over the whole backend, so a
 batching engine batches them; see ``rows``):
 
-* ``propose``: the greedy set is one request at temperature 0; the samples are one request
-  with ``n`` where the server honours it (vLLM, SGLang), else concurrent single requests
-  (llama.cpp ignores ``n > 1``), each with its own ``seed``, ``top_k`` and ``temperature``.
-  ``max_tokens`` is the set length and ``logprobs`` = min(top_k, top_logprobs), so the
-  per-token probabilities can be renormalised over the top-k pool as the local backend does.
-  One-token sets are the top alternatives of a single request (no sampling).
+* ``propose``: per request, a greedy request and the samples as one ``n`` request (vLLM,
+  SGLang) or single seeded requests (llama.cpp ignores ``n > 1``); one-token sets are the
+  top alternatives of one request (see ``proposals``).
 * ``propose_with_rollout_many``, ``rollout_many``: the rows above for every request or
   prefix, all sent together (the k leaves of a search pass, and the B searches of a
   ``SharedBatch``, come through these).
@@ -301,8 +298,10 @@ class OpenAICompletionsBackend:
         the set gets the tokenizer's EOS id and that token counts as log-probability 0.
         The requests, and each request's samples, are sent concurrently.
         """
+        requests = list(requests)
+        n_rows = [i for i, r in enumerate(requests) if self._proposals.may_use_n(r)]
         propose = self._proposals.propose
-        return self._map(lambda r: propose(r, self.top_logprobs), list(requests), detect_n=True)
+        return self._map(lambda r: propose(r, self.top_logprobs), requests, n_rows=n_rows)
 
     def propose_with_rollout(
         self,
@@ -335,7 +334,8 @@ class OpenAICompletionsBackend:
         for request, spec in zip(requests, rollouts, strict=True):
             jobs.append(lambda r=request: self._proposals.propose(r, self.top_logprobs))
             jobs.append(lambda r=request, s=spec: self._rollout_row(r.prefix, s, 0))
-        done = self._map(lambda job: job(), jobs, detect_n=True)
+        n_rows = [2 * i for i, r in enumerate(requests) if self._proposals.may_use_n(r)]
+        done = self._map(lambda job: job(), jobs, n_rows=n_rows)
         return [(done[i], done[i + 1]) for i in range(0, len(done), 2)]
 
     def rollout_many(
@@ -459,20 +459,19 @@ class OpenAICompletionsBackend:
         return self._completions.complete(prefix, fields)
 
     def _map(
-        self, fn: Callable[[Any], Any], items: list[Any], *, detect_n: bool = False
+        self, fn: Callable[[Any], Any], items: list[Any], *, n_rows: Sequence[int] = ()
     ) -> list[Any]:
-        """``fn`` over ``items`` concurrently, in order (see ``rows``).
+        """``fn`` over ``items`` concurrently, in order; the client's slots bound the requests.
 
-        The client's slots keep the requests in flight, over all rows and threads, at
-        ``max_concurrency``. While the prompt format (or, with ``detect_n``, ``n``
-        support) is undetected, the first row runs alone first: it detects it, and the
-        others then send what they would send after it, so answers do not depend on
-        ``max_concurrency``.
+        While the prompt format is unknown the first row runs alone first, and while ``n``
+        support is unknown so does the first of ``n_rows`` (rows that may ask for ``n``):
+        the others then send what they would send after them one by one, so answers do not
+        depend on ``max_concurrency``.
         """
-        undetected = self.token_prompts is None or (detect_n and self.supports_n is None)
-        if undetected and len(items) > 1 and self.max_concurrency > 1:
-            return [fn(items[0]), *map_rows(fn, items[1:], self.max_concurrency)]
-        return map_rows(fn, items, self.max_concurrency)
+        first = [0] if self.token_prompts is None and items else []
+        if self.supports_n is None:
+            first += [i for i in n_rows if i not in first][:1]
+        return map_rows(fn, items, self.max_concurrency, first)
 
 
 def _check_int(name: str, value: Any, least: int) -> None:
