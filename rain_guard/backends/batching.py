@@ -7,11 +7,12 @@ one of them on a GPU and, up to a few dozen rows, on a CPU too.
 
 Each search gets its own ``BatchView`` of the backend (``SharedBatch.view()``, closed when
 the search ends). A view's batchable calls (``propose``, ``propose_with_rollout``,
-``propose_with_rollout_many``, ``option_probs``, ``rollout``) wait until every open view has
-a call waiting, or ``max_wait`` seconds pass; then one thread runs all waiting calls, merged
-into one backend call per kind (and per option-id set for ``option_probs``), and hands each
-view its own rows. Every draw is seeded per request, so a search's answer does not depend on
-which searches share its calls (up to the rounding of batched arithmetic on real models).
+``propose_with_rollout_many``, ``option_probs``, ``rollout``, ``rollout_many``) wait until
+every open view has a call waiting, or ``max_wait`` seconds pass; then one thread runs all
+waiting calls, merged into one backend call per kind (and per option-id set for
+``option_probs``), and hands each view its own rows. Every draw is seeded per request, so a
+search's answer does not depend on which searches share its calls (up to the rounding of
+batched arithmetic on real models).
 
 A merged call that fails is retried call by call, so one bad request fails only its own
 search. Work counters are per view: a view counts each merged call it took part in once and
@@ -34,6 +35,7 @@ from rain_guard.backends.base import (
     RolloutSpec,
     WorkCounters,
     propose_and_roll_out_many,
+    roll_out_many,
 )
 from rain_guard.errors import ConfigError
 
@@ -230,6 +232,12 @@ class BatchView:
     def rollout(self, prefixes: Sequence[Sequence[int]], **rollout: Any) -> list[list[int]]:
         return self._submit("rollout", ([list(p) for p in prefixes], rollout), len(prefixes))
 
+    def rollout_many(
+        self, prefixes: Sequence[Sequence[int]], rollouts: Sequence[RolloutSpec]
+    ) -> list[list[int]]:
+        payload = ([list(p) for p in prefixes], list(rollouts))
+        return self._submit("rollout_many", payload, len(prefixes))
+
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
     ) -> list[list[float]]:
@@ -264,6 +272,13 @@ def _run_rollout(backend: Backend, payloads: list[tuple[list, dict]]) -> list[An
     return [backend.rollout(prefixes, **settings) for prefixes, settings in payloads]
 
 
+def _run_rollout_many(backend: Backend, payloads: list[tuple[list, list]]) -> list[Any]:
+    # Each prefix carries its own spec (seed), so all the calls' prefixes go as one call.
+    prefixes = [p for ps, _ in payloads for p in ps]
+    specs = [s for _, ss in payloads for s in ss]
+    return _split(roll_out_many(backend, prefixes, specs), [len(ps) for ps, _ in payloads])
+
+
 def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> list[Any]:
     prompts = [p for ps, _ in payloads for p in ps]
     probs = backend.option_probs(prompts, payloads[0][1])
@@ -274,6 +289,7 @@ _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "propose": _run_propose,
     "propose_many": _run_propose_many,
     "rollout": _run_rollout,
+    "rollout_many": _run_rollout_many,
     "option_probs": _run_option_probs,
 }
 

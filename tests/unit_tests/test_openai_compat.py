@@ -1,24 +1,23 @@
 """OpenAICompletionsBackend against a tiny in-process HTTP server with canned answers.
 
-The server (http.server in a thread, on 127.0.0.1) records every request body and answers
-through a per-test handler, so each test pins one piece of the client's protocol logic:
-prompt-format detection, ``n`` versus concurrent requests, reading ids and log-probabilities
-back, the option-probability fallback, retries and error messages, and the work counters.
+The server (``fake_openai_server.FakeServer``: http.server in a thread, on 127.0.0.1) records
+every request body and answers through a per-test handler, so each test pins one piece of the
+client's protocol logic: prompt-format detection, ``n`` versus concurrent requests, reading
+ids and log-probabilities back, the option-probability fallback, retries and error messages,
+and the work counters.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_openai_server import FakeServer, Handler
 from tiny_models import SPECIALS, byte_bpe_tokenizer
 from transformers import PreTrainedTokenizerFast
 
@@ -35,7 +34,6 @@ CORPUS = [
     "To bake a cake, mix flour, sugar and eggs; then bake it for an hour.",
     "Yes or No: is it safe? Yes, it is. No, it is not.",
 ]
-Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
 
 def make_tokenizer() -> PreTrainedTokenizerFast:
@@ -45,47 +43,6 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
 @pytest.fixture(scope="module")
 def tokenizer() -> PreTrainedTokenizerFast:
     return make_tokenizer()
-
-
-class FakeServer:
-    """A loopback HTTP server; ``handler(body) -> (status, json)`` answers POSTs."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.handler: Handler = lambda body: (500, {"error": "no handler"})
-        self.models: dict[str, Any] = {"object": "list", "data": [{"id": "fake"}]}
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                body["_path"] = self.path
-                server.requests.append(body)
-                status, answer = server.handler(body)
-                self._send(status, answer)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._send(200, server.models)
-
-            def _send(self, status: int, answer: dict[str, Any]) -> None:
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

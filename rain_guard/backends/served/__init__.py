@@ -2,7 +2,8 @@
 
 ``backend`` holds the Backend protocol calls; ``completions`` the requests (token-id or text
 prompts), ``choices`` the answers read back to ids, ``proposals`` the candidate sets,
-``logprobs`` the probabilities read from top alternatives and ``http`` the client. Nothing here
+``logprobs`` the probabilities read from top alternatives, ``rows`` how a call's rows are sent
+concurrently and ``http`` the client (which bounds the requests in flight). Nothing here
 imports torch.
 """
 

@@ -6,14 +6,16 @@ servers does. Tokenisation stays local (``ChatFormat`` over the model's Hugging 
 tokenizer), so chat prompts, option labels and stop ids are exactly those of the in-process
 engine.
 
-How each protocol call maps onto requests:
+How each protocol call maps onto requests (every row of a call is its own request; the rows
+are sent concurrently, at most ``max_concurrency`` in flight over the whole backend, so a
+batching engine batches them; see ``rows``):
 
-* ``propose``: the greedy set is one request at temperature 0; the samples are one request
-  with ``n`` where the server honours it (vLLM, SGLang), else concurrent single requests
-  (llama.cpp ignores ``n > 1``), each with its own ``seed``, ``top_k`` and ``temperature``.
-  ``max_tokens`` is the set length and ``logprobs`` = min(top_k, top_logprobs), so the
-  per-token probabilities can be renormalised over the top-k pool as the local backend does.
-  One-token sets are the top alternatives of a single request (no sampling).
+* ``propose``: per request, a greedy request and the samples as one ``n`` request (vLLM,
+  SGLang) or single seeded requests (llama.cpp ignores ``n > 1``); one-token sets are the
+  top alternatives of one request (see ``proposals``).
+* ``propose_with_rollout_many``, ``rollout_many``: the rows above for every request or
+  prefix, all sent together (the k leaves of a search pass, and the B searches of a
+  ``SharedBatch``, come through these).
 * ``rollout``: one sampled request per prefix, cut locally at the first boundary; with
   token-id prompts the boundary characters also go as ``stop`` strings (the server stops
   early), with text prompts (llama.cpp) the roll-out samples ``max_tokens`` and its text is
@@ -35,14 +37,12 @@ docs/served_engines.md.
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rain_guard.backends.base import Candidate, ProposalRequest, WorkCounters
+from rain_guard.backends.base import Candidate, ProposalRequest, RolloutSpec, WorkCounters
 from rain_guard.backends.chat_format import ChatFormat
 from rain_guard.backends.checks import check_rollout_temperature
 from rain_guard.backends.seeds import draw_seed
@@ -51,6 +51,8 @@ from rain_guard.backends.served.completions import Completions, sampling_fields
 from rain_guard.backends.served.http import ServerClient
 from rain_guard.backends.served.logprobs import fill_missing
 from rain_guard.backends.served.proposals import ServedProposals
+from rain_guard.backends.served.rows import map_rows
+from rain_guard.errors import BackendError, ConfigError
 
 
 class OpenAICompletionsBackend:
@@ -71,7 +73,10 @@ class OpenAICompletionsBackend:
         timeout: Seconds per HTTP request.
         max_retries: Retries after a connection error or HTTP 408/429/5xx (a request that
             times out once connected is not sent again: the server is busy, not gone).
-        max_concurrency: Requests in flight at once (a thread pool).
+        max_concurrency: Requests in flight at once, over every call and thread using this
+            backend (default 8; ``from_gguf``: 1). The rows of a call (the k x B proposals and
+            roll-outs of a search step, the option-scoring prompts) are sent concurrently up
+            to this bound; 1 sends them one after another in the calling thread.
         context_length: Longest sequence the server accepts; None asks ``/v1/models``
             (``max_model_len``: vLLM, SGLang) and falls back to the tokenizer's limit. Set it
             for llama.cpp (its ``--n_ctx``).
@@ -88,6 +93,10 @@ class OpenAICompletionsBackend:
             log-probabilities, which would name the tokens, cost more than the extra tokens).
 
     Thread-safe: requests run concurrently; counters and detection are guarded by locks.
+
+    Raises:
+        ConfigError: ``top_logprobs`` or ``max_concurrency`` is not an integer >= 1, or
+            ``max_retries`` is negative.
 
     Attributes:
         chat_format: Text <-> ids, chat prompts and stop ids of the tokenizer.
@@ -113,15 +122,16 @@ class OpenAICompletionsBackend:
         extra_body: dict[str, Any] | None = None,
         rollout_stop_strings: bool | None = None,
     ) -> None:
-        if top_logprobs < 1 or max_concurrency < 1 or max_retries < 0:
-            raise ValueError("top_logprobs and max_concurrency must be >= 1, max_retries >= 0")
+        _check_int("top_logprobs", top_logprobs, 1)
+        _check_int("max_concurrency", max_concurrency, 1)
+        _check_int("max_retries", max_retries, 0)
         self._client = ServerClient(
             base_url,
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
             retry_backoff=retry_backoff,
-            max_connections=max_concurrency + 2,
+            max_in_flight=max_concurrency,
         )
         self.base_url = self._client.base_url
         self.model = model
@@ -145,8 +155,6 @@ class OpenAICompletionsBackend:
         )
         self._proposals = ServedProposals(self._completions, self._map, supports_n)
         self._context_length = context_length
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()  # pool creation
 
     # ----------------------------------------------------------------- constructors
 
@@ -203,10 +211,8 @@ class OpenAICompletionsBackend:
         return cls(base_url, kwargs.pop("model", None), tokenizer, **kwargs)
 
     def close(self) -> None:
-        """Close the HTTP connections and the thread pool."""
+        """Close the HTTP connections."""
         self._client.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
 
     def __enter__(self) -> OpenAICompletionsBackend:
         return self
@@ -290,8 +296,61 @@ class OpenAICompletionsBackend:
         ``top_logprobs`` the pool is the returned alternatives, so priors are slightly high).
         When the server stops at an end-of-sequence token without reporting it (llama.cpp),
         the set gets the tokenizer's EOS id and that token counts as log-probability 0.
+        The requests, and each request's samples, are sent concurrently.
         """
-        return [self._proposals.propose(request, self.top_logprobs) for request in requests]
+        requests = list(requests)
+        n_rows = [i for i, r in enumerate(requests) if self._proposals.may_use_n(r)]
+        propose = self._proposals.propose
+        return self._map(lambda r: propose(r, self.top_logprobs), requests, n_rows=n_rows)
+
+    def propose_with_rollout(
+        self,
+        request: ProposalRequest,
+        *,
+        boundaries: str,
+        max_tokens: int,
+        seed: int,
+        temperature: float = 1.0,
+    ) -> tuple[list[Candidate], list[int]]:
+        """``propose([request])`` and ``rollout([request.prefix], ...)``, sent concurrently."""
+        spec = RolloutSpec(boundaries, max_tokens, seed, temperature)
+        return self.propose_with_rollout_many([request], [spec])[0]
+
+    def propose_with_rollout_many(
+        self, requests: Sequence[ProposalRequest], rollouts: Sequence[RolloutSpec]
+    ) -> list[tuple[list[Candidate], list[int]]]:
+        """Each request's candidates and a roll-out of its prefix, all rows sent concurrently.
+
+        Request i's roll-out continues its prefix with ``rollouts[i]``; each result equals
+        ``propose([request])[0]`` and ``rollout([request.prefix], **spec.kwargs())[0]`` made
+        alone (every draw has its own seed). With ``max_concurrency`` 1 the rows go in the
+        order those calls would send them: proposal, roll-out, next proposal.
+        """
+        if len(requests) != len(rollouts):
+            raise BackendError(f"{len(requests)} requests but {len(rollouts)} roll-out specs")
+        for spec in rollouts:
+            check_rollout_temperature(spec.temperature)
+        jobs: list[Callable[[], Any]] = []
+        for request, spec in zip(requests, rollouts, strict=True):
+            jobs.append(lambda r=request: self._proposals.propose(r, self.top_logprobs))
+            jobs.append(lambda r=request, s=spec: self._rollout_row(r.prefix, s, 0))
+        n_rows = [2 * i for i, r in enumerate(requests) if self._proposals.may_use_n(r)]
+        done = self._map(lambda job: job(), jobs, n_rows=n_rows)
+        return [(done[i], done[i + 1]) for i in range(0, len(done), 2)]
+
+    def rollout_many(
+        self, prefixes: Sequence[Sequence[int]], rollouts: Sequence[RolloutSpec]
+    ) -> list[list[int]]:
+        """``rollout`` of each prefix with its own spec, all sent concurrently.
+
+        Each result equals ``rollout([prefix], **spec.kwargs())[0]`` made alone.
+        """
+        if len(prefixes) != len(rollouts):
+            raise BackendError(f"{len(prefixes)} prefixes but {len(rollouts)} roll-out specs")
+        for spec in rollouts:
+            check_rollout_temperature(spec.temperature)
+        pairs = list(zip(prefixes, rollouts, strict=True))
+        return self._map(lambda pair: self._rollout_row(pair[0], pair[1], 0), pairs)
 
     def rollout(
         self,
@@ -311,26 +370,9 @@ class OpenAICompletionsBackend:
         decoding.
         """
         check_rollout_temperature(temperature)
-        jobs = [
-            (i, tuple(int(t) for t in p))
-            for i, p in enumerate(prefixes)
-            if max_tokens > 0 and not self.chat_format.at_boundary(tuple(p), [], boundaries)
-        ]
-
-        def run(job: tuple[int, tuple[int, ...]]) -> list[int]:
-            i, prefix = job
-            fields = sampling_fields(temperature, None, draw_seed(seed, i))
-            fields.update(max_tokens=max_tokens, **self._completions.id_fields())
-            stop = self.rollout_stop_strings
-            if stop or (stop is None and self.token_prompts is not False):
-                fields.update(stop=list(dict.fromkeys(boundaries)), logprobs=1)
-            choice = self._complete(prefix, fields)[0]
-            return self._cut_at_boundary(prefix, choice.ids, boundaries, max_tokens)
-
-        outs: list[list[int]] = [[] for _ in prefixes]
-        for (i, _), ids in zip(jobs, self._map(run, jobs), strict=True):
-            outs[i] = ids
-        return outs
+        spec = RolloutSpec(boundaries, max_tokens, seed, temperature)
+        rows = list(enumerate(prefixes))
+        return self._map(lambda row: self._rollout_row(row[1], spec, row[0]), rows)
 
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
@@ -390,6 +432,20 @@ class OpenAICompletionsBackend:
 
     # ----------------------------------------------------------------- requests
 
+    def _rollout_row(self, prefix: Sequence[int], spec: RolloutSpec, row: int) -> list[int]:
+        """Row ``row`` of a roll-out call (its seed is ``draw_seed(spec.seed, row)``)."""
+        ids = tuple(int(t) for t in prefix)
+        boundaries, max_tokens = spec.boundaries, spec.max_tokens
+        if max_tokens <= 0 or self.chat_format.at_boundary(ids, [], boundaries):
+            return []
+        fields = sampling_fields(spec.temperature, None, draw_seed(spec.seed, row))
+        fields.update(max_tokens=max_tokens, **self._completions.id_fields())
+        stop = self.rollout_stop_strings
+        if stop or (stop is None and self.token_prompts is not False):
+            fields.update(stop=list(dict.fromkeys(boundaries)), logprobs=1)
+        choice = self._complete(ids, fields)[0]
+        return self._cut_at_boundary(ids, choice.ids, boundaries, max_tokens)
+
     def _cut_at_boundary(
         self, prefix: tuple[int, ...], ids: list[int], boundaries: str, max_tokens: int
     ) -> list[int]:
@@ -402,19 +458,25 @@ class OpenAICompletionsBackend:
     def _complete(self, prefix: tuple[int, ...], fields: dict[str, Any]) -> list[Choice]:
         return self._completions.complete(prefix, fields)
 
-    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """``fn`` over ``items`` concurrently (at most ``max_concurrency`` at once), in order."""
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with self._lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self.max_concurrency, thread_name_prefix="rain-served"
-                )
-            pool = self._pool
-        if threading.current_thread().name.startswith("rain-served"):
-            return [fn(item) for item in items]  # nested: never wait on our own pool
-        return list(pool.map(fn, items))
+    def _map(
+        self, fn: Callable[[Any], Any], items: list[Any], *, n_rows: Sequence[int] = ()
+    ) -> list[Any]:
+        """``fn`` over ``items`` concurrently, in order; the client's slots bound the requests.
+
+        While the prompt format is unknown the first row runs alone first, and while ``n``
+        support is unknown so does the first of ``n_rows`` (rows that may ask for ``n``):
+        the others then send what they would send after them one by one, so answers do not
+        depend on ``max_concurrency``.
+        """
+        first = [0] if self.token_prompts is None and items else []
+        if self.supports_n is None:
+            first += [i for i in n_rows if i not in first][:1]
+        return map_rows(fn, items, self.max_concurrency, first)
+
+
+def _check_int(name: str, value: Any, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 def _config_eos_ids(source: str | Path) -> set[int]:

@@ -3,11 +3,14 @@
 A connection error or HTTP 408/429/5xx is retried with exponential backoff; a request that
 times out once connected is not sent again (the server is busy, not gone). A rejected request
 (HTTP 4xx, or llama-cpp-python's HTTP 500 "validation error") raises ``ServerRequestError``
-with the status, so a caller can tell a schema rejection from a failure.
+with the status, so a caller can tell a schema rejection from a failure. At most
+``max_in_flight`` requests are in flight at once, whichever threads send them: a request
+waits for a free slot, and holds it only while it is on the wire (not during retry backoff).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -43,7 +46,7 @@ class ServerClient:
         timeout: Seconds per HTTP request.
         max_retries: Retries after a connection error or HTTP 408/429/5xx.
         retry_backoff: First retry delay in seconds; doubles per retry.
-        max_connections: Connections kept open at once.
+        max_in_flight: Requests in flight at once, over all threads (>= 1).
 
     Raises:
         ValueError: ``base_url`` is not an http(s) URL.
@@ -57,15 +60,17 @@ class ServerClient:
         timeout: float,
         max_retries: int,
         retry_backoff: float,
-        max_connections: int,
+        max_in_flight: int,
     ) -> None:
         self.base_url = v1_url(base_url)
         self.max_retries = int(max_retries)
         self.retry_backoff = float(retry_backoff)
+        self.max_in_flight = int(max_in_flight)
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections),
+            limits=httpx.Limits(max_connections=self.max_in_flight + 2),
             headers=headers,
         )
 
@@ -100,7 +105,8 @@ class ServerClient:
             if attempt:
                 time.sleep(self.retry_backoff * 2 ** (attempt - 1))
             try:
-                response = self._client.request(method, url, json=body)
+                with self._slots:
+                    response = self._client.request(method, url, json=body)
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
                 # Alive but slow: sending the work again would only queue more of it.
                 raise ServerUnavailableError(

@@ -65,6 +65,13 @@ class ServedProposals:
             rows = min(2 * missing, 2 * req.num_candidates)
         return [Candidate(t, lp) for t, lp in list(found.items())[: req.num_candidates]]
 
+    def may_use_n(self, req: ProposalRequest) -> bool:
+        """Whether ``propose(req)`` may send an ``n`` request while ``n`` support is unknown.
+
+        One-token sets and single candidates never do.
+        """
+        return self.supports_n is None and req.length > 1 and req.num_candidates > 1
+
     def _top_tokens(
         self, prefix: tuple[int, ...], req: ProposalRequest, top_logprobs: int
     ) -> list[Candidate]:
