@@ -6,13 +6,21 @@ text to ids and back, the chat template with special-token look-alikes in messag
 plain text (a message cannot forge a turn), a "User:/Assistant:" prompt for tokenizers
 without a template, the special-token table and the stop ids.
 
+Every call into the tokenizer holds one lock per tokenizer object: a Hugging Face fast
+tokenizer is not safe across threads (its Rust state is shared), and batched searches
+(``SharedBatch``) and a served engine's concurrent requests tokenise and detokenise from
+several threads at once. Without the lock a decoded answer can come out as a fragment of
+another thread's text (e.g. ``'<|im_'``).
+
 Needs only the tokenizer (no torch): importing it costs nothing.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +38,26 @@ END_OF_TURN_TOKENS = (
 FALLBACK_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 DEFAULT_CONTEXT_LENGTH = 2048  # tokens, when neither model nor tokenizer says
 TAIL_TOKENS = 8  # prefix tokens decoded with a continuation to find its last character
+
+_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def tokenizer_lock(tokenizer: Any) -> threading.Lock:
+    """The lock every ``ChatFormat`` of ``tokenizer`` holds while it calls the tokenizer.
+
+    One lock per tokenizer object (not per ``ChatFormat``), so two formats or backends that
+    share a tokenizer also take turns. A tokenizer that cannot be weakly referenced gets a
+    lock of its own per call site's ``ChatFormat``.
+    """
+    with _LOCKS_GUARD:
+        try:
+            lock = _LOCKS.get(tokenizer)
+            if lock is None:
+                lock = _LOCKS[tokenizer] = threading.Lock()
+        except TypeError:  # not weak-referenceable
+            lock = threading.Lock()
+        return lock
 
 
 class ChatFormat:
@@ -49,27 +77,31 @@ class ChatFormat:
     def __init__(self, tokenizer: Any, model_name: str, eos_ids: Iterable[Any] = ()) -> None:
         self.tokenizer = tokenizer
         self.model_name = model_name
+        self._lock = tokenizer_lock(tokenizer)
         self.specials = special_tokens(tokenizer)
         self.stop_ids = stop_ids(tokenizer, self.specials, eos_ids)
         self._special_re = _alternation(self.specials)
 
     def tokenize(self, text: str) -> list[int]:
         """Ids of ``text``; text that looks like a special token is split like plain text."""
-        return list(
-            self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
-        )
+        with self._lock:
+            ids = self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
+        return list(ids)
 
     def detokenize(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
-        return self.tokenizer.decode(
-            [int(i) for i in ids], skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
+        return self._decode(ids, skip_special_tokens=True)
 
     def raw_text(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` with special tokens kept (what a server re-tokenises to them)."""
-        return self.tokenizer.decode(
-            [int(i) for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False
-        )
+        return self._decode(ids, skip_special_tokens=False)
+
+    def _decode(self, ids: Sequence[int], *, skip_special_tokens: bool) -> str:
+        ints = [int(i) for i in ids]
+        with self._lock:
+            return self.tokenizer.decode(
+                ints, skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=False
+            )
 
     def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
         """Ids of the messages in the model's chat format, with the generation prompt appended.
@@ -88,7 +120,9 @@ class ChatFormat:
         contents = [content for _, content in pairs]
         if self._special_re is None or not any(self._special_re.search(c) for c in contents):
             text = self._render(pairs)
-            return list(self.tokenizer.encode(text, add_special_tokens=False))
+            with self._lock:
+                ids = self.tokenizer.encode(text, add_special_tokens=False)
+            return list(ids)
         return self._encode_protected(pairs)
 
     def at_boundary(self, ids: Sequence[int], new: Sequence[int], boundaries: str) -> bool:
@@ -111,11 +145,12 @@ class ChatFormat:
 
     def _render(self, pairs: list[tuple[str, str]]) -> str:
         try:
-            return self.tokenizer.apply_chat_template(
-                [{"role": role, "content": content} for role, content in pairs],
-                add_generation_prompt=True,
-                tokenize=False,
-            )
+            with self._lock:
+                return self.tokenizer.apply_chat_template(
+                    [{"role": role, "content": content} for role, content in pairs],
+                    add_generation_prompt=True,
+                    tokenize=False,
+                )
         except Exception as exc:  # jinja errors: e.g. roles must alternate
             raise PromptError(
                 f"the chat template of {self.model_name} rejected the messages: {exc}"
@@ -127,7 +162,11 @@ class ChatFormat:
         ]
         ids = self.tokenize("".join(lines) + "Assistant:")
         bos = self.tokenizer.bos_token_id
-        adds_bos = bos is not None and self.tokenizer.encode("a")[:1] == [bos]
+        if bos is None:
+            return ids
+        with self._lock:
+            first = list(self.tokenizer.encode("a"))[:1]
+        adds_bos = first == [bos]
         return [bos, *ids] if adds_bos else ids
 
     def _encode_protected(self, pairs: list[tuple[str, str]]) -> list[int]:

@@ -1,6 +1,7 @@
 """``rain-guard bench``: what RAIN costs, against vanilla decoding and the reference's way.
 
     rain-guard bench --limit 3 --max-tokens 32 --threads 1 --adaptive --json bench.json
+    rain-guard bench --grid --limit 4 --threads 1 --resume grid.jsonl   # k x B grid
 
 Every prompt is answered by each arm (``rain_guard.bench.arms``) in one process, interleaved
 (``rain_guard.bench.runner``). The output is markdown: the cost per arm, the ratios, the
@@ -11,10 +12,8 @@ docs/performance.md (``rain_guard.bench.report``).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any
 
-from rain_guard.backends.base import Backend
 from rain_guard.bench.aggregate import BENIGN
 from rain_guard.bench.arms import (
     ADAPTIVE,
@@ -26,18 +25,18 @@ from rain_guard.bench.arms import (
     VANILLA,
     ArmRun,
 )
+from rain_guard.bench.grid_cli import add_grid_options, grid_requested
 from rain_guard.bench.items import load_items
-from rain_guard.bench.machine import device_name, memory_settings
+from rain_guard.bench.machine import memory_settings
 from rain_guard.bench.report import ANSWERS, markdown, write_report
 from rain_guard.bench.runner import Bench
+from rain_guard.bench.settings import DEFAULT_DATASETS, bench_settings
 from rain_guard.cli.options import add_system_options, config_from_args, parse_criterion
 from rain_guard.cli.progress import Progress
 from rain_guard.decoding import help_lines, method_names
 from rain_guard.judging.resolve import criterion_evaluator
-from rain_guard.search import steps as search
 from rain_guard.search.config import SearchConfig
 
-DEFAULT_DATASETS = ("advbench", "xstest-safe")
 # The report's "(b)" setting when (b) is counted in (a)'s search (counts_reference_in_rain).
 REFERENCE_IN_RAIN = (
     "counted exactly in (a)'s own search (the same decisions by construction), its forward "
@@ -134,6 +133,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_grid_options(parser)
     parser.set_defaults(handler=cmd_bench)
 
 
@@ -147,7 +147,16 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the bench and print the markdown report (progress on stderr)."""
+    """Run the bench and print the markdown report (progress on stderr).
+
+    With ``--grid``, ``--leaves`` or ``--batch`` the (k, B) grid runs instead of the arms
+    (``rain_guard.bench.grid_cli``); ``--arms``, ``--adaptive`` and ``--reference-count-only``
+    do not apply to it.
+    """
+    if grid_requested(args):
+        from rain_guard.bench.grid_cli import cmd_grid
+
+        return cmd_grid(args)
     import torch
 
     from rain_guard.backends.loading import load_backend
@@ -179,7 +188,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         system=args.system,
         reference_timed=not args.reference_count_only,
     )
-    settings = _settings(args, backend, config, datasets, len(items))
+    settings = bench_settings(args, backend, config, datasets, len(items))
     settings["arms"] = ", ".join(ARM_TITLES[a] for a in bench.arms)
     if bench.counts_reference_in_rain:
         settings["(b)"] = REFERENCE_IN_RAIN
@@ -203,47 +212,3 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         write_report(args.json, runs, final, BENIGN)
     return 0
-
-
-def _which(limit: int, skip: int) -> str:
-    """Which prompts of each dataset ran, e.g. "first 3" or "prompts 4-6"."""
-    return f"first {limit}" if skip == 0 else f"prompts {skip + 1}-{skip + limit}"
-
-
-def _settings(
-    args: argparse.Namespace,
-    backend: Backend,
-    config: SearchConfig,
-    datasets: Sequence[str],
-    n: int,
-) -> dict[str, Any]:
-    import torch
-
-    out = {
-        "model": backend.model_name,
-        "device": device_name(backend),
-        "dtype": args.dtype,
-        "threads": torch.get_num_threads(),
-        "prompts": f"{n} ({', '.join(datasets)}, dev split, {_which(args.limit, args.skip)} each)",
-        "criterion": args.criterion,
-        "system message": f"{len(args.system)} characters" if args.system else "none",
-        "(b)": "counted exactly, its forward passes not run (not timed)"
-        if args.reference_count_only
-        else "replayed with real forward passes (timed)",
-        "seed": config.seed,
-        "max_new_tokens": f"{config.max_new_tokens} (every arm; (d) is capped at this too, "
-        "the reference's vanilla ran to 2048 tokens in all)",
-        "search": f"t_min {config.t_min}, t_max {config.t_max}, v_threshold "
-        f"{config.v_threshold}, q {config.num_candidates}, rollout <= "
-        f"{config.rollout_max_tokens}, set lengths {config.set_lengths}, similarity "
-        f"{'on' if config.use_similarity else 'off'}",
-    }
-    if args.adaptive:
-        adaptive = config.replace(adaptive_commit=True)
-        out["adaptive"] = (
-            f"min iterations {config.adaptive_min_iterations}, value >= "
-            f"{config.adaptive_value}, margin {config.adaptive_margin}, greedy first "
-            f"{'on' if search.greedy_first(adaptive) else 'off'}, greedy roll-outs "
-            f"{'on' if search.greedy_rollout(adaptive) else 'off'}"
-        )
-    return out

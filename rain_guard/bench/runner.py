@@ -131,7 +131,7 @@ class Bench:
             raise ValueError(f"unknown arm {arm!r}")
         messages, meter = self._fresh_start(item)
         result = METHODS[arm].run(self._context(arm), messages).result
-        return self._finish(_from_result(arm, item, result, result.seconds), item, meter)
+        return self._finish(arm_run_from(arm, item, result, result.seconds), item, meter)
 
     def _context(self, arm: str, backend: Backend | None = None) -> DecodingContext:
         """What the arm's method needs: the model (or ``backend``), its settings, progress."""
@@ -192,17 +192,18 @@ class Bench:
         for key in ("evaluation_prompts", "evaluation_cache_hits"):  # the evaluator's counts
             own[key] = result.counters.get(key, 0)
         seconds = result.seconds - (wrapper.reference_seconds - counting_before)
-        a = _from_result(RAIN, item, result, seconds, counters=own)
-        return a, _from_result(REFERENCE, item, result, math.nan)
+        a = arm_run_from(RAIN, item, result, seconds, counters=own)
+        return a, arm_run_from(REFERENCE, item, result, math.nan)
 
 
-def _from_result(
+def arm_run_from(
     arm: str,
     item: Item,
     result: GenerationResult,
     seconds: float,
     counters: dict[str, int] | None = None,
 ) -> ArmRun:
+    """``result`` as the bench's record of ``arm``'s answer to ``item`` (``counters``: its work)."""
     c = result.counters if counters is None else counters
     decisions = [list(rec["tokens"]) for rec in result.commits] or [list(result.token_ids)]
     return ArmRun(
