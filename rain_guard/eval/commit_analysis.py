@@ -68,10 +68,25 @@ def commit_paths(records: Iterable[Record], refused: Any) -> list[CommitPath]:
     return [_path(key, rain[key], greedy[key], refused) for key in rain if key in greedy]
 
 
+def _same_text(joined: str, answer: str) -> bool:
+    """Commits add up to the answer; a character split across two commits decodes as U+FFFD.
+
+    Each commit's text is decoded alone, so a multi-byte character (an emoji) cut by a commit
+    boundary reads as replacement characters there; the ASCII text must still agree.
+    """
+    if joined == answer:
+        return True
+    return "\ufffd" in joined and _ascii(joined) == _ascii(answer)
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "ignore").decode()
+
+
 def _path(key: tuple[str, int], rain: Record, greedy: Record, refused: Any) -> CommitPath:
     texts = [str(c["text"]) for c in rain["commits"]]
     spent = [int(c.get("iterations", 0)) for c in rain["commits"]]
-    if "".join(texts) != rain["answer"]:
+    if not _same_text("".join(texts), str(rain["answer"])):
         raise ResultsError(f"{key}: the commits' texts do not add up to the RAIN answer")
     so_far = [("".join(texts[: i + 1])) for i in range(len(texts))]
     verdicts = [bool(refused(rain["prompt"], text)) for text in so_far]

@@ -48,3 +48,18 @@ def test_commits_that_do_not_make_the_answer_are_an_error() -> None:
     records[1]["answer"] = "Something else"
     with pytest.raises(ResultsError, match="do not add up"):
         commit_paths(records, _refused)
+
+
+def test_a_character_split_across_commits_still_adds_up() -> None:
+    """Each commit is decoded alone, so an emoji cut by a commit boundary reads as U+FFFD."""
+    records = _records([("Sure \ufffd", 8), ("\ufffd here", 8)], "Sure \ufffd\ufffd here")
+    records[1]["answer"] = "Sure 👉 here"
+    (path,) = commit_paths(records, _refused)
+    assert path.settled == 1
+
+
+def test_a_split_character_does_not_hide_a_real_mismatch() -> None:
+    records = _records([("Sure \ufffd", 8)], "Sure \ufffd")
+    records[1]["answer"] = "No 👉"
+    with pytest.raises(ResultsError, match="do not add up"):
+        commit_paths(records, _refused)
