@@ -44,6 +44,9 @@ REFERENCE_IN_RAIN = (
 )
 
 
+F = "(default: %(default)s)"  # argparse fills in the option's default
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``bench`` options to ``parser`` (the ``rain-guard bench`` sub-command)."""
     d = SearchConfig()
@@ -72,15 +75,29 @@ def register(parser: argparse.ArgumentParser) -> None:
         "cost (b) replays)",
     )
     add_system_options(parser)
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"seed of every draw {F}")
     parser.add_argument(
         "--max-tokens", type=int, default=32, help="answer tokens at most (all arms)"
     )
-    parser.add_argument("--t-min", type=int, default=d.t_min)
-    parser.add_argument("--t-max", type=int, default=d.t_max)
-    parser.add_argument("--v-threshold", type=float, default=d.v_threshold)
+    parser.add_argument(
+        "--t-min", type=int, default=d.t_min, help=f"iterations before a commit may happen {F}"
+    )
+    parser.add_argument(
+        "--t-max", type=int, default=d.t_max, help=f"iterations after which a commit is forced {F}"
+    )
+    parser.add_argument(
+        "--v-threshold",
+        type=float,
+        default=d.v_threshold,
+        help=f"commit early once the most-visited root child has V >= this {F}",
+    )
     parser.add_argument("--candidates", type=int, default=d.num_candidates, help="q per expansion")
-    parser.add_argument("--rollout-tokens", type=int, default=d.rollout_max_tokens)
+    parser.add_argument(
+        "--rollout-tokens",
+        type=int,
+        default=d.rollout_max_tokens,
+        help=f"longest roll-out to a sentence boundary, tokens {F}",
+    )
     parser.add_argument("--no-similarity", action="store_true", help="skip the embedding update")
     parser.add_argument(
         "--set-lengths",
@@ -89,9 +106,24 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="token-set length by depth, comma list (reference: 1,2,4,10)",
     )
     parser.add_argument("--adaptive", action="store_true", help="add RAIN with the adaptive budget")
-    parser.add_argument("--adaptive-min-iterations", type=int, default=d.adaptive_min_iterations)
-    parser.add_argument("--adaptive-value", type=float, default=d.adaptive_value)
-    parser.add_argument("--adaptive-margin", type=float, default=d.adaptive_margin)
+    parser.add_argument(
+        "--adaptive-min-iterations",
+        type=int,
+        default=d.adaptive_min_iterations,
+        help=f"adaptive budget: root iterations before an early commit {F}",
+    )
+    parser.add_argument(
+        "--adaptive-value",
+        type=float,
+        default=d.adaptive_value,
+        help=f"adaptive budget: the best child's value that allows an early commit {F}",
+    )
+    parser.add_argument(
+        "--adaptive-margin",
+        type=float,
+        default=d.adaptive_margin,
+        help=f"adaptive budget: lead over every other evaluated child {F}",
+    )
     parser.add_argument(
         "--no-greedy-first",
         action="store_true",

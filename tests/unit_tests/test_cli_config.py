@@ -174,9 +174,8 @@ def _options_without_help(parser: argparse.ArgumentParser, path: str) -> list[st
     return missing
 
 
-@pytest.mark.parametrize("command", ["generate", "compare", "eval"])
+@pytest.mark.parametrize("command", ["generate", "compare", "eval", "bench"])
 def test_every_option_of_a_command_has_help(command, capsys):
-    """``bench`` and ``bench-merge`` are left out: their options live in rain_guard.bench."""
     from rain_guard.cli.app import build_parser
 
     parser = build_parser()
