@@ -183,7 +183,7 @@ def test_propose_counts_one_forward_per_step(backend, prompt):
 
 
 def test_rows_that_draw_the_same_tokens_share_one_cache_row(backend, prompt):
-    # Near-zero temperature: every row draws the argmax, so the 15 rows of the first round
+    # Near-zero temperature: every row draws the argmax, so the 15 rows of the first pass
     # and the 12 of the second (which looks for the 4 missing sets) are one sequence each.
     candidates = backend.propose([request(prompt, num_candidates=5, temperature=1e-4)])[0]
     assert [c.tokens for c in candidates] == [greedy_tokens(backend.model, prompt, 4)]

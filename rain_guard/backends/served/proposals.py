@@ -5,7 +5,7 @@ the server honours it (vLLM, SGLang), else concurrent single requests (llama.cpp
 ``n > 1``), each with its own ``seed``, ``top_k`` and ``temperature``. ``max_tokens`` is the
 set length and ``logprobs`` = min(top_k, top_logprobs), so the per-token probabilities can be
 renormalised over the top-k pool as the in-process engine does. One-token sets are the top
-alternatives of a single request (no sampling). A second round tops up when the first one's
+alternatives of a single request (no sampling). A second pass tops up when the first one's
 samples repeat each other.
 """
 
@@ -103,7 +103,7 @@ class ServedProposals:
         round_: int,
         top_logprobs: int,
     ) -> list[tuple[tuple[int, ...], float]]:
-        """``rows`` sets: row 0 greedy in round 0, the rest seeded top-k samples.
+        """``rows`` sets: row 0 greedy in the first pass, the rest seeded top-k samples.
 
         The samples are one request with ``n`` unless the server is known to ignore ``n``;
         an ``n`` request answered with fewer choices marks the server as such (llama.cpp)

@@ -58,10 +58,10 @@ class TransformersBackend:
             SmolLM2-135M in fp32); the search, its roll-outs and the evaluator each want one.
             An int >= 0 (else ConfigError); settable later, which drops the oldest at once.
         max_batch: Rows per forward pass in ``option_probs``, to bound memory.
-        max_rounds: Sampling rounds per ``propose`` request; a second round tops up when
-            the first round's samples repeat each other too often.
+        max_rounds: Sampling passes per ``propose`` request (>= 1); a second pass tops up
+            when the first pass's samples repeat each other too often.
         oversample: Rows drawn per wanted candidate. Rows that repeat another's tokens share
-            its cache row and cost no model work, so spare rows make a second round (a
+            its cache row and cost no model work, so spare rows make a second pass (a
             second walk of ``length`` calls) rare at little cost.
         keep_walked_sets: Keep the walked positions of the sets ``propose`` returns, for the
             last ``max_cached_prefixes`` parents, so a later call continuing a set feeds only

@@ -1,8 +1,8 @@
 """Proposer: candidate sets and roll-outs of one prefix, from kept caches and batched walks.
 
 A proposal prefills its prefix (reusing a kept cache), then walks ``oversample`` rows per
-wanted set in one batch, with the roll-out (when fused) as one more row; a second round tops
-up only when the first round's sets repeat each other too often. One-token sets are the top
+wanted set in one batch, with the roll-out (when fused) as one more row; a second sampling pass
+tops up only when the first pass's sets repeat each other too often. One-token sets are the top
 tokens of the prefill's logits. A greedy set alone with a greedy roll-out is one greedy run
 (``GreedyMemo`` skips the steps an earlier run decoded). The walked sets' positions are kept
 (``branch_store``) so that expanding one later feeds only its last token.
@@ -56,8 +56,8 @@ class Proposer:
         """Candidates for ``req`` (prefix ``ids``) and, with ``rollout``, a roll-out beside them.
 
         The roll-out is drawn in the same walk. ``oversample`` rows are drawn per wanted
-        set, in at most ``max_rounds`` rounds; ``keep_sets`` keeps the returned sets' walked
-        positions.
+        set, in at most ``max_rounds`` sampling passes; ``keep_sets`` keeps the returned sets'
+        walked positions.
         """
         if _greedy_only(req, rollout):
             return self.greedy_walk(ids, req, rollout)
@@ -106,7 +106,7 @@ class Proposer:
         The items' prefixes are prefilled in one call, each on its own kept prefix
         (``prefill_rows``), and all their rows are walked together, one call per step, each
         item drawing with its own seeds. Greedy-only items are greedy runs of their own;
-        an item whose first round found too few distinct sets tops up on its own.
+        an item whose first pass found too few distinct sets tops up on its own.
         """
         out: list[tuple[list[Candidate], list[int]] | None] = [None] * len(items)
         batched = []
@@ -170,7 +170,7 @@ class Proposer:
         logits: torch.Tensor,
         oversample: int,
     ) -> tuple[list[SampleRow], list[Candidate]]:
-        """An item's rows of the first round, and its candidates if they need no walk.
+        """An item's rows of the first sampling pass, and its candidates if they need no walk.
 
         One-token sets are the top tokens of the prefill's logits; longer sets are walked
         (``oversample`` rows per wanted set, the first one greedy).

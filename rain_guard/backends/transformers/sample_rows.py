@@ -11,7 +11,7 @@ A proposal keeps the first ``need`` distinct sets in row order. A row whose toke
 differ from those of ``need`` earlier groups can never be among them (each group ends as at
 least one distinct set that comes first), so it is dropped at once. That bounds the cache
 rows at ``need`` however many rows are drawn, which lets a proposal draw spare rows up front
-instead of a second sampling round when draws repeat.
+instead of a second sampling pass when draws repeat.
 
 Pure bookkeeping: no torch, no model; ``TransformersBackend`` does the draws and the calls.
 """
