@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rain_guard.backends.base import (
     Backend,
@@ -40,6 +40,9 @@ from rain_guard.backends.base import (
 from rain_guard.errors import ConfigError
 
 DEFAULT_MAX_WAIT = 5.0  # seconds a call waits for the other searches before it runs anyway
+
+Job = TypeVar("Job")
+Out = TypeVar("Out")
 
 
 @dataclass
@@ -327,3 +330,30 @@ def _add(counters: WorkCounters, delta: dict[str, int], share: float) -> None:
     for key, value in delta.items():
         if key not in _OWN_COUNTERS:
             counters.extra[key] = counters.extra.get(key, 0) + round(value * share)
+
+
+def run_in_lockstep(
+    backend: Backend,
+    jobs: Sequence[Job],
+    fn: Callable[[Backend, Job], Out],
+    *,
+    max_wait: float = DEFAULT_MAX_WAIT,
+) -> list[Out]:
+    """``fn(view, job)`` for every job, each on its own thread and ``SharedBatch`` view.
+
+    The searches of ``jobs`` run in lockstep and share forward calls; results come back in
+    ``jobs``' order. A single job runs on ``backend`` itself in the calling thread.
+    """
+    if len(jobs) == 1:
+        return [fn(backend, jobs[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = SharedBatch(backend, max_wait=max_wait)
+    views = [shared.view() for _ in jobs]
+
+    def one(i: int) -> Out:
+        with views[i]:
+            return fn(views[i], jobs[i])
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(one, range(len(jobs))))

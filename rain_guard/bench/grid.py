@@ -20,11 +20,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from typing import Any
 
 from rain_guard.backends.base import Backend
+from rain_guard.backends.batching import run_in_lockstep
 from rain_guard.bench.arms import RAIN, VANILLA, ArmRun
 from rain_guard.bench.items import Item
 from rain_guard.bench.runner import Bench, arm_run_from
@@ -179,24 +180,13 @@ class Grid:
 
     def _group(self, config: SearchConfig, group: list[Item]) -> list[ArmRun]:
         """RAIN's answers to ``group``: alone, or in lockstep through one ``SharedBatch``."""
-        from rain_guard.backends.batching import SharedBatch
-
         clear = getattr(self.backend, "clear_cache", None)
         if clear is not None:
             clear(keep_pinned=True)
-        if len(group) == 1:
-            return [self._search(self.backend, config, group[0])]
-        shared = SharedBatch(self.backend, max_wait=self.max_wait)
-        views = [shared.view() for _ in group]
+        search = partial(self._search, config=config)
+        return run_in_lockstep(self.backend, group, search, max_wait=self.max_wait)
 
-        def one(i: int) -> ArmRun:
-            with views[i]:
-                return self._search(views[i], config, group[i])
-
-        with ThreadPoolExecutor(len(group)) as pool:
-            return list(pool.map(one, range(len(group))))
-
-    def _search(self, backend: Backend, config: SearchConfig, item: Item) -> ArmRun:
+    def _search(self, backend: Backend, item: Item, config: SearchConfig) -> ArmRun:
         context = DecodingContext(
             backend, config, evaluator_for=self.evaluator_factory, embedder=self.embedder
         )

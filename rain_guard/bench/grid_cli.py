@@ -138,11 +138,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def _embedder(args: argparse.Namespace) -> Any:
-    if args.no_similarity:
-        return None
-    from rain_guard.search.embeddings import MiniLMEmbedder
+    from rain_guard.search.embeddings import shared_minilm
 
-    return MiniLMEmbedder()
+    return None if args.no_similarity else shared_minilm()
 
 
 def _fingerprint(settings: dict[str, Any], config: Any, items: list[Any]) -> dict[str, Any]:

@@ -202,23 +202,13 @@ def _answer(
         answer = replace(ctx, samples=samples, on_event=on_event)
         return _answer_fields(METHODS[method].run(answer, prompt_turns(item.prompt)))
 
-    if len(group) == 1:
-        return [one(group[0], context)]
-    from concurrent.futures import ThreadPoolExecutor
+    from rain_guard.backends.batching import run_in_lockstep
 
-    from rain_guard.backends.batching import SharedBatch
+    def on(backend: Any, pair: tuple[Any, str]) -> dict[str, Any]:
+        ctx = context if backend is context.backend else replace(context, backend=backend)
+        return one(pair, ctx)
 
-    shared = SharedBatch(context.backend)
-    views = [shared.view() for _ in group]
-
-    def in_view(i: int) -> dict[str, Any]:
-        view = views[i]
-        with view:
-            ctx = replace(context, backend=view, evaluator_for=context.evaluator_for)
-            return one(group[i], ctx)
-
-    with ThreadPoolExecutor(len(group)) as pool:
-        return list(pool.map(in_view, range(len(group))))
+    return run_in_lockstep(context.backend, group, on)
 
 
 def _items(args: argparse.Namespace) -> list[Any]:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from rain_guard.backends.base import ProposalRequest
-from rain_guard.backends.batching import SharedBatch
+from rain_guard.backends.batching import BatchView, SharedBatch, run_in_lockstep
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.errors import BackendError, ConfigError
 from rain_guard.judging.evaluator import FunctionEvaluator
@@ -174,3 +174,17 @@ async def test_chat_abatch_equals_invoke():
     alone = [chat_model().invoke(p).content for p in PROMPTS[:3]]
     answers = [m.content for m in await chat_model().abatch(PROMPTS[:3])]
     assert answers == alone
+
+
+def test_run_in_lockstep_gives_each_job_its_own_view_and_keeps_order():
+    def one(view, prompt):
+        assert isinstance(view, BatchView)
+        return answer(view, prompt, CONFIG, self_eval=True).text
+
+    together = run_in_lockstep(warm_backend(), PROMPTS, one, max_wait=30.0)
+    assert together == [answer(warm_backend(), p, CONFIG, self_eval=True).text for p in PROMPTS]
+
+
+def test_run_in_lockstep_runs_a_single_job_on_the_backend_itself():
+    backend = FakeBackend()
+    assert run_in_lockstep(backend, ["only"], lambda b, job: (b, job)) == [(backend, "only")]
