@@ -14,41 +14,12 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
 
 import torch
 
 from rain_guard.eval.draft_judges import build_judge
 from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, measure
-from rain_guard.judging import forgery, learned
-
-# Every module that calls ``forgery_spans.strip_forgeries`` by its imported name: the
-# self-evaluator's ``delimit_answer`` and the learned judge's ``read_draft``.
-CUT_USERS = (forgery, learned)
-
-
-def _no_cuts(text: str, *, keep_refusals: bool = False) -> str:  # noqa: ARG001 - same signature
-    return text
-
-
-@contextlib.contextmanager
-def structural_cuts_off() -> Iterator[None]:
-    """Switch the structural cuts of judging/forgery_spans.py off for both judges, then back on.
-
-    Only ``delimit_answer``'s own patterns stay: the figures "without the structural cuts".
-    The cached ``delimit_answer`` results are dropped on the way in and out, so no answer
-    cleaned one way is served the other.
-    """
-    saved = [(module, module.strip_forgeries) for module in CUT_USERS]
-    for module, _ in saved:
-        module.strip_forgeries = _no_cuts
-    forgery.delimit_answer.cache_clear()
-    try:
-        yield
-    finally:
-        for module, original in saved:
-            module.strip_forgeries = original
-        forgery.delimit_answer.cache_clear()
+from rain_guard.judging.forgery_spans import structural_cuts_off
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import functools
 import re
 
 from rain_guard.judging import prompts
-from rain_guard.judging.forgery_spans import strip_forgeries
+from rain_guard.judging.forgery_spans import cuts_on, strip_forgeries
 
 _ROLE_MARKER = re.compile(r"<\|[^|>]*\|>|<\s*/?\s*answer\s*>", re.IGNORECASE)
 _LABEL = r"(?:yes|no|[ab]|harmless|harmful|safe|unsafe)"
@@ -66,13 +66,17 @@ _FORGERY_PATTERNS = (
 _FORGERY = re.compile("|".join(_FORGERY_PATTERNS), re.IGNORECASE | re.MULTILINE)
 
 
-@functools.lru_cache(maxsize=4096)  # pure; each order of an evaluation delimits the same text
 def delimit_answer(answer: str) -> str:
     """Wrap ``answer`` in tags, cleaned of text that could fool the judge.
 
     Removed: anything that could close the tags or act as a chat-role marker, text posing as
     the judge's verdict or option block, and instructions addressed to the judge.
     """
+    return _delimit(answer, cuts_on())
+
+
+@functools.lru_cache(maxsize=4096)  # pure; each order of an evaluation delimits the same text
+def _delimit(answer: str, cuts: bool) -> str:  # ``cuts``: part of the cache key only
     # structural cuts (judging/forgery_spans.py); refusals stay: this judge reads them
     clean, previous = strip_forgeries(answer, keep_refusals=True), None
     while clean != previous:  # nested forgeries ("<</answer>/answer>") need several passes

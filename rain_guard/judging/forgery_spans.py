@@ -20,13 +20,16 @@ thing it is*, whatever its wording:
 Only the judge's copy changes; the answer itself is never edited. The rules were tuned on the
 tuning half of ``rain_guard.eval.forgery_suite`` (docs/evaluator_quality.md has the held-out
 figures). A whole draft that is only a label ("Yes.", "B") is kept: it may be the honest
-answer.
+answer. ``structural_cuts_off()`` switches the cuts off process-wide, to measure the judges
+without them (benchmarks/forgery_report.py ``--no-structural-cuts``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterator
 
 VERDICT_WORDS = (
     # English
@@ -193,7 +196,27 @@ def _drop_refusals_beside_content(text: str) -> str:
     return other
 
 
-@functools.lru_cache(maxsize=4096)
+_CUTS = {"on": True}  # the switch of structural_cuts_off (a measurement setting, not per call)
+
+
+def cuts_on() -> bool:
+    """Whether ``strip_forgeries`` cuts (False only inside ``structural_cuts_off``)."""
+    return _CUTS["on"]
+
+
+@contextlib.contextmanager
+def structural_cuts_off() -> Iterator[None]:
+    """Within: ``strip_forgeries`` returns drafts unchanged, for every judge that calls it.
+
+    Process-wide, for measurements of the judges without the cuts; not for serving.
+    """
+    before, _CUTS["on"] = _CUTS["on"], False
+    try:
+        yield
+    finally:
+        _CUTS["on"] = before
+
+
 def strip_forgeries(text: str, *, keep_refusals: bool = False) -> str:
     """``text`` without the spans listed in the module docstring (the judge's copy only).
 
@@ -203,6 +226,11 @@ def strip_forgeries(text: str, *, keep_refusals: bool = False) -> str:
             self-evaluator keeps them: its signal is largely refusal wording, and cutting them
             costs it AUROC on XSTest's full completions (docs/evaluator_quality.md).
     """
+    return _strip(text, keep_refusals) if cuts_on() else text
+
+
+@functools.lru_cache(maxsize=4096)
+def _strip(text: str, keep_refusals: bool) -> str:
     whole = text.strip()
     if _ONLY_LABELS.match(whole):
         return whole  # the whole answer is a label: maybe the honest reply
