@@ -10,14 +10,18 @@ the search ends). A view's batchable calls (``propose``, ``propose_with_rollout`
 ``propose_with_rollout_many``, ``option_probs``, ``rollout``, ``rollout_many``) wait until
 every open view has a call waiting, or ``max_wait`` seconds pass; then one thread runs all
 waiting calls, merged into one backend call per kind (and per option-id set for
-``option_probs``), and hands each view its own rows. Every draw is seeded per request, so a
-search's answer does not depend on which searches share its calls (up to the rounding of
-batched arithmetic on real models).
+``option_probs``), and hands each view its own rows. A one-prefix ``rollout`` (a search's
+lone leaf) goes as ``rollout_many`` with its own seed, so it joins the other searches'
+roll-outs in one walk; a ``rollout`` of several prefixes draws them all from one seed and
+runs on its own. Every draw is seeded per request, so a search's answer does not depend on
+which searches share its calls (up to the rounding of batched arithmetic on real models).
 
 A merged call that fails is retried call by call, so one bad request fails only its own
-search. Work counters are per view: a view counts each merged call it took part in once and
-its share of the tokens fed (by rows), so per-answer costs stay meaningful; the shared
-backend's own counters hold the true totals.
+search. Work counters are per view: a view counts each merged call it took part in once
+(every step of a merged walk, also steps where only the other searches' rows were left) and
+its share of the tokens fed (by rows), so per-answer costs stay meaningful; a call that runs
+on its own is counted on its own view alone. The shared backend's own counters hold the
+true totals.
 """
 
 from __future__ import annotations
@@ -233,6 +237,14 @@ class BatchView:
         return self.propose_with_rollout_many([request], [spec])[0]
 
     def rollout(self, prefixes: Sequence[Sequence[int]], **rollout: Any) -> list[list[int]]:
+        """Roll-outs of ``prefixes``; one prefix is merged with the other views' roll-outs.
+
+        A one-prefix roll-out (a search's lone leaf) is ``rollout_many`` with its own seed,
+        so it joins the other searches' roll-outs in one walk. Several prefixes share one
+        seed's draws, one after another, so that call runs on its own.
+        """
+        if len(prefixes) == 1:
+            return self.rollout_many(prefixes, [RolloutSpec(**rollout)])
         return self._submit("rollout", ([list(p) for p in prefixes], rollout), len(prefixes))
 
     def rollout_many(
@@ -270,8 +282,8 @@ def _run_propose_many(backend: Backend, payloads: list[tuple[list, list]]) -> li
 
 
 def _run_rollout(backend: Backend, payloads: list[tuple[list, dict]]) -> list[Any]:
-    # Each call has its own seed, and a roll-out call draws all its prefixes from one seed,
-    # so calls cannot be merged without changing draws: they run one after another.
+    # A roll-out call draws all its prefixes from one seed, so calls with several prefixes
+    # cannot be merged without changing draws: each is a group of its own (``_groups``).
     return [backend.rollout(prefixes, **settings) for prefixes, settings in payloads]
 
 
@@ -288,6 +300,8 @@ def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> li
     return _split(probs, [len(ps) for ps, _ in payloads])
 
 
+_UNMERGED = frozenset({"rollout"})  # kinds whose calls run one by one (own seeds per call)
+
 _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "propose": _run_propose,
     "propose_many": _run_propose_many,
@@ -298,10 +312,15 @@ _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
 
 
 def _groups(calls: list[_Call]) -> list[_Group]:
-    """Calls grouped by kind (and key), in the order their first call arrived."""
+    """Calls grouped by kind (and key), in the order their first call arrived.
+
+    Kinds that cannot be merged (``_UNMERGED``) get a group per call, so each call's work is
+    counted on its own view alone.
+    """
     groups: dict[tuple[str, Any], _Group] = {}
     for call in calls:
-        groups.setdefault((call.kind, call.key), _Group(call.kind)).calls.append(call)
+        key = (call.kind, id(call) if call.kind in _UNMERGED else call.key)
+        groups.setdefault(key, _Group(call.kind)).calls.append(call)
     return list(groups.values())
 
 
