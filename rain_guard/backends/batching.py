@@ -79,18 +79,36 @@ class SharedBatch:
             multi-row ``option_probs`` make merging pay off).
         max_wait: Seconds a waiting call gives the other views before it runs with whatever
             is waiting (> 0). Bounds the stall when a search is busy outside the model.
+        cache_per_search: Scale the backend's kept prefix-cache budget by the searches
+            (below); False keeps the backend's budget for all of them together.
+
+    The kept prefix-cache budget is per search while the batch runs (``cache_per_search``):
+    a backend with
+    ``max_cached_prefixes`` (``TransformersBackend``) keeps its budget times the most views
+    open at once, from the first view until the last one closes, then its own budget again
+    (the oldest kept prefixes beyond it are dropped then). Without that, B searches evict
+    each other's prefixes and re-feed them. The memory bound scales likewise: up to
+    budget x B kept prefixes (and walked sets of as many parents), plus the pinned ones,
+    which the searches share.
 
     Raises:
         ConfigError: ``max_wait`` is not a positive number.
     """
 
-    def __init__(self, backend: Backend, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        cache_per_search: bool = True,
+    ) -> None:
         if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait <= 0:
             raise ConfigError(f"max_wait must be a number of seconds > 0, got {max_wait!r}")
         self.backend = backend
         self.max_wait = float(max_wait)
         self._cond = threading.Condition()
         self._open: set[int] = set()
+        self._budget = _CacheBudget(backend if cache_per_search else None)
         self._waiting: list[_Call] = []
         self._running = False
         self._flushes = 0  # times the waiting calls were run
@@ -101,11 +119,14 @@ class SharedBatch:
         view = BatchView(self)
         with self._cond:
             self._open.add(id(view))
+            self._budget.searches(len(self._open))
         return view
 
     def _close(self, view: BatchView) -> None:
         with self._cond:
             self._open.discard(id(view))
+            if not self._open:
+                self._budget.restore()
             self._cond.notify_all()  # the others may now all be waiting
 
     def submit(self, view: BatchView, kind: str, payload: Any, rows: int, key: Any = None) -> Any:
@@ -160,6 +181,35 @@ class SharedBatch:
             for call, result in zip(group.calls, results, strict=True):
                 call.result = result
         _share_counters(group.calls, self.backend.counters.since(before))
+
+
+class _CacheBudget:
+    """A backend's kept prefix-cache budget, scaled by the searches sharing it, then restored.
+
+    Only backends with a ``max_cached_prefixes`` setting (``TransformersBackend``) have one;
+    for others this does nothing.
+    """
+
+    def __init__(self, backend: Backend | None) -> None:
+        self.backend = backend  # None: leave the budget alone
+        self.base: int | None = None  # the backend's own budget while scaled
+        self.most = 0  # most searches open at once since scaling began
+
+    def searches(self, open_now: int) -> None:
+        """``open_now`` searches are open: keep the base budget for each of the most so far."""
+        size = getattr(self.backend, "max_cached_prefixes", None)
+        if not isinstance(size, int) or open_now <= self.most:
+            return
+        if self.base is None:
+            self.base = size
+        self.most = open_now
+        self.backend.max_cached_prefixes = self.base * open_now
+
+    def restore(self) -> None:
+        """Give the backend its own budget back (drops the oldest kept prefixes beyond it)."""
+        if self.base is not None:
+            self.backend.max_cached_prefixes = self.base
+        self.base, self.most = None, 0
 
 
 class BatchView:
@@ -357,17 +407,19 @@ def run_in_lockstep(
     fn: Callable[[Backend, Job], Out],
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
+    cache_per_search: bool = True,
 ) -> list[Out]:
     """``fn(view, job)`` for every job, each on its own thread and ``SharedBatch`` view.
 
     The searches of ``jobs`` run in lockstep and share forward calls; results come back in
     ``jobs``' order. A single job runs on ``backend`` itself in the calling thread.
+    ``max_wait`` and ``cache_per_search`` go to the ``SharedBatch``.
     """
     if len(jobs) == 1:
         return [fn(backend, jobs[0])]
     from concurrent.futures import ThreadPoolExecutor
 
-    shared = SharedBatch(backend, max_wait=max_wait)
+    shared = SharedBatch(backend, max_wait=max_wait, cache_per_search=cache_per_search)
     views = [shared.view() for _ in jobs]
 
     def one(i: int) -> Out:
