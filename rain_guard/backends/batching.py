@@ -10,14 +10,18 @@ the search ends). A view's batchable calls (``propose``, ``propose_with_rollout`
 ``propose_with_rollout_many``, ``option_probs``, ``rollout``, ``rollout_many``) wait until
 every open view has a call waiting, or ``max_wait`` seconds pass; then one thread runs all
 waiting calls, merged into one backend call per kind (and per option-id set for
-``option_probs``), and hands each view its own rows. Every draw is seeded per request, so a
-search's answer does not depend on which searches share its calls (up to the rounding of
-batched arithmetic on real models).
+``option_probs``), and hands each view its own rows. A one-prefix ``rollout`` (a search's
+lone leaf) goes as ``rollout_many`` with its own seed, so it joins the other searches'
+roll-outs in one walk; a ``rollout`` of several prefixes draws them all from one seed and
+runs on its own. Every draw is seeded per request, so a search's answer does not depend on
+which searches share its calls (up to the rounding of batched arithmetic on real models).
 
 A merged call that fails is retried call by call, so one bad request fails only its own
-search. Work counters are per view: a view counts each merged call it took part in once and
-its share of the tokens fed (by rows), so per-answer costs stay meaningful; the shared
-backend's own counters hold the true totals.
+search. Work counters are per view: a view counts each merged call it took part in once
+(every step of a merged walk, also steps where only the other searches' rows were left) and
+its share of the tokens fed (by rows), so per-answer costs stay meaningful; a call that runs
+on its own is counted on its own view alone. The shared backend's own counters hold the
+true totals.
 """
 
 from __future__ import annotations
@@ -75,18 +79,36 @@ class SharedBatch:
             multi-row ``option_probs`` make merging pay off).
         max_wait: Seconds a waiting call gives the other views before it runs with whatever
             is waiting (> 0). Bounds the stall when a search is busy outside the model.
+        cache_per_search: Scale the backend's kept prefix-cache budget by the searches
+            (below); False keeps the backend's budget for all of them together.
+
+    The kept prefix-cache budget is per search while the batch runs (``cache_per_search``):
+    a backend with
+    ``max_cached_prefixes`` (``TransformersBackend``) keeps its budget times the most views
+    open at once, from the first view until the last one closes, then its own budget again
+    (the oldest kept prefixes beyond it are dropped then). Without that, B searches evict
+    each other's prefixes and re-feed them. The memory bound scales likewise: up to
+    budget x B kept prefixes (and walked sets of as many parents), plus the pinned ones,
+    which the searches share.
 
     Raises:
         ConfigError: ``max_wait`` is not a positive number.
     """
 
-    def __init__(self, backend: Backend, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        cache_per_search: bool = True,
+    ) -> None:
         if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait <= 0:
             raise ConfigError(f"max_wait must be a number of seconds > 0, got {max_wait!r}")
         self.backend = backend
         self.max_wait = float(max_wait)
         self._cond = threading.Condition()
         self._open: set[int] = set()
+        self._budget = _CacheBudget(backend if cache_per_search else None)
         self._waiting: list[_Call] = []
         self._running = False
         self._flushes = 0  # times the waiting calls were run
@@ -97,11 +119,14 @@ class SharedBatch:
         view = BatchView(self)
         with self._cond:
             self._open.add(id(view))
+            self._budget.searches(len(self._open))
         return view
 
     def _close(self, view: BatchView) -> None:
         with self._cond:
             self._open.discard(id(view))
+            if not self._open:
+                self._budget.restore()
             self._cond.notify_all()  # the others may now all be waiting
 
     def submit(self, view: BatchView, kind: str, payload: Any, rows: int, key: Any = None) -> Any:
@@ -156,6 +181,35 @@ class SharedBatch:
             for call, result in zip(group.calls, results, strict=True):
                 call.result = result
         _share_counters(group.calls, self.backend.counters.since(before))
+
+
+class _CacheBudget:
+    """A backend's kept prefix-cache budget, scaled by the searches sharing it, then restored.
+
+    Only backends with a ``max_cached_prefixes`` setting (``TransformersBackend``) have one;
+    for others this does nothing.
+    """
+
+    def __init__(self, backend: Backend | None) -> None:
+        self.backend = backend  # None: leave the budget alone
+        self.base: int | None = None  # the backend's own budget while scaled
+        self.most = 0  # most searches open at once since scaling began
+
+    def searches(self, open_now: int) -> None:
+        """``open_now`` searches are open: keep the base budget for each of the most so far."""
+        size = getattr(self.backend, "max_cached_prefixes", None)
+        if not isinstance(size, int) or open_now <= self.most:
+            return
+        if self.base is None:
+            self.base = size
+        self.most = open_now
+        self.backend.max_cached_prefixes = self.base * open_now
+
+    def restore(self) -> None:
+        """Give the backend its own budget back (drops the oldest kept prefixes beyond it)."""
+        if self.base is not None:
+            self.backend.max_cached_prefixes = self.base
+        self.base, self.most = None, 0
 
 
 class BatchView:
@@ -233,6 +287,14 @@ class BatchView:
         return self.propose_with_rollout_many([request], [spec])[0]
 
     def rollout(self, prefixes: Sequence[Sequence[int]], **rollout: Any) -> list[list[int]]:
+        """Roll-outs of ``prefixes``; one prefix is merged with the other views' roll-outs.
+
+        A one-prefix roll-out (a search's lone leaf) is ``rollout_many`` with its own seed,
+        so it joins the other searches' roll-outs in one walk. Several prefixes share one
+        seed's draws, one after another, so that call runs on its own.
+        """
+        if len(prefixes) == 1:
+            return self.rollout_many(prefixes, [RolloutSpec(**rollout)])
         return self._submit("rollout", ([list(p) for p in prefixes], rollout), len(prefixes))
 
     def rollout_many(
@@ -270,8 +332,8 @@ def _run_propose_many(backend: Backend, payloads: list[tuple[list, list]]) -> li
 
 
 def _run_rollout(backend: Backend, payloads: list[tuple[list, dict]]) -> list[Any]:
-    # Each call has its own seed, and a roll-out call draws all its prefixes from one seed,
-    # so calls cannot be merged without changing draws: they run one after another.
+    # A roll-out call draws all its prefixes from one seed, so calls with several prefixes
+    # cannot be merged without changing draws: each is a group of its own (``_groups``).
     return [backend.rollout(prefixes, **settings) for prefixes, settings in payloads]
 
 
@@ -288,6 +350,8 @@ def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> li
     return _split(probs, [len(ps) for ps, _ in payloads])
 
 
+_UNMERGED = frozenset({"rollout"})  # kinds whose calls run one by one (own seeds per call)
+
 _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "propose": _run_propose,
     "propose_many": _run_propose_many,
@@ -298,10 +362,15 @@ _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
 
 
 def _groups(calls: list[_Call]) -> list[_Group]:
-    """Calls grouped by kind (and key), in the order their first call arrived."""
+    """Calls grouped by kind (and key), in the order their first call arrived.
+
+    Kinds that cannot be merged (``_UNMERGED``) get a group per call, so each call's work is
+    counted on its own view alone.
+    """
     groups: dict[tuple[str, Any], _Group] = {}
     for call in calls:
-        groups.setdefault((call.kind, call.key), _Group(call.kind)).calls.append(call)
+        key = (call.kind, id(call) if call.kind in _UNMERGED else call.key)
+        groups.setdefault(key, _Group(call.kind)).calls.append(call)
     return list(groups.values())
 
 
@@ -338,17 +407,19 @@ def run_in_lockstep(
     fn: Callable[[Backend, Job], Out],
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
+    cache_per_search: bool = True,
 ) -> list[Out]:
     """``fn(view, job)`` for every job, each on its own thread and ``SharedBatch`` view.
 
     The searches of ``jobs`` run in lockstep and share forward calls; results come back in
     ``jobs``' order. A single job runs on ``backend`` itself in the calling thread.
+    ``max_wait`` and ``cache_per_search`` go to the ``SharedBatch``.
     """
     if len(jobs) == 1:
         return [fn(backend, jobs[0])]
     from concurrent.futures import ThreadPoolExecutor
 
-    shared = SharedBatch(backend, max_wait=max_wait)
+    shared = SharedBatch(backend, max_wait=max_wait, cache_per_search=cache_per_search)
     views = [shared.view() for _ in jobs]
 
     def one(i: int) -> Out:

@@ -1,0 +1,59 @@
+"""The kept prefix-cache budget is per search while searches run in lockstep, then restored."""
+
+from __future__ import annotations
+
+import pytest
+from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
+
+from rain_guard.backends.batching import SharedBatch, run_in_lockstep
+from rain_guard.backends.fake import FakeBackend
+from rain_guard.backends.transformers import TransformersBackend
+from rain_guard.judging.evaluator import FunctionEvaluator
+from rain_guard.search.config import SearchConfig
+from rain_guard.search.run import rain_generate
+
+PROMPTS = ["hello there", "how are you today", "To bake a cake"]
+CONFIG = SearchConfig(max_new_tokens=4, t_min=2, t_max=4, num_candidates=3, use_similarity=False)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    tokenizer = make_tokenizer()
+    return TransformersBackend(make_model(len(tokenizer)), tokenizer, max_cached_prefixes=2)
+
+
+def test_each_search_of_a_batch_gets_the_backend_budget_and_it_is_restored_after(backend):
+    seen = []
+
+    def search(view, prompt: str) -> str:
+        evaluator = FunctionEvaluator(lambda p, a: 0.5)
+        text = rain_generate(view, [("user", prompt)], config=CONFIG, evaluator=evaluator).text
+        seen.append(backend.max_cached_prefixes)
+        return text
+
+    run_in_lockstep(backend, PROMPTS, search, max_wait=30.0)
+    assert seen[0] == 2 * len(PROMPTS)  # while every search was open
+    assert backend.max_cached_prefixes == 2
+    assert len(backend._entries) <= 2  # the prefixes kept beyond it were dropped
+
+
+def test_the_budget_follows_the_most_searches_open_at_once(backend):
+    batch = SharedBatch(backend, max_wait=30.0)
+    first, second = batch.view(), batch.view()
+    assert backend.max_cached_prefixes == 4
+    second.close()
+    third = batch.view()  # two open again: no more than before
+    assert backend.max_cached_prefixes == 4
+    first.close()
+    assert backend.max_cached_prefixes == 4  # one search still open keeps the budget
+    third.close()
+    assert backend.max_cached_prefixes == 2
+
+
+def test_a_backend_without_a_cache_budget_is_left_alone():
+    fake = FakeBackend()
+    batch = SharedBatch(fake, max_wait=30.0)
+    views = [batch.view(), batch.view()]
+    for view in views:
+        view.close()
+    assert not hasattr(fake, "max_cached_prefixes")
