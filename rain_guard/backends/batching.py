@@ -83,13 +83,12 @@ class SharedBatch:
             (below); False keeps the backend's budget for all of them together.
 
     The kept prefix-cache budget is per search while the batch runs (``cache_per_search``):
-    a backend with
-    ``max_cached_prefixes`` (``TransformersBackend``) keeps its budget times the most views
-    open at once, from the first view until the last one closes, then its own budget again
-    (the oldest kept prefixes beyond it are dropped then). Without that, B searches evict
-    each other's prefixes and re-feed them. The memory bound scales likewise: up to
-    budget x B kept prefixes (and walked sets of as many parents), plus the pinned ones,
-    which the searches share.
+    a backend with ``max_cached_prefixes`` (``TransformersBackend``) keeps its budget times
+    the most views open at once, from the first view until the last one closes, then its own
+    budget again (the oldest kept prefixes beyond it are dropped then). Without that, B
+    searches evict each other's prefixes and re-feed them. The memory bound scales likewise:
+    up to budget x B kept prefixes (and walked sets of as many parents), plus the pinned
+    ones, which the searches share.
 
     Raises:
         ConfigError: ``max_wait`` is not a positive number.
