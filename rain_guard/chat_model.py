@@ -387,11 +387,13 @@ class ChatRAIN(SearchFields):
         if size < 2 or not self.use_rain or not self.batch_searches:
             yield
             return
-        token = _SHARED.set(SharedBatch(self.get_backend()))
+        shared = SharedBatch(self.get_backend())
+        token = _SHARED.set(shared)
         try:
             yield
         finally:
             _SHARED.reset(token)
+            shared.close()
 
     # --- generation ---------------------------------------------------------------------
 

@@ -121,6 +121,15 @@ class SharedBatch:
             self._budget.searches(len(self._open))
         return view
 
+    def close(self) -> None:
+        """End the batch: the backend gets its own cache budget back, open views or not.
+
+        Owners of a batch call this when its searches are over, so that a view left open
+        (a search that failed before it started) does not keep the budget scaled.
+        """
+        with self._cond:
+            self._budget.restore()
+
     def _close(self, view: BatchView) -> None:
         with self._cond:
             self._open.discard(id(view))

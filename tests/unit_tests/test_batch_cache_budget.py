@@ -57,3 +57,31 @@ def test_a_backend_without_a_cache_budget_is_left_alone():
     for view in views:
         view.close()
     assert not hasattr(fake, "max_cached_prefixes")
+
+
+def test_closing_the_batch_restores_the_budget_even_with_a_view_left_open(backend):
+    batch = SharedBatch(backend, max_wait=30.0)
+    batch.view(), batch.view()  # a search that failed before it started never closes its view
+    assert backend.max_cached_prefixes == 4
+    batch.close()
+    assert backend.max_cached_prefixes == 2
+
+
+def test_chat_batch_gives_the_budget_back_when_a_request_fails_before_its_search(monkeypatch):
+    import rain_guard.chat_model as chat_model
+    from rain_guard import ChatRAIN
+
+    tokenizer = make_tokenizer()
+    backend = TransformersBackend(make_model(len(tokenizer)), tokenizer, max_cached_prefixes=2)
+    chat = ChatRAIN(backend=backend, evaluator=lambda p, a: 0.5, max_new_tokens=2, t_min=1, t_max=2)
+    real = chat_model.make_context
+
+    def failing(backend, **kwargs):  # the view is open, the search never starts
+        if getattr(backend, "_batch", None) is not None and kwargs["stop"] == ():
+            raise RuntimeError("failed before the search")
+        return real(backend, **kwargs)
+
+    monkeypatch.setattr(chat_model, "make_context", failing)
+    results = chat.batch(["hello there", "hi"], return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert backend.max_cached_prefixes == 2
