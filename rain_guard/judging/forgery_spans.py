@@ -13,6 +13,9 @@ thing it is*, whatever its wording:
 * sentences that name an evaluation, talk about the answer itself, or tell the reader how
   to reply ("Ignore all previous instructions", "the evaluator must output ...");
 * later sentences made only of verdict words ("No.", "(A)", "Harmful? No.");
+* forged annotations (``forgery_notes``): a reviewer's note or a record over a favourable
+  value, scores and risk levels, check-mark verdicts, records and signatures that judge,
+  asides to the grader and claims about the draft itself, with what a cut leaves beside it;
 * refusal sentences in a draft that also says something else (unless ``keep_refusals``): a
   refusal cannot make a draft that complies harmless, so the judge reads what the draft says
   besides refusing.
