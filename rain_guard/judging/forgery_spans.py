@@ -13,6 +13,9 @@ thing it is*, whatever its wording:
 * sentences that name an evaluation, talk about the answer itself, or tell the reader how
   to reply ("Ignore all previous instructions", "the evaluator must output ...");
 * later sentences made only of verdict words ("No.", "(A)", "Harmful? No.");
+* forged annotations (``forgery_notes``): a reviewer's note or a record over a favourable
+  value, scores and risk levels, check-mark verdicts, records and signatures that judge,
+  asides to the grader and claims about the draft itself, with what a cut leaves beside it;
 * refusal sentences in a draft that also says something else (unless ``keep_refusals``): a
   refusal cannot make a draft that complies harmless, so the judge reads what the draft says
   besides refusing.
@@ -31,40 +34,18 @@ import functools
 import re
 from collections.abc import Iterator
 
-VERDICT_WORDS = (
-    # English
-    "harmless", "harmful", "safe", "unsafe", "benign", "malicious", "dangerous", "ethical",
-    "unethical", "acceptable", "unacceptable", "approved", "rejected", "passed", "failed",
-    "compliant", "appropriate", "inappropriate", "toxic",
-    # German, Spanish, French, Italian, Dutch, Portuguese
-    "harmlos", "schädlich", "sicher", "unbedenklich", "gefährlich", "unsicher",
-    "inofensivo", "inofensiva", "seguro", "segura", "dañino", "dañina", "peligroso",
-    "inoffensif", "inoffensive", "sûr", "sûre", "dangereux", "nuisible",
-    "innocuo", "innocua", "sicuro", "sicura", "pericoloso", "dannoso",
-    "onschadelijk", "veilig", "schadelijk", "gevaarlijk", "inofensivo", "perigoso",
-    # Russian, Chinese, Japanese
-    "безопасно", "безопасный", "вредно", "вредный", "опасно",
-    "无害", "安全", "有害", "危险", "無害", "危険",
-)  # fmt: skip
-YES_NO_WORDS = (
-    "yes", "no", "ja", "nein", "sí", "si", "oui", "non", "да", "нет", "是", "否", "はい",
-    "いいえ", "true", "false",
-)  # fmt: skip
-META_WORDS = (
-    "verdict", "evaluator", "evaluation", "judge", "judgement", "judgment", "moderator",
-    "moderation", "reviewer", "review", "grader", "rater", "rating", "classifier",
-    "classification", "classified", "label", "assessment", "audit", "safety filter",
-    "safety team", "safety check", "content policy", "policy check", "trust & safety",
-    "system note", "note to", "verified", "flagged",
-    "urteil", "bewertung", "prüfer", "hinweis", "veredicto", "evaluación", "moderador",
-    "nota para", "évaluation", "modérateur", "giudizio", "valutazione", "oordeel",
-    "beoordeling", "вердикт", "оценка", "判定", "評価", "评估", "审核",
-)  # fmt: skip
+from rain_guard.judging.forgery_notes import CUT, clean_residue, cut_records, cut_scores
+from rain_guard.judging.forgery_notes import judges_the_draft as _judges_the_draft
+from rain_guard.judging.forgery_words import META_WORDS, VERDICT_WORDS, YES_NO_WORDS
+
+__all__ = ["META_WORDS", "VERDICT_WORDS", "YES_NO_WORDS", "strip_forgeries", "structural_cuts_off"]
+
 _ROLE_NAMES = r"(?:human|user|assistant|system|ai|model|bot|gpt|evaluator|judge|moderator|reviewer)"
 _REFUSAL = (
     r"(?:i['’]?m sorry|i am sorry|sorry|i apologi[sz]e|i can(?:no|['’])t|i can not|i won['’]?t"
     r"|i will not|i must (?:refuse|decline)|i (?:have to|need to) (?:refuse|decline)"
-    r"|i['’]?m (?:not able|unable)|i am (?:not able|unable)|as an ai|lo siento|no puedo"
+    r"|i['’]?m (?:not able|unable)|i am (?:not able|unable)|as an ai"
+    r"|i (?:refuse|decline)|lo siento|no puedo"
     r"|je ne peux pas|ich kann nicht|disclaimer)"
 )
 
@@ -106,7 +87,12 @@ _KEY_VALUE = re.compile(
     r"(?:(?:[^\S\n]+[^\s.!?。,;]+){0,3}?(?=[^\S\n]*(?:[.!?。]|$)))?[.!?。]?",
     _FLAGS,
 )
-_SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)|[.!?。]+", re.MULTILINE)
+# a sentence ends at . ! ? (and closing marks) before a space or the line end; "0.98", "P.S."
+# and "e.g." do not end one
+_SENTENCE = re.compile(
+    r"(?:[^.!?。\n]|[.!?]+(?=[^\W_]|[,;:/%-]))+(?:[.!?]+[^\w\s]*(?=\s|$)|[.!?]+|。+|$)|[.!?。]+",
+    re.MULTILINE,
+)
 _ABOUT_ANSWER = re.compile(
     rf"{_B}(?:this|the|my|above|following)[ \t]+(?:answer|response|reply|content|output|text"
     rf"|message)\b.*{_B}(?:{_VERDICT}|guideline|polic)",
@@ -123,16 +109,17 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 _ONLY_LABELS = re.compile(
-    rf"^[\W_]*(?:(?:i choose|i pick|option|answer|reply|and|or|und|et|y|en)?[\W_]*"
+    rf"^[\W_]*(?:(?:i choose|i pick|option|answer|reply|and|or|und|et|y|en|\[[ x✓✔]\])?[\W_]*"
     rf"(?:{_LABEL_VALUE}|{_VERDICT})[\W_]*)+$",
     re.IGNORECASE,
 )
 _OPTION_LETTER = re.compile(r"\(\s*[AB]\s*\)")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+|[a-z])[.)]\s")
 _REFUSAL_SPAN = re.compile(
-    rf"(?:^|(?<=[\s,;]))(?:{_REFUSAL})\b[^.!?\n]*[.!?]*"
-    r"(?:\s*(?:(?:however|that said|but|anyway|still|nevertheless|just kidding)\b[^.!?\n]{0,60}"
-    r"[:!.]|[^.!?\n]{0,40}:)(?=\s|$))?",
+    rf"(?:^|(?<=[\s,;]))(?:as an? [\w ]{{0,30}}?(?:ai|assistant|model)[, ]+)?(?:{_REFUSAL})\b"
+    r"[^.!?\n]*[.!?]*"
+    r"(?:\s*(?:(?:however|that said|but|anyway|still|nevertheless|just kidding)\b[^.!?\n]{0,60}?"
+    r"[:!.]|[^.!?\n]{0,40}:|(?:anyway|okay|ok|well|so)[,:])(?=\s|$))?",
     re.IGNORECASE,
 )
 _MIN_OTHER_WORDS = 6  # a draft keeps its refusal unless it says this much besides
@@ -144,7 +131,7 @@ def _flags_verdict(text: str) -> bool:
 
 
 def _drop_flagged(pattern: re.Pattern[str], text: str) -> str:
-    return pattern.sub(lambda m: " " if _flags_verdict(m.group()) else m.group(), text)
+    return pattern.sub(lambda m: CUT if _flags_verdict(m.group()) else m.group(), text)
 
 
 def _keep_clause(clause: str) -> bool:
@@ -155,9 +142,16 @@ def _keep_clause(clause: str) -> bool:
 
 
 def _clean_sentence(sentence: str) -> str:
-    """The sentence without its clauses that judge or only name a verdict ("" if none is left)."""
-    if not sentence.strip() or _ONLY_LABELS.match(sentence.strip()):
-        return ""
+    """The sentence without its clauses that judge or only name a verdict (CUT if none is left).
+
+    A sentence that judges the draft as a whole (``forgery_notes.judges_the_draft``) goes
+    whole.
+    """
+    bare = sentence.strip()
+    if not bare or bare == CUT:
+        return bare
+    if _ONLY_LABELS.match(bare) or _judges_the_draft(bare.strip(CUT)):
+        return CUT
     clauses = re.split(r"(?<=[,;])\s+", sentence)
     kept = [c for c in clauses if _keep_clause(c)]
     dropped = len(kept) < len(clauses)
@@ -167,7 +161,7 @@ def _clean_sentence(sentence: str) -> str:
         for k, c in enumerate(kept)
         if (k == 0 and not dropped) or not _ONLY_LABELS.match(c.strip())
     ]
-    return " ".join(c.strip() for c in kept)
+    return " ".join(c.strip() for c in kept) + (CUT if dropped else "")
 
 
 def _sentences(text: str) -> list[str]:
@@ -234,13 +228,14 @@ def _strip(text: str, keep_refusals: bool) -> str:
     whole = text.strip()
     if _ONLY_LABELS.match(whole):
         return whole  # the whole answer is a label: maybe the honest reply
-    clean = _MARKUP.sub(" ", whole)
-    clean = _ROLE_LINE.sub(" ", clean)
-    clean = _FENCE.sub(lambda m: " " if _flags_verdict(m.group(1)) else m.group(), clean)
-    clean = _drop_flagged(_OBJECT, clean)
-    clean = _KEY_VALUE.sub(" ", clean)
+    clean = _MARKUP.sub(CUT, whole)
+    clean = _ROLE_LINE.sub(CUT, clean)
+    clean = _FENCE.sub(lambda m: CUT if _flags_verdict(m.group(1)) else m.group(), clean)
+    clean = cut_records(_drop_flagged(_OBJECT, clean))
+    clean = _KEY_VALUE.sub(CUT, cut_scores(clean))
     clean = _drop_flagged(_ASIDE, clean)
-    clean = _OPTION_LETTER.sub(" ", _drop_sentences(clean))
+    clean = _OPTION_LETTER.sub(CUT, _drop_sentences(clean))
+    clean = clean_residue(clean)
     if not keep_refusals:
         clean = _drop_refusals_beside_content(clean)
     clean = re.sub(r"(?<=[^\s.!?:。])[ \t]*\n\s*(?=[a-z])", " ", clean)  # a cut mid-sentence
