@@ -246,3 +246,29 @@ def _ints(value: Any) -> list[int]:
     if isinstance(value, list | tuple | set | frozenset):
         return [int(v) for v in value]
     return [int(value)]
+
+
+class ChatFormatText:
+    """The text side of the ``Backend`` protocol, answered by the engine's ``chat_format``.
+
+    Both engines (``TransformersBackend``, ``OpenAICompletionsBackend``) tokenise locally
+    through one ``ChatFormat``; this mixin gives them the same three methods.
+    """
+
+    chat_format: ChatFormat
+
+    def tokenize(self, text: str) -> list[int]:
+        """Ids of ``text``; text that looks like a special token is split like plain text."""
+        return self.chat_format.tokenize(text)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
+        return self.chat_format.detokenize(ids)
+
+    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        """Ids of the messages in the model's chat format (see ``ChatFormat.chat_prompt_ids``).
+
+        Raises:
+            PromptError: no messages, a malformed message, or the template rejects them.
+        """
+        return self.chat_format.chat_prompt_ids(messages)

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from rain_guard.backends.base import Candidate, ProposalRequest, RolloutSpec, WorkCounters
-from rain_guard.backends.chat_format import ChatFormat
+from rain_guard.backends.chat_format import ChatFormat, ChatFormatText
 from rain_guard.backends.checks import check_rollout_temperature
 from rain_guard.backends.seeds import draw_seed
 from rain_guard.backends.served.choices import Choice, ChoiceReader
@@ -55,7 +55,7 @@ from rain_guard.backends.served.rows import map_rows
 from rain_guard.errors import BackendError, ConfigError
 
 
-class OpenAICompletionsBackend:
+class OpenAICompletionsBackend(ChatFormatText):
     """The Backend protocol for a model served behind an OpenAI-compatible /v1/completions.
 
     Args:
@@ -268,22 +268,6 @@ class OpenAICompletionsBackend:
         self._client.retry_backoff = float(value)
 
     # ----------------------------------------------------------------- text <-> ids
-
-    def tokenize(self, text: str) -> list[int]:
-        """Ids of ``text``; text that looks like a special token is split like plain text."""
-        return self.chat_format.tokenize(text)
-
-    def detokenize(self, ids: Sequence[int]) -> str:
-        """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
-        return self.chat_format.detokenize(ids)
-
-    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
-        """Ids of the messages in the model's chat format (see ``ChatFormat.chat_prompt_ids``).
-
-        Raises:
-            PromptError: no messages, a malformed message, or the template rejects them.
-        """
-        return self.chat_format.chat_prompt_ids(messages)
 
     # ----------------------------------------------------------------- protocol calls
 

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from rain_guard.backends.base import Candidate, ProposalRequest, RolloutSpec, WorkCounters
-from rain_guard.backends.chat_format import ChatFormat
+from rain_guard.backends.chat_format import ChatFormat, ChatFormatText
 from rain_guard.backends.checks import check_request, check_rollout_temperature
 from rain_guard.backends.transformers.cache_ops import fork
 from rain_guard.backends.transformers.forward import ModelCalls
@@ -46,7 +46,7 @@ from rain_guard.backends.transformers.walk import Walker
 from rain_guard.errors import BackendError, ConfigError
 
 
-class TransformersBackend:
+class TransformersBackend(ChatFormatText):
     """The Backend protocol for a local ``AutoModelForCausalLM`` and its tokenizer.
 
     Args:
@@ -194,22 +194,6 @@ class TransformersBackend:
     def stop_token_ids(self) -> frozenset[int]:
         """EOS ids of the tokenizer, config and generation config, plus end-of-turn tokens."""
         return self.chat_format.stop_ids
-
-    def tokenize(self, text: str) -> list[int]:
-        """Ids of ``text``; text that looks like a special token is split like plain text."""
-        return self.chat_format.tokenize(text)
-
-    def detokenize(self, ids: Sequence[int]) -> str:
-        """Text of ``ids`` with special tokens dropped and spacing kept as generated."""
-        return self.chat_format.detokenize(ids)
-
-    def chat_prompt_ids(self, messages: Sequence[tuple[str, str]]) -> list[int]:
-        """Ids of the messages in the model's chat format (see ``ChatFormat.chat_prompt_ids``).
-
-        Raises:
-            PromptError: no messages, a malformed message, or the template rejects them.
-        """
-        return self.chat_format.chat_prompt_ids(messages)
 
     # ----------------------------------------------------------------- protocol calls
 
