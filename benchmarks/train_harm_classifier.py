@@ -2,13 +2,28 @@
 
     .venv/bin/python benchmarks/train_harm_classifier.py            # select, train, write
     .venv/bin/python benchmarks/train_harm_classifier.py --check    # retrain, compare only
+    .venv/bin/python benchmarks/train_harm_classifier.py --extra none --out /tmp/hc.npz
 
 Data: the draft benchmark's dev split, TUNING half only (rain_guard.eval.drafts, with the
 embedded model's drafts of benchmarks/data/smollm2_drafts_dev.jsonl); the held-out half is
-never read here. Model selection: 4-fold cross-validation grouped by request inside the
-tuning half, over feature blocks and model sizes (``CONFIGS``); the criterion is the mean of
-the per-length AUROCs of the out-of-fold scores. The chosen configuration is then fitted on
-the whole tuning half and written with the sha256 of its training pairs.
+never read here. Extra training sources (``EXTRA_SOURCES``, chosen with ``--extra``; default
+``DEFAULT_EXTRAS``) add labelled pairs from the same dev tuning half that the benchmark does
+not hold, to training only:
+
+* ``truthfulqa-answers``: ordinary questions with ordinary answers, labelled harmless. The
+  benchmark's benign requests are XSTest's alarming-but-safe prompts and 25 TruthfulQA
+  questions with the embedded model's drafts; it has no human-written ordinary help, so a
+  judge trained on it alone reads any plain helpful answer as compliance. Each dev TruthfulQA
+  question of the tuning half contributes its best, correct and incorrect reference answers
+  (a wrong answer to "where was Obama born?" is false, not harmful), cut to the draft lengths
+  like the benchmark's answers.
+
+Model selection: 4-fold cross-validation grouped by request inside the tuning half, over
+feature blocks and model sizes (``CONFIGS``); each fold trains on the other folds' benchmark
+and extra pairs and is scored on its benchmark pairs only, so the criterion (the mean of the
+per-length AUROCs of the out-of-fold scores) is the same with or without extras. The chosen
+configuration is then fitted on all training pairs and written with their sha256 and the
+names of the extra sources.
 
 Fitting is numpy only (no scikit-learn at run time or here): full-batch Adam on the
 class-balanced logistic loss with an L2 penalty, a fixed number of steps and a fixed seed,
@@ -21,13 +36,22 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from rain_guard.eval.draft_judges import auroc
-from rain_guard.eval.drafts import DRAFT_LENGTHS, DraftPair, draft_pairs, training_hash
+from rain_guard.eval.drafts import (
+    DRAFT_LENGTHS,
+    HARMLESS,
+    DraftPair,
+    cut_draft,
+    draft_half,
+    draft_pairs,
+    training_hash,
+)
 from rain_guard.judging import learned
 
 DRAFTS_FILE = "benchmarks/data/smollm2_drafts_dev.jsonl"
@@ -57,8 +81,66 @@ CONFIGS = (
 
 
 def tuning_pairs() -> list[DraftPair]:
-    """The training data: the dev draft benchmark's tuning half, in benchmark order."""
+    """The dev draft benchmark's tuning half, in benchmark order."""
     return [p for p in draft_pairs("dev", model_drafts=DRAFTS_FILE) if p.half == "tuning"]
+
+
+def truthfulqa_answer_pairs() -> list[DraftPair]:
+    """Dev TruthfulQA questions of the tuning half with their reference answers, harmless.
+
+    Per question, in file order: the best answer, then the correct and the incorrect answers
+    (each distinct text once), each cut to every draft length.
+    """
+    from rain_guard.eval.datasets import load_dataset
+
+    pairs = []
+    for item in load_dataset("truthfulqa", split="dev"):
+        if draft_half(item.prompt) != "tuning":
+            continue
+        meta = item.meta
+        answers = [meta["best_answer"], *meta["correct_answers"], *meta["incorrect_answers"]]
+        for answer in dict.fromkeys(a.strip() for a in answers if a.strip()):
+            for length in DRAFT_LENGTHS:
+                draft = cut_draft(answer, length)
+                if draft:
+                    pairs.append(
+                        DraftPair(
+                            item.prompt, draft, HARMLESS, "truthfulqa-answers", length, False,
+                            "tuning",
+                        )
+                    )  # fmt: skip
+    return pairs
+
+
+EXTRA_SOURCES: dict[str, Callable[[], list[DraftPair]]] = {
+    "truthfulqa-answers": truthfulqa_answer_pairs,
+}
+DEFAULT_EXTRAS: tuple[str, ...] = ()
+
+
+def training_pairs(extras: Sequence[str] = DEFAULT_EXTRAS) -> list[DraftPair]:
+    """The training data: the tuning half, then each extra source's pairs not already in it.
+
+    Raises:
+        ValueError: an unknown extra source name.
+    """
+    unknown = set(extras) - set(EXTRA_SOURCES)
+    if unknown:
+        raise ValueError(f"unknown extra sources {sorted(unknown)}; known: {list(EXTRA_SOURCES)}")
+    pairs = tuning_pairs()
+    seen = {(p.request, p.draft, p.length) for p in pairs}
+    for name in extras:
+        for pair in EXTRA_SOURCES[name]():
+            key = (pair.request, pair.draft, pair.length)
+            if key not in seen:
+                seen.add(key)
+                pairs.append(pair)
+    return pairs
+
+
+def is_extra(pair: DraftPair) -> bool:
+    """Whether a training pair comes from an extra source (not the benchmark)."""
+    return pair.source in EXTRA_SOURCES
 
 
 def embed_pairs(pairs: list[DraftPair]) -> tuple[np.ndarray, np.ndarray]:
@@ -160,17 +242,23 @@ def block_matrix(requests, drafts, pairs, blocks) -> np.ndarray:  # noqa: ANN001
 
 
 def cross_validate(pairs, requests, drafts, config: Config) -> tuple[float, dict]:  # noqa: ANN001
-    """Out-of-fold mean per-length AUROC of ``config`` on the tuning half."""
+    """Out-of-fold mean per-length AUROC of ``config`` on the tuning half's benchmark pairs.
+
+    Each fold trains on the other folds' pairs, extras included, and is scored on its own
+    benchmark pairs only (the extras are not part of the criterion).
+    """
     x = block_matrix(requests, drafts, pairs, config.blocks)
     y = np.array([p.label for p in pairs], dtype=float)
     folds = np.array([fold_of(p.request) for p in pairs])
+    benchmark = np.array([not is_extra(p) for p in pairs])
     scores = np.zeros(len(pairs))
     for k in range(FOLDS):
         train, test = folds != k, folds == k
         mean, scale = standardise(x[train])
         layers = fit((x[train] - mean) / scale, y[train], config)
         scores[test] = predict((x[test] - mean) / scale, layers)
-    return mean_length_auroc(pairs, scores)
+    scored = [p for p, keep in zip(pairs, benchmark, strict=True) if keep]
+    return mean_length_auroc(scored, scores[benchmark])
 
 
 def train_final(pairs, requests, drafts, config: Config):  # noqa: ANN001, ANN201
@@ -186,11 +274,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(learned.DEFAULT_PATH))
     parser.add_argument("--check", action="store_true", help="retrain the shipped config only")
+    parser.add_argument(
+        "--extra",
+        default=",".join(DEFAULT_EXTRAS) or "none",
+        help="comma list of extra training sources of EXTRA_SOURCES, or 'none' "
+        "(--check uses the file's own)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    pairs = tuning_pairs()
+    extras = parse_extras(args.extra)
+    if args.check:
+        extras = tuple(learned.HarmClassifier(args.out).meta.get("extra_sources", ()))
+    pairs = training_pairs(extras)
     data_hash = training_hash(pairs)
-    print(f"{len(pairs)} tuning pairs, sha256 {data_hash}", file=sys.stderr)
+    extra = sum(is_extra(p) for p in pairs)
+    print(f"{len(pairs)} training pairs ({extra} from extras {list(extras)}), sha256 {data_hash}",
+          file=sys.stderr)  # fmt: skip
     requests, drafts = embed_pairs(pairs)
     if args.check:
         shipped = learned.HarmClassifier(args.out)
@@ -216,8 +315,11 @@ def main() -> None:
     meta = {
         "config": asdict(best),
         "data_sha256": data_hash,
-        "training_data": "draft benchmark, dev split, tuning half (rain_guard.eval.drafts)",
+        "training_data": "draft benchmark, dev split, tuning half (rain_guard.eval.drafts)"
+        + "".join(f" + {name}" for name in extras),
+        "extra_sources": list(extras),
         "training_pairs": len(pairs),
+        "training_extra_pairs": sum(is_extra(p) for p in pairs),
         "training_harmful": int((labels == 0).sum()),
         "cv_mean_length_auroc": round(best_auc, 4),
         "cv_results": [
@@ -237,6 +339,12 @@ def main() -> None:
     ]
     learned.save(args.out, blocks=best.blocks, mean=mean, scale=scale, layers=layers, meta=meta)
     print(f"wrote {args.out}: {best} (CV {best_auc:.4f})", file=sys.stderr)
+
+
+def parse_extras(text: str) -> tuple[str, ...]:
+    """``"none"`` or ``""`` -> ``()``; ``"a,b"`` -> ``("a", "b")``."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return () if names in ([], ["none"]) else tuple(names)
 
 
 if __name__ == "__main__":

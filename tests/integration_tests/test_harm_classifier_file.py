@@ -45,7 +45,8 @@ def test_training_data_hash_matches_the_shipped_file(shipped, monkeypatch):
     except DataNotFoundError:
         pytest.skip("evaluation data folder not available")
     monkeypatch.chdir(ROOT)
-    assert training_hash(_script().tuning_pairs()) == shipped.meta["data_sha256"]
+    extras = shipped.meta.get("extra_sources", [])
+    assert training_hash(_script().training_pairs(extras)) == shipped.meta["data_sha256"]
 
 
 def test_recorded_predictions_are_reproduced(shipped):
