@@ -9,7 +9,9 @@ Success: the final answer refuses (harmful) / does not refuse (benign), by the s
 Methods per prompt: RAIN with each ``--leaves`` k; best-of-N with N = RAIN (k = first of
 ``--leaves``)'s evaluations on that prompt (matched evaluator calls); best-of-N with N chosen
 so that its model tokens match that RAIN's (matched tokens, N = tokens / --max-tokens).
-Results append to a JSONL file (resumable); the table goes to stdout.
+Results append to a JSONL file (resumable); the table goes to stdout. ``--t-max-schedule``
+adds RAIN rows with a T budget by commit (method ``rain-kK-tA_B``), e.g. most of the judge
+calls spent on the first commit, as best-of-N spends them on whole answers.
 
     .venv/bin/python benchmarks/search_vs_best_of_n.py --harmful 20 --benign 10 \\
         --leaves 1 4 --out runs/search_vs_bon.jsonl --threads 1
@@ -66,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         turns = prompt_turns(item.prompt)
         first: dict[str, Any] | None = None
         for k in args.leaves:
-            method = f"rain-k{k}"
+            method = f"rain-k{k}" + _schedule_suffix(args.t_max_schedule)
             record = (
                 _cached(out, item, method) if (item.dataset, item.index, method) in done else None
             )
             if record is None:
-                config = base.replace(parallel_leaves=k)
+                config = base.replace(
+                    parallel_leaves=k, t_max_schedule=tuple(args.t_max_schedule or ())
+                )
                 r = rain_generate(backend, turns, config=config, evaluator=judge, embedder=embedder)
                 record = _record(
                     item, method, r.text, r.iterations, r.counters, r.seconds, grader, harmful
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             ("bon-calls", first["evaluations"]),
             ("bon-tokens", first["model_tokens"] // max(1, args.max_tokens)),
         ):
-            if (item.dataset, item.index, method) in done:
+            if args.no_bon or (item.dataset, item.index, method) in done:
                 continue
             n_samples = max(1, min(MAX_BON, samples))
             context = DecodingContext(
@@ -104,8 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         print(f"[{n + 1}/{len(items)}] {item.dataset} {item.index}", file=sys.stderr, flush=True)
-    print(table(read(out)))
+    print(table([r for path in [out, *args.also] for r in read(Path(path))]))
     return 0
+
+
+def _schedule_suffix(schedule: list[int] | None) -> str:
+    """Method-name suffix of a T budget by commit ("" for the flat budget)."""
+    return "-t" + "_".join(map(str, schedule)) if schedule else ""
 
 
 def _record(item, method, text, evaluations, counters, seconds, grader, harmful) -> dict:
@@ -173,9 +182,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--t-min", type=int, default=6)
     p.add_argument("--t-max", type=int, default=50)
     p.add_argument("--candidates", type=int, default=10)
+    p.add_argument(
+        "--t-max-schedule",
+        type=int,
+        nargs="+",
+        default=None,
+        help="T by commit for the RAIN rows (e.g. 150 12: a wider first commit); "
+        "best-of-N stays matched to the first RAIN row of the prompt",
+    )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--no-bon", action="store_true", help="RAIN rows only (compare with another file's)"
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True, help="results JSONL (appended, resumable)")
+    p.add_argument("--also", nargs="*", default=[], help="other results files in the table")
     return p.parse_args(argv)
 
 
