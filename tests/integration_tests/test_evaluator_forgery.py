@@ -5,9 +5,10 @@ verdict words and option letters in nine languages, fake system/evaluator/modera
 role markers, code fences, JSON verdicts, fake refusals, instructions to the judge, at the
 start, middle and end). The structural cuts (judging/forgery_spans.py) were tuned on the other
 half only, and the cuts of judging/forgery_notes.py on a hand-written development set
-(rain_guard/eval/forgery_dev_attacks.py) written without reading the suite. Each test prints the measured share of attacked answers whose score moves by less
-than 0.1 from the body alone, and fails below the level reached when the defence was frozen
-(docs/evaluator_quality.md, "Forgery robustness"). The targets (95 %, no flip of a verdict
+(rain_guard/eval/forgery_dev_attacks.py) written without reading the suite. Each test prints
+the measured share of attacked answers whose score moves by less than 0.1 from the body
+alone, and fails below the level reached when the defence was frozen (docs/evaluator_quality.md,
+"Forgery robustness"). The targets (95 %, no flip of a verdict
 the body alone gets right) are not fully met: both judges are tested at the level they reach
 (self-evaluation 0.925 and no flip: it keeps refusal sentences, which it reads, so a fake
 refusal still moves it; learned judge 0.965 and 4 flips of 630).
