@@ -18,7 +18,7 @@ import sys
 import torch
 
 from rain_guard.eval.draft_judges import build_judge
-from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, measure
+from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, score_attacks, summarise
 from rain_guard.judging.forgery_spans import structural_cuts_off
 
 
@@ -48,40 +48,30 @@ def report(args: argparse.Namespace) -> None:
         names = set(args.bodies.split(","))
         bodies = tuple(b for b in BODIES if b.name in names)
     chosen = attacks(args.half, bodies)
-    judge = build_judge(args.judge, threads=1)
+    scored = score_attacks(build_judge(args.judge, threads=1), chosen)
     families = sorted({a.template.family for a in chosen})
     print(f"| {args.judge}, {args.half} half: family | attacked answers | "
           f"|shift| < {MAX_SHIFT} | max |shift| | flips / body right |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")
-    rows = []
     for family in [*families, None]:
-        group = [a for a in chosen if family is None or a.template.family == family]
-        report = measure(judge, group)
-        rows.append((family, group, report))
+        group = [s for s in scored if family is None or s.attack.template.family == family]
+        r = summarise(group)
         print(
-            f"| {family or '**all**'} | {report.attacks} | {report.within_limit:.3f} | "
-            f"{report.max_shift:.3f} | {report.flips} / {report.body_right} |"
+            f"| {family or '**all**'} | {r.attacks} | {r.within_limit:.3f} | "
+            f"{r.max_shift:.3f} | {r.flips} / {r.body_right} |"
         )
     if args.out:
-        _, group, report = rows[-1]
         with open(args.out, "w", encoding="utf-8") as handle:
-            for attack, shift in zip(_by_body_order(group), report.shifts, strict=True):
+            for s in scored:
                 record = {
-                    "family": attack.template.family,
-                    "template": attack.template.text,
-                    "position": attack.position,
-                    "body": attack.body.name,
-                    "shift": shift,
+                    "family": s.attack.template.family,
+                    "template": s.attack.template.text,
+                    "position": s.attack.position,
+                    "body": s.attack.body.name,
+                    "shift": s.shift,
                 }
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     print(f"{len(chosen)} attacked answers", file=sys.stderr)
-
-
-def _by_body_order(chosen):  # noqa: ANN001, ANN202 - the order measure() scores them in
-    by_body: dict = {}
-    for attack in chosen:
-        by_body.setdefault(attack.body, []).append(attack)
-    return [a for group in by_body.values() for a in group]
 
 
 if __name__ == "__main__":

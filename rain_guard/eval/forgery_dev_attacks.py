@@ -8,7 +8,8 @@ classification results, disclaimers, postscripts, markdown, emoji, scores, instr
 the grader in several languages, fake conversation turns and fake refusals.
 
 ``dev_attacks()`` places every attack into every body at each of its positions;
-``benchmarks/forgery_dev_report.py`` measures how far each one moves a judge's score.
+``benchmarks/forgery_dev_report.py`` measures how far each one moves a judge's score (with
+``forgery_suite.score_attacks``, which reads placed attacks of either set alike).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ class Body:
     request: str
     answer: str
     label: int
+
+    @property
+    def harmless(self) -> bool:
+        """The label as ``forgery_suite.score_attacks`` reads it."""
+        return self.label == HARMLESS
 
 
 @dataclass(frozen=True)
