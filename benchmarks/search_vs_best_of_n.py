@@ -69,12 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         first: dict[str, Any] | None = None
         for k in args.leaves:
             method = f"rain-k{k}" + _schedule_suffix(args.t_max_schedule)
+            method += "-graft" if args.graft_rollouts else ""
             record = (
                 _cached(out, item, method) if (item.dataset, item.index, method) in done else None
             )
             if record is None:
                 config = base.replace(
-                    parallel_leaves=k, t_max_schedule=tuple(args.t_max_schedule or ())
+                    parallel_leaves=k,
+                    t_max_schedule=tuple(args.t_max_schedule or ()),
+                    graft_rollouts=args.graft_rollouts,
                 )
                 r = rain_generate(backend, turns, config=config, evaluator=judge, embedder=embedder)
                 record = _record(
@@ -189,6 +192,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="T by commit for the RAIN rows (e.g. 150 12: a wider first commit); "
         "best-of-N stays matched to the first RAIN row of the prompt",
+    )
+    p.add_argument(
+        "--graft-rollouts",
+        action="store_true",
+        help="RAIN rows with SearchConfig.graft_rollouts (method name ends in -graft)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

@@ -115,6 +115,14 @@ class SearchConfig(BaseModel):
             "1 is RAIN as published, one leaf per iteration."
         ),
     )
+    graft_rollouts: bool = Field(
+        False,
+        description=(
+            "Keep each judged roll-out's first token set in the tree, as a child of its leaf "
+            "(or credit the child it matches), so that a draft a roll-out found good can be "
+            "committed; helps sparse judges. Off: RAIN as published, roll-outs leave no trace."
+        ),
+    )
     # Adaptive budget (ours, not the paper's; off = faithful mode). Benign answers are usually
     # judged good at the first evaluation, so waiting for T_min iterations mostly buys nothing.
     adaptive_commit: bool = Field(

@@ -112,10 +112,16 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
 
 
 def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Evaluate: roll each leaf's text out to a sentence boundary and score all in one call."""
+    """Evaluate: roll each leaf's text out to a sentence boundary and score all in one call.
+
+    With ``graft_rollouts`` each roll-out's first token set is kept as a child of its leaf
+    first (``steps.graft``), and the score is backed up from that child.
+    """
     ctx, tree = runtime.context, state["tree"]
     leaves = state["leaves"]
     rollouts = _rollouts(state, ctx)
+    if ctx.config.graft_rollouts:
+        leaves, rollouts = _graft(state, ctx, leaves, rollouts)
     texts = [
         ctx.backend.detokenize(state["answer_ids"] + tree.path_tokens(leaf) + rollout)
         for leaf, rollout in zip(leaves, rollouts, strict=True)
@@ -124,7 +130,33 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
     for leaf, score in zip(leaves, scores, strict=True):
         tree.score[leaf] = score
     embeddings = _embed_paths(ctx, tree, leaves, rollouts)
-    return {"tree": tree, "scores": scores, "path_embeddings": embeddings, "rollouts": []}
+    return {
+        "tree": tree,
+        "leaves": leaves,
+        "scores": scores,
+        "path_embeddings": embeddings,
+        "rollouts": [],
+    }
+
+
+def _graft(
+    state: RainState, ctx: RainContext, leaves: list[int], rollouts: list[list[int]]
+) -> tuple[list[int], list[list[int]]]:
+    """``steps.graft`` for every leaf: the nodes to back up from and their roll-outs' rests."""
+    tree, config = state["tree"], ctx.config
+    used = len(state["answer_ids"])
+    grafted = [
+        steps.graft(
+            tree,
+            leaf,
+            rollout,
+            config,
+            _stops(ctx),
+            config.max_new_tokens - used - len(tree.path_tokens(leaf)),
+        )
+        for leaf, rollout in zip(leaves, rollouts, strict=True)
+    ]
+    return [node for node, _ in grafted], [rest for _, rest in grafted]
 
 
 def _rollouts(state: RainState, ctx: RainContext) -> list[list[int]]:

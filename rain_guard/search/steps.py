@@ -159,6 +159,46 @@ def expand(
     return new
 
 
+def graft(
+    tree: SearchTree,
+    leaf: int,
+    rollout: Sequence[int],
+    config: SearchConfig,
+    stop_ids: frozenset[int],
+    budget: int,
+) -> tuple[int, list[int]]:
+    """Credit a roll-out to the child of ``leaf`` it starts with, adding that child if new.
+
+    ``SearchConfig.graft_rollouts``: the roll-out's first token set (the length the leaf's
+    children have, at most ``budget`` answer tokens) becomes a child of an expanded leaf, with
+    the smallest prior among its siblings, unless a child already holds those tokens or the
+    leaf has ``max_children``. The judged text is unchanged: it is that child's path plus the
+    rest of the roll-out. With a sparse judge (a refusal string found in a few roll-outs) the
+    good draft is then a branch the search can follow and commit, not a lucky sample lost.
+
+    Returns:
+        The node to back the score up from (``leaf`` when nothing is grafted) and the rest of
+        the roll-out after it.
+    """
+    kids = tree.children[leaf]
+    length = min(config.set_length(tree.depth[leaf]), budget)
+    if not kids or length < 1 or len(rollout) < length:
+        return leaf, list(rollout)
+    tokens = tuple(rollout[:length])
+    if any(t in stop_ids for t in tokens[:-1]):
+        return leaf, list(rollout)
+    rest = list(rollout[length:])
+    for kid in kids:
+        if tree.tokens[kid] == tokens:
+            return kid, rest
+    if len(kids) >= config.max_children:
+        return leaf, list(rollout)
+    logprob = min(tree.logprob[k] for k in kids)
+    child = tree.add_child(leaf, tokens, logprob, tokens[-1] in stop_ids)
+    set_priors(tree, leaf, config)
+    return child, rest
+
+
 def set_priors(tree: SearchTree, node: int, config: SearchConfig) -> None:
     """Priors of ``node``'s children: set probabilities normalised, root mixed with uniform."""
     kids = tree.children[node]
