@@ -118,9 +118,10 @@ class SearchConfig(BaseModel):
     graft_rollouts: bool = Field(
         False,
         description=(
-            "Keep each judged roll-out's first token set in the tree, as a child of its leaf "
-            "(or credit the child it matches), so that a draft a roll-out found good can be "
-            "committed; helps sparse judges. Off: RAIN as published, roll-outs leave no trace."
+            "Keep each judged roll-out in the tree as a chain of token sets below its leaf, "
+            "so that a draft a roll-out found good can be followed and committed, and roll out "
+            "from the root afresh while its children are all valued alike and bad (for sparse "
+            "judges, e.g. +-1 rules). Off: RAIN as published, roll-outs leave no trace."
         ),
     )
     # Adaptive budget (ours, not the paper's; off = faithful mode). Benign answers are usually

@@ -49,7 +49,10 @@ def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     """Forward: walk to up to k distinct leaves (k = ``parallel_leaves``).
 
     The first walk of a pass adds children where dynamic node addition or greedy-first
-    widening asks for them, exactly as RAIN's one-leaf iteration does. Later walks of the
+    widening asks for them, exactly as RAIN's one-leaf iteration does. With
+    ``graft_rollouts``, while the root's evaluated children are all valued alike and bad
+    (``steps.children_alike``), the pass rolls out from the root itself k times instead:
+    fresh openings, grafted where they lead. Later walks of the
     same pass see the earlier paths with a virtual loss and only choose among existing
     nodes; a pass ends early when a walk returns a leaf already chosen. A pass never takes
     the root past ``t_max`` evaluations.
@@ -57,6 +60,8 @@ def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     ctx, tree, config = runtime.context, state["tree"], runtime.context.config
     room = config.t_max_at(len(state["commits"])) - tree.real_visits[ROOT]
     wanted = max(1, min(config.parallel_leaves, room))
+    if config.graft_rollouts and steps.children_alike(tree, ROOT):
+        return {"tree": tree, "leaves": [ROOT] * wanted}  # fresh roll-outs from the root
     leaves: list[int] = []
     losses = steps.VirtualLoss(tree)
     for i in range(wanted):
@@ -271,7 +276,8 @@ def _can_grow(state: RainState, ctx: RainContext, leaf: int) -> bool:
     tree, config = state["tree"], ctx.config
     used = len(state["answer_ids"]) + len(tree.path_tokens(leaf))
     room = ctx.backend.context_length - len(state["prompt_ids"]) - used
-    return not tree.terminal[leaf] and used < config.max_new_tokens and room > 1
+    fresh = tree.is_leaf(leaf)  # a root rolled out afresh (graft_rollouts) is not expanded
+    return fresh and not tree.terminal[leaf] and used < config.max_new_tokens and room > 1
 
 
 def route_after_backward(

@@ -167,36 +167,63 @@ def graft(
     stop_ids: frozenset[int],
     budget: int,
 ) -> tuple[int, list[int]]:
-    """Credit a roll-out to the child of ``leaf`` it starts with, adding that child if new.
+    """Keep a judged roll-out in the tree as a chain of token sets below ``leaf``.
 
-    ``SearchConfig.graft_rollouts``: the roll-out's first token set (the length the leaf's
-    children have, at most ``budget`` answer tokens) becomes a child of an expanded leaf, with
-    the smallest prior among its siblings, unless a child already holds those tokens or the
-    leaf has ``max_children``. The judged text is unchanged: it is that child's path plus the
-    rest of the roll-out. With a sparse judge (a refusal string found in a few roll-outs) the
-    good draft is then a branch the search can follow and commit, not a lucky sample lost.
+    ``SearchConfig.graft_rollouts``: the roll-out is cut into sets of the lengths the search
+    proposes at each depth (at most ``budget`` answer tokens in all); each set follows the
+    child that already holds it or becomes a new child, until the roll-out has no whole set
+    left, a set holds a stop id before its end, or a node has ``max_children``. The judged
+    text is unchanged: the chain's path plus the rest of the roll-out. With a sparse judge
+    (+1 only for a rare string) the good draft is then a branch the search can follow and
+    commit, not a lucky sample lost.
 
     Returns:
         The node to back the score up from (``leaf`` when nothing is grafted) and the rest of
         the roll-out after it.
     """
-    kids = tree.children[leaf]
-    length = min(config.set_length(tree.depth[leaf]), budget)
-    if not kids or length < 1 or len(rollout) < length:
-        return leaf, list(rollout)
-    tokens = tuple(rollout[:length])
-    if any(t in stop_ids for t in tokens[:-1]):
-        return leaf, list(rollout)
-    rest = list(rollout[length:])
-    for kid in kids:
-        if tree.tokens[kid] == tokens:
-            return kid, rest
-    if len(kids) >= config.max_children:
-        return leaf, list(rollout)
-    logprob = min(tree.logprob[k] for k in kids)
-    child = tree.add_child(leaf, tokens, logprob, tokens[-1] in stop_ids)
-    set_priors(tree, leaf, config)
-    return child, rest
+    node, rest = leaf, list(rollout)
+    while not tree.terminal[node]:
+        length = min(config.set_length(tree.depth[node]), budget)
+        tokens = tuple(rest[:length])
+        if length < 1 or len(tokens) < length or any(t in stop_ids for t in tokens[:-1]):
+            break
+        child = _child_holding(tree, node, tokens)
+        if child is None:
+            if len(tree.children[node]) >= config.max_children:
+                break
+            child = _graft_child(tree, node, tokens, config, stop_ids)
+        node, rest, budget = child, rest[length:], budget - length
+    return node, rest
+
+
+def _child_holding(tree: SearchTree, node: int, tokens: tuple[int, ...]) -> int | None:
+    return next((k for k in tree.children[node] if tree.tokens[k] == tokens), None)
+
+
+def _graft_child(
+    tree: SearchTree,
+    node: int,
+    tokens: tuple[int, ...],
+    config: SearchConfig,
+    stop_ids: frozenset[int],
+) -> int:
+    """A grafted set: the smallest logprob among its siblings, else a uniform top-k draw's."""
+    kids = tree.children[node]
+    uniform = -len(tokens) * math.log(config.top_k)
+    logprob = min(tree.logprob[k] for k in kids) if kids else uniform
+    child = tree.add_child(node, tokens, logprob, tokens[-1] in stop_ids)
+    set_priors(tree, node, config)
+    return child
+
+
+def children_alike(tree: SearchTree, node: int, tolerance: float = 1e-6) -> bool:
+    """At least two children were evaluated, all to the same value, below the worst-half mark.
+
+    With ``graft_rollouts`` a root whose children look alike to the judge (a sparse judge
+    scores every draft -1) is rolled out afresh, so new openings are sampled and grafted.
+    """
+    values = [tree.value[k] for k in tree.children[node] if tree.real_visits[k] > 0]
+    return len(values) >= 2 and max(values) - min(values) <= tolerance and max(values) < 0.0
 
 
 def set_priors(tree: SearchTree, node: int, config: SearchConfig) -> None:

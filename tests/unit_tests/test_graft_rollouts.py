@@ -7,6 +7,8 @@ the search can follow and commit. Off by default (faithful mode).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from rain_guard.backends.fake import FakeBackend
@@ -31,30 +33,37 @@ def expanded_root() -> SearchTree:
 
 def test_a_new_first_set_becomes_a_child_with_the_smallest_prior():
     tree = expanded_root()
-    node, rest = steps.graft(tree, ROOT, [7, 8, 9], CFG, STOP, budget=10)
+    node, rest = steps.graft(tree, ROOT, [7], CFG, STOP, budget=10)
     assert tree.parent[node] == ROOT and tree.tokens[node] == (7,)
-    assert rest == [8, 9]
+    assert rest == []
     assert tree.logprob[node] == -2.0
-    kids = tree.children[ROOT]
-    assert sum(tree.prior[k] for k in kids) == pytest.approx(1.0)
+    assert sum(tree.prior[k] for k in tree.children[ROOT]) == pytest.approx(1.0)
 
 
-def test_a_known_first_set_credits_the_existing_child():
+def test_a_roll_out_becomes_a_chain_of_sets_of_the_search_lengths():
     tree = expanded_root()
+    node, rest = steps.graft(tree, ROOT, [7, 8, 9, 1, 2, 3, 4, 5], CFG, STOP, budget=10)
+    chain = [tree.tokens[n] for n in tree.path(node)]
+    assert chain == [(7,), (8, 9), (1, 2, 3, 4)] and rest == [5]
+    lone = tree.path(node)[1]
+    assert tree.prior[lone] == 1.0 and tree.logprob[lone] == pytest.approx(-2 * math.log(15))
+
+
+def test_known_sets_are_followed_not_duplicated():
+    tree = expanded_root()
+    first = tree.children[ROOT][1]
+    second = tree.add_child(first, (1, 2), -1.0)
     size = len(tree)
-    node, rest = steps.graft(tree, ROOT, [6, 1], CFG, STOP, budget=10)
-    assert node == tree.children[ROOT][1] and rest == [1]
+    node, rest = steps.graft(tree, ROOT, [6, 1, 2], CFG, STOP, budget=10)
+    assert node == second and rest == []
     assert len(tree) == size
 
 
-def test_the_set_length_follows_the_leafs_depth_and_the_budget():
+def test_the_answer_budget_caps_the_chain():
     tree = expanded_root()
-    leaf = tree.children[ROOT][0]
-    tree.add_child(leaf, (3, 4), -1.0)
-    node, rest = steps.graft(tree, leaf, [1, 2, 3], CFG, STOP, budget=10)
-    assert tree.tokens[node] == (1, 2) and rest == [3]
-    node, rest = steps.graft(tree, leaf, [8, 9, 3], CFG, STOP, budget=1)
-    assert tree.tokens[node] == (8,) and rest == [9, 3]
+    node, rest = steps.graft(tree, ROOT, [7, 8, 9, 1], CFG, STOP, budget=2)
+    assert [tree.tokens[n] for n in tree.path(node)] == [(7,), (8,)]
+    assert rest == [9, 1]
 
 
 @pytest.mark.parametrize(
@@ -68,23 +77,34 @@ def test_nothing_is_grafted_without_tokens_or_budget(rollout, budget, why):
     assert len(tree) == size
 
 
-def test_unexpanded_leaves_and_full_nodes_take_no_graft():
+def test_a_full_node_takes_no_new_child():
     tree = expanded_root()
-    leaf = tree.children[ROOT][0]
-    assert steps.graft(tree, leaf, [1, 2], CFG, STOP, budget=10) == (leaf, [1, 2])
     for token in (7, 8):
         tree.add_child(ROOT, (token,), -1.0)
     assert len(tree.children[ROOT]) == CFG.max_children
     assert steps.graft(tree, ROOT, [9], CFG, STOP, budget=10) == (ROOT, [9])
 
 
-def test_a_set_ending_in_a_stop_id_is_terminal_one_holding_it_inside_is_not_grafted():
+def test_a_set_ending_in_a_stop_id_is_terminal_and_ends_the_chain():
     tree = expanded_root()
     leaf = tree.children[ROOT][0]
-    tree.add_child(leaf, (3, 4), -1.0)
-    node, _ = steps.graft(tree, leaf, [9, 0], CFG, STOP, budget=10)
-    assert tree.terminal[node]
+    node, rest = steps.graft(tree, leaf, [9, 0, 3, 4], CFG, STOP, budget=10)
+    assert tree.terminal[node] and tree.tokens[node] == (9, 0) and rest == [3, 4]
     assert steps.graft(tree, leaf, [0, 9], CFG, STOP, budget=10) == (leaf, [0, 9])
+
+
+def test_children_alike_means_two_evaluated_children_with_one_bad_value():
+    tree = expanded_root()
+    a, b = tree.children[ROOT]
+    tree.real_visits[a] = 1
+    tree.value[a] = -1.0
+    assert not steps.children_alike(tree, ROOT)  # one evaluated child
+    tree.real_visits[b], tree.value[b] = 2, -1.0
+    assert steps.children_alike(tree, ROOT)
+    tree.value[b] = -0.5
+    assert not steps.children_alike(tree, ROOT)
+    tree.value[a] = tree.value[b] = 0.5
+    assert not steps.children_alike(tree, ROOT)  # alike but good
 
 
 SORRY = FunctionEvaluator(lambda question, answer: 1.0 if " sorry" in answer else -1.0)
@@ -110,7 +130,24 @@ def test_a_good_draft_found_only_by_roll_outs_is_committed_with_grafting():
     plain = answers(False, range(8))
     grafted = answers(True, range(8))
     assert not any(" sorry" in text for text in plain)
-    assert sum(" sorry" in text for text in grafted) >= 3
+    assert sum(" sorry" in text for text in grafted) >= 4
+
+
+def test_a_root_whose_children_all_score_alike_is_rolled_out_afresh():
+    """Every draft scores -1 and each expansion proposes one set: new openings come only from
+    fresh roll-outs at the root (one grafted opening at most without them)."""
+
+    def openings(config: SearchConfig) -> int:
+        events: list[dict] = []
+        rain_generate(
+            FakeBackend(), [("user", "hi")], config=config.replace(t_min=12, t_max=12),
+            evaluator=FunctionEvaluator(lambda q, a: -1.0), on_event=events.append,
+        )  # fmt: skip
+        first = next(e for e in events if e.get("event") == "commit")
+        return len(first["alternatives"])
+
+    assert openings(SPARSE) == 1
+    assert openings(SPARSE.replace(graft_rollouts=True)) >= 4
 
 
 def test_grafting_works_with_parallel_leaves_and_keeps_the_budget():
