@@ -335,7 +335,7 @@ def should_commit(tree: SearchTree, config: SearchConfig, commit: int = 0) -> bo
     evaluated child's value by ``adaptive_margin``. A branch judged bad never qualifies, so
     harmful drafts still get the full search.
     """
-    best = tree.best_child(ROOT)
+    best = chosen_child(tree, config)
     if best is None:
         return False
     done = tree.real_visits[ROOT]
@@ -357,13 +357,42 @@ def _clearly_good(tree: SearchTree, best: int, config: SearchConfig) -> bool:
     return not rivals or tree.value[best] - max(rivals) >= config.adaptive_margin
 
 
+def chosen_child(tree: SearchTree, config: SearchConfig) -> int | None:
+    """The root child a commit takes: the most-visited one (ties: higher value).
+
+    With ``graft_rollouts`` the tree holds the paths of the drafts it judged, so the child
+    whose subtree holds the best-scored draft is taken (ties: most visited, then value): a
+    draft found good can be reached by committing along its path, and visits piled up while
+    every draft scored alike carry no information. None for a leaf root.
+    """
+    if not config.graft_rollouts:
+        return tree.best_child(ROOT)
+    kids = tree.children[ROOT]
+    if not kids:
+        return None
+    best = {k: best_score(tree, k) for k in kids}
+    return max(kids, key=lambda k: (best[k], tree.visits[k], tree.value[k]))
+
+
+def best_score(tree: SearchTree, node: int) -> float:
+    """The best evaluation score of a draft ending in ``node``'s subtree; -inf if none."""
+    best, todo = -math.inf, [node]
+    while todo:
+        current = todo.pop()
+        score = tree.score[current]
+        if score is not None:
+            best = max(best, score)
+        todo.extend(tree.children[current])
+    return best
+
+
 def commit(tree: SearchTree, config: SearchConfig) -> tuple[SearchTree, int]:
-    """Move the root to its most-visited child (ties: higher value).
+    """Move the root to ``chosen_child``: its most-visited child (ties: higher value).
 
     Returns the re-rooted tree (the child's subtree with its statistics, children's priors
     re-smoothed with the uniform mix) and the old id of the committed child.
     """
-    best = tree.best_child(ROOT)
+    best = chosen_child(tree, config)
     if best is None:
         raise ValueError("cannot commit: the root has no children")
     new = tree.reroot(best)

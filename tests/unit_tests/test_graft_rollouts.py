@@ -153,3 +153,17 @@ def test_a_root_whose_children_all_score_alike_is_rolled_out_afresh():
 def test_grafting_works_with_parallel_leaves_and_keeps_the_budget():
     for text in answers(True, range(3), parallel_leaves=4):
         assert len(FakeBackend().tokenize(text)) <= SPARSE.max_new_tokens
+
+
+def test_with_grafting_a_commit_follows_the_best_draft_not_the_most_visits():
+    tree = expanded_root()
+    busy, rare = tree.children[ROOT]
+    tree.visits[busy], tree.value[busy], tree.score[busy] = 30.0, -1.0, -1.0
+    deep = tree.add_child(rare, (3, 4), -1.0)
+    tree.visits[rare], tree.value[rare], tree.score[deep] = 2.0, 0.0, 1.0
+    assert steps.chosen_child(tree, CFG) == busy
+    grafting = CFG.replace(graft_rollouts=True)
+    assert steps.chosen_child(tree, grafting) == rare
+    assert steps.commit(tree, grafting)[1] == rare
+    tree.score[deep] = -1.0  # no draft is better: most visits again
+    assert steps.chosen_child(tree, grafting) == busy
