@@ -107,7 +107,10 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
         _proposal(state, ctx, state["leaves"][i], state["iterations"] + i, num=num, salt=0)
         for i in growing
     ]
-    specs = [_rollout_spec(config, state["iterations"] + i) for i in growing]
+    specs = [
+        _rollout_spec(config, state["iterations"] + i, _boundaries(state, ctx, state["leaves"][i]))
+        for i in growing
+    ]
     drawn = propose_and_roll_out_many(ctx.backend, requests, specs)
     rollouts: list[list[int] | None] = [None] * len(state["leaves"])
     for i, (candidates, rollout) in zip(growing, drawn, strict=True):
@@ -178,24 +181,43 @@ def _rollouts(state: RainState, ctx: RainContext) -> list[list[int]]:
     ]
     base = state["prompt_ids"] + state["answer_ids"]
     prefixes = [base + tree.path_tokens(leaves[i]) for i in todo]
-    specs = [_rollout_spec(config, state["iterations"] + i) for i in todo]
+    specs = [
+        _rollout_spec(config, state["iterations"] + i, _boundaries(state, ctx, leaves[i]))
+        for i in todo
+    ]
     for i, drawn in zip(todo, roll_out_many(ctx.backend, prefixes, specs), strict=True):
         rollouts[i] = drawn
     return [rollout or [] for rollout in rollouts]
 
 
-def _rollout_spec(config: SearchConfig, iteration: int) -> RolloutSpec:
+def _rollout_spec(config: SearchConfig, iteration: int, boundaries: str) -> RolloutSpec:
     """An iteration's roll-out settings, seeded by the iteration.
 
     Temperature 0 (greedy) under the adaptive budget's greedy roll-outs.
     """
     temperature = 0.0 if steps.greedy_rollout(config) else config.temperature
     return RolloutSpec(
-        boundaries=config.sentence_boundaries,
+        boundaries=boundaries,
         max_tokens=config.rollout_max_tokens,
         seed=draw_seed(config.seed, iteration, 1),
         temperature=temperature,
     )
+
+
+def _boundaries(state: RainState, ctx: RainContext, leaf: int) -> str:
+    """The roll-out boundaries of ``leaf``: the config's, but see below for grafting.
+
+    A roll-out ends at once on a prefix that already ends at a boundary, and a chat prompt
+    ends with one (the newline after the assistant header), so at the answer's start RAIN
+    judges an empty draft. With ``graft_rollouts`` the roll-outs there are the fresh openings
+    the search grafts, so the prompt's closing character is not a boundary for them.
+    """
+    boundaries = ctx.config.sentence_boundaries
+    at_start = not state["answer_ids"] and not state["tree"].path_tokens(leaf)
+    if not (ctx.config.graft_rollouts and at_start and state["prompt_ids"]):
+        return boundaries
+    closing = ctx.backend.detokenize(state["prompt_ids"][-1:])[-1:]
+    return boundaries.replace(closing, "") if closing else boundaries
 
 
 def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:

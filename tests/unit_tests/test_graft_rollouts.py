@@ -167,3 +167,18 @@ def test_with_grafting_a_commit_follows_the_best_draft_not_the_most_visits():
     assert steps.commit(tree, grafting)[1] == rare
     tree.score[deep] = -1.0  # no draft is better: most visits again
     assert steps.chosen_child(tree, grafting) == busy
+
+
+def test_with_grafting_answer_start_roll_outs_pass_the_prompts_closing_newline():
+    """A chat prompt ends with a newline, a boundary: a roll-out there would be empty."""
+    from types import SimpleNamespace
+
+    from rain_guard.search.graph import _boundaries
+
+    backend = FakeBackend()
+    tree = expanded_root()
+    state = {"answer_ids": [], "prompt_ids": backend.tokenize("<|user|>hi\n"), "tree": tree}
+    for graft, expected in ((False, ",.?:;\n"), (True, ",.?:;")):
+        ctx = SimpleNamespace(config=CFG.replace(graft_rollouts=graft), backend=backend)
+        assert _boundaries(state, ctx, ROOT) == expected
+        assert _boundaries(state, ctx, tree.children[ROOT][0]) == ",.?:;\n"
