@@ -22,13 +22,19 @@ search. Work counters are per view: a view counts each merged call it took part 
 its share of the tokens fed (by rows), so per-answer costs stay meaningful; a call that runs
 on its own is counted on its own view alone. The shared backend's own counters hold the
 true totals.
+
+``run_pooled`` keeps up to ``width`` searches of a queue of jobs open on one ``SharedBatch``
+and starts the next job as one ends (continuous batching), so that searches of very different
+lengths do not leave one search running alone while the queue still holds work;
+``run_in_lockstep`` runs every job at once.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -106,19 +112,38 @@ class SharedBatch:
         self.backend = backend
         self.max_wait = float(max_wait)
         self._cond = threading.Condition()
-        self._open: set[int] = set()
+        self._open: set[BatchView] = set()
         self._budget = _CacheBudget(backend if cache_per_search else None)
         self._waiting: list[_Call] = []
         self._running = False
         self._flushes = 0  # times the waiting calls were run
         self.merged_calls = 0  # merged backend calls run so far (for reports)
 
-    def view(self) -> BatchView:
-        """A new participant: a Backend for one search. Close it when the search ends."""
+    @property
+    def open_views(self) -> int:
+        """Views open now: the searches each merged call waits for."""
+        with self._cond:
+            return len(self._open)
+
+    def view(self, replacing: BatchView | None = None) -> BatchView:
+        """A new participant: a Backend for one search. Close it when the search ends.
+
+        A view can be opened while the others run: their waiting calls then wait for the new
+        search's first call too (up to ``max_wait``). ``replacing`` (a view of this batch
+        whose search has ended) is closed in the same step, so that a pool starting its next
+        search as one ends never has one search fewer open: the waiting calls do not run
+        without the newcomer, and the cache budget does not grow for a search that is over.
+        """
         view = BatchView(self)
         with self._cond:
-            self._open.add(id(view))
+            if replacing is not None:
+                if replacing._batch is not self:
+                    raise ValueError("replacing: a view of another SharedBatch")
+                replacing._closed = True
+                self._open.discard(replacing)
+            self._open.add(view)
             self._budget.searches(len(self._open))
+            self._cond.notify_all()
         return view
 
     def close(self) -> None:
@@ -132,7 +157,7 @@ class SharedBatch:
 
     def _close(self, view: BatchView) -> None:
         with self._cond:
-            self._open.discard(id(view))
+            self._open.discard(view)
             if not self._open:
                 self._budget.restore()
             self._cond.notify_all()  # the others may now all be waiting
@@ -147,7 +172,7 @@ class SharedBatch:
             while not call.done:
                 if self._flushes != seen:  # the others just got results: give them time
                     seen, deadline = self._flushes, time.monotonic() + self.max_wait
-                everyone = {id(c.view) for c in self._waiting} >= self._open
+                everyone = {c.view for c in self._waiting} >= self._open
                 if not self._running and (everyone or time.monotonic() >= deadline):
                     self._run_waiting()
                     continue
@@ -416,23 +441,182 @@ def run_in_lockstep(
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
     cache_per_search: bool = True,
+    on_done: Callable[[int, Out], None] | None = None,
 ) -> list[Out]:
-    """``fn(view, job)`` for every job, each on its own thread and ``SharedBatch`` view.
+    """``fn(view, job)`` for every job at once, each on its own ``SharedBatch`` view.
 
-    The searches of ``jobs`` run in lockstep and share forward calls; results come back in
-    ``jobs``' order. A single job runs on ``backend`` itself in the calling thread.
-    ``max_wait`` and ``cache_per_search`` go to the ``SharedBatch``.
+    ``run_pooled`` with ``width = len(jobs)``: the searches of ``jobs`` run in lockstep and
+    share forward calls; results come back in ``jobs``' order. A single job runs on
+    ``backend`` itself in the calling thread.
     """
-    if len(jobs) == 1:
-        return [fn(backend, jobs[0])]
-    from concurrent.futures import ThreadPoolExecutor
+    return run_pooled(
+        backend,
+        jobs,
+        fn,
+        width=max(1, len(jobs)),
+        max_wait=max_wait,
+        cache_per_search=cache_per_search,
+        on_done=on_done,
+    )
 
+
+def run_pooled(
+    backend: Backend,
+    jobs: Sequence[Job],
+    fn: Callable[[Backend, Job], Out],
+    *,
+    width: int,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    cache_per_search: bool = True,
+    on_done: Callable[[int, Out], None] | None = None,
+) -> list[Out]:
+    """``fn(view, job)`` for every job, up to ``width`` at once through one ``SharedBatch``.
+
+    Continuous batching: ``width`` searches start together, and as one ends the next job
+    starts at once on a new view that replaces the finished one (``SharedBatch.view``), so
+    while jobs are left ``min(width, jobs left)`` searches stay open and share each forward
+    call. Fixed groups would wait for their slowest search with the others done.
+
+    Args:
+        backend: The shared model.
+        jobs: The work, one search each.
+        fn: ``fn(backend_or_view, job) -> result``, run on a worker thread per open search.
+        width: Searches open at once (>= 1). With 1, or a single job, the jobs run one
+            after another on ``backend`` itself in the calling thread.
+        max_wait: Passed to the ``SharedBatch``.
+        cache_per_search: Passed to the ``SharedBatch``.
+        on_done: ``on_done(index, result)``, called in the calling thread once per job that
+            succeeds, as it finishes (in finishing order), so that a caller can save it.
+
+    Returns:
+        The results in ``jobs``' order.
+
+    Raises:
+        ConfigError: ``width`` is not a positive integer.
+        Exception: the first failing job's error (in ``jobs``' order), raised once the
+            searches in flight have finished: after a failure no further job starts, and
+            every job that succeeded was handed to ``on_done``, so a caller that saves
+            results loses none (``eval run`` resumes from the failed one). An error of
+            ``on_done`` itself, or an interrupt of the calling thread, likewise starts no
+            further job and is raised (before any job's error) once the searches in flight
+            have ended.
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ConfigError(f"width must be an integer >= 1, got {width!r}")
+    if width == 1 or len(jobs) <= 1:
+        return _run_alone(backend, jobs, fn, on_done)
     shared = SharedBatch(backend, max_wait=max_wait, cache_per_search=cache_per_search)
-    views = [shared.view() for _ in jobs]
+    try:
+        return _Pool(shared, list(jobs), fn, min(width, len(jobs))).run(on_done)
+    finally:
+        shared.close()
 
-    def one(i: int) -> Out:
-        with views[i]:
-            return fn(views[i], jobs[i])
 
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(one, range(len(jobs))))
+def _run_alone(
+    backend: Backend,
+    jobs: Sequence[Job],
+    fn: Callable[[Backend, Job], Out],
+    on_done: Callable[[int, Out], None] | None,
+) -> list[Out]:
+    """Each job on ``backend`` itself, one after another; a failure stops at once."""
+    results = []
+    for index, job in enumerate(jobs):
+        results.append(fn(backend, job))
+        if on_done is not None:
+            on_done(index, results[-1])
+    return results
+
+
+class _Pool:
+    """``width`` worker threads taking jobs from one queue, each search on its own view.
+
+    The first ``width`` views are opened before any search starts, and a worker keeps its
+    finished search's view open until the next job's view replaces it, so the open views never
+    drop below ``min(width, jobs left)``. Results go to the calling thread through a queue;
+    each worker puts ``None`` when it has no more jobs.
+    """
+
+    def __init__(self, shared: SharedBatch, jobs: list[Any], fn: Callable, width: int) -> None:
+        self.shared, self.jobs, self.fn, self.width = shared, jobs, fn, width
+        self._lock = threading.Lock()
+        self._next = 0
+        self._stopped = False
+        self._finished: queue.SimpleQueue[tuple[int, Any, BaseException | None] | None] = (
+            queue.SimpleQueue()
+        )
+
+    def run(self, on_done: Callable[[int, Any], None] | None) -> list[Any]:
+        """Every job's result in order, or the first failure once the workers have ended."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        results: list[Any] = [None] * len(self.jobs)
+        failures: dict[int, BaseException] = {}
+        own_error: BaseException | None = None
+        starts = [self._take(None) for _ in range(self.width)]  # all open before any call
+        with ThreadPoolExecutor(self.width, thread_name_prefix="rain-pool") as pool:
+            for start in starts:
+                pool.submit(self._work, start)
+            try:
+                for index, result, error in self._results():
+                    if error is not None:
+                        failures[index] = error
+                        continue
+                    results[index] = result
+                    if on_done is not None and own_error is None:
+                        on_done(index, result)
+            except BaseException as exc:  # on_done failed, or the caller was interrupted
+                own_error = exc
+                self.stop()
+        if own_error is not None:
+            raise own_error
+        if failures:
+            first = failures[min(failures)]
+            if len(failures) > 1:
+                first.add_note(f"{len(failures) - 1} other job(s) of the pool failed too")
+            raise first
+        return results
+
+    def stop(self) -> None:
+        """Start no further job (the searches in flight run to their end)."""
+        with self._lock:
+            self._stopped = True
+
+    def _results(self) -> Iterator[tuple[int, Any, BaseException | None]]:
+        ended = 0
+        while ended < self.width:
+            item = self._finished.get()
+            if item is None:
+                ended += 1
+            else:
+                yield item
+
+    def _take(self, finished: BatchView | None) -> tuple[int, BatchView] | None:
+        """The next job and its view (replacing ``finished``); None when none is left."""
+        with self._lock:
+            index = self._next
+            if self._stopped or index >= len(self.jobs):
+                index = None
+            else:
+                self._next += 1
+        if index is None:
+            if finished is not None:
+                finished.close()
+            return None
+        return index, self.shared.view(replacing=finished)
+
+    def _work(self, taken: tuple[int, BatchView] | None) -> None:
+        view: BatchView | None = None
+        try:
+            while taken is not None:
+                index, view = taken
+                try:
+                    self._finished.put((index, self.fn(view, self.jobs[index]), None))
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    self.stop()
+                    self._finished.put((index, None, exc))
+                taken = self._take(view)
+            view = None  # closed by the last _take
+        finally:
+            if view is not None:
+                view.close()
+            self._finished.put(None)
