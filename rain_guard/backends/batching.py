@@ -114,6 +114,7 @@ class SharedBatch:
         self._cond = threading.Condition()
         self._open: set[BatchView] = set()
         self._budget = _CacheBudget(backend if cache_per_search else None)
+        self._fuse_walks = callable(getattr(backend, "walk_many", None))
         self._waiting: list[_Call] = []
         self._running = False
         self._flushes = 0  # times the waiting calls were run
@@ -186,7 +187,7 @@ class SharedBatch:
         calls, self._waiting, self._running = self._waiting, [], True
         self._cond.release()
         try:
-            for group in _groups(calls):
+            for group in _groups(calls, fuse_walks=self._fuse_walks):
                 self._run_group(group)
         finally:
             self._cond.acquire()
@@ -198,16 +199,17 @@ class SharedBatch:
 
     def _run_group(self, group: _Group) -> None:
         runner = _RUNNERS[group.kind]
+        payloads = [(c.kind, c.payload) if group.kind == _WALK else c.payload for c in group.calls]
         before = self.backend.counters.snapshot()
         try:
-            results = runner(self.backend, [c.payload for c in group.calls])
+            results = runner(self.backend, payloads)
         except Exception:  # noqa: BLE001 - retried one by one so only the bad call fails
             results = None
         self.merged_calls += 1
         if results is None:
             for call in group.calls:
                 try:
-                    call.result = runner(self.backend, [call.payload])[0]
+                    call.result = _RUNNERS[call.kind](self.backend, [call.payload])[0]
                 except Exception as exc:  # noqa: BLE001 - handed to the waiting search
                     call.error = exc
         else:
@@ -377,6 +379,17 @@ def _run_rollout_many(backend: Backend, payloads: list[tuple[list, list]]) -> li
     return _split(roll_out_many(backend, prefixes, specs), [len(ps) for ps, _ in payloads])
 
 
+def _run_walk(backend: Backend, tagged: list[tuple[str, tuple[list, list]]]) -> list[Any]:
+    # propose_many and rollout_many calls in one walk (``walk_many``), split back per call
+    parts: dict[str, tuple[list, list]] = {"propose_many": ([], []), "rollout_many": ([], [])}
+    for kind, (items, specs) in tagged:
+        parts[kind][0].extend(items)
+        parts[kind][1].extend(specs)
+    proposed, rolled = backend.walk_many(*parts["propose_many"], *parts["rollout_many"])
+    left = {"propose_many": iter(proposed), "rollout_many": iter(rolled)}
+    return [[next(left[kind]) for _ in items] for kind, (items, _) in tagged]
+
+
 def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> list[Any]:
     prompts = [p for ps, _ in payloads for p in ps]
     probs = backend.option_probs(prompts, payloads[0][1])
@@ -384,6 +397,8 @@ def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> li
 
 
 _UNMERGED = frozenset({"rollout"})  # kinds whose calls run one by one (own seeds per call)
+_WALK = "walk"  # propose_many and rollout_many calls walked together (``walk_many``)
+_WALKED = frozenset({"propose_many", "rollout_many"})
 
 _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "propose": _run_propose,
@@ -391,19 +406,25 @@ _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "rollout": _run_rollout,
     "rollout_many": _run_rollout_many,
     "option_probs": _run_option_probs,
+    _WALK: _run_walk,
 }
 
 
-def _groups(calls: list[_Call]) -> list[_Group]:
+def _groups(calls: list[_Call], fuse_walks: bool = False) -> list[_Group]:
     """Calls grouped by kind (and key), in the order their first call arrived.
 
     Kinds that cannot be merged (``_UNMERGED``) get a group per call, so each call's work is
-    counted on its own view alone.
+    counted on its own view alone. With ``fuse_walks`` (a backend with ``walk_many``),
+    ``propose_many`` and ``rollout_many`` calls waiting together form one ``walk`` group:
+    searches at different steps of their iterations (one expanding a leaf, another rolling
+    one out, as when a pool starts a search beside one that is half done) share one walk.
     """
+    fuse = fuse_walks and {call.kind for call in calls} >= _WALKED
     groups: dict[tuple[str, Any], _Group] = {}
     for call in calls:
-        key = (call.kind, id(call) if call.kind in _UNMERGED else call.key)
-        groups.setdefault(key, _Group(call.kind)).calls.append(call)
+        kind = _WALK if fuse and call.kind in _WALKED else call.kind
+        key = (kind, id(call) if kind in _UNMERGED else call.key)
+        groups.setdefault(key, _Group(kind)).calls.append(call)
     return list(groups.values())
 
 

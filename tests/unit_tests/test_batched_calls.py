@@ -14,6 +14,7 @@ from functools import partial
 import pytest
 from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
 
+from rain_guard.backends.base import ProposalRequest, RolloutSpec
 from rain_guard.backends.batching import SharedBatch, run_in_lockstep, run_pooled
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.backends.transformers import TransformersBackend
@@ -111,6 +112,31 @@ def test_one_prefix_roll_outs_of_two_searches_share_one_walk(model, tokenizer):
     assert [o[0] for o in out] == [tokens for tokens, _ in solo]
     assert batch.merged_calls == 1
     assert backend.counters.forward_calls <= max(calls for _, calls in solo)
+
+
+def test_an_expansion_and_a_bare_roll_out_of_two_searches_share_one_walk(model, tokenizer):
+    request = ProposalRequest(
+        tuple(tokenizer.encode("hello there")), num_candidates=3, length=2, top_k=5, seed=1
+    )
+    spec = RolloutSpec(boundaries=".!?", max_tokens=6, seed=3)
+    prefix, bare = tokenizer.encode("To bake a cake"), RolloutSpec(".!?", max_tokens=6, seed=4)
+    proposer, roller = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
+    proposed = proposer.propose_with_rollout_many([request], [spec])[0]
+    rolled = roller.rollout_many([prefix], [bare])[0]
+    backend = TransformersBackend(model, tokenizer)
+    batch = SharedBatch(backend, max_wait=30.0)
+    expanding, rolling = batch.view(), batch.view()
+    ((candidates, roll),), (together,) = concurrently(
+        [partial(expanding.propose_with_rollout_many, [request], [spec]),
+         partial(rolling.rollout_many, [prefix], [bare])]
+    )  # fmt: skip
+    assert [c.tokens for c in candidates] == [c.tokens for c in proposed[0]]
+    assert [c.logprob for c in candidates] == pytest.approx([c.logprob for c in proposed[0]])
+    assert (roll, together) == (proposed[1], rolled)
+    assert batch.merged_calls == 1  # one walk for both kinds
+    assert backend.counters.forward_calls < (
+        proposer.counters.forward_calls + roller.counters.forward_calls
+    )
 
 
 def test_a_view_is_charged_only_its_own_calls_that_run_one_by_one():
