@@ -363,6 +363,9 @@ class ChatRAIN(SearchFields):
         (``rain_guard.backends.batching``), so a step's rows of every search go into one
         model call, and each answer equals the answer the input gets alone with the same
         seed. ``batch_searches=False`` runs them side by side without sharing calls.
+        LangChain's executor runs up to ``max_concurrency`` inputs at once (its thread
+        pool's default without it) and starts the next input as one ends; that search opens
+        a view of the same ``SharedBatch``, so the open searches keep sharing calls.
         """
         with self._shared_batch(len(inputs)):
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)

@@ -22,6 +22,11 @@ search. Work counters are per view: a view counts each merged call it took part 
 its share of the tokens fed (by rows), so per-answer costs stay meaningful; a call that runs
 on its own is counted on its own view alone. The shared backend's own counters hold the
 true totals.
+
+``run_pooled`` keeps up to ``width`` searches of a queue of jobs open on one ``SharedBatch``
+and starts the next job as one ends (continuous batching), so that searches of very different
+lengths do not leave one search running alone while the queue still holds work;
+``run_in_lockstep`` runs every job at once.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from rain_guard.backends.base import (
     propose_and_roll_out_many,
     roll_out_many,
 )
+from rain_guard.backends.batch_pool import Pool, run_alone
 from rain_guard.errors import ConfigError
 
 DEFAULT_MAX_WAIT = 5.0  # seconds a call waits for the other searches before it runs anyway
@@ -106,19 +112,39 @@ class SharedBatch:
         self.backend = backend
         self.max_wait = float(max_wait)
         self._cond = threading.Condition()
-        self._open: set[int] = set()
+        self._open: set[BatchView] = set()
         self._budget = _CacheBudget(backend if cache_per_search else None)
+        self._fuse_walks = callable(getattr(backend, "walk_many", None))
         self._waiting: list[_Call] = []
         self._running = False
         self._flushes = 0  # times the waiting calls were run
         self.merged_calls = 0  # merged backend calls run so far (for reports)
 
-    def view(self) -> BatchView:
-        """A new participant: a Backend for one search. Close it when the search ends."""
+    @property
+    def open_views(self) -> int:
+        """Views open now: the searches each merged call waits for."""
+        with self._cond:
+            return len(self._open)
+
+    def view(self, replacing: BatchView | None = None) -> BatchView:
+        """A new participant: a Backend for one search. Close it when the search ends.
+
+        A view can be opened while the others run: their waiting calls then wait for the new
+        search's first call too (up to ``max_wait``). ``replacing`` (a view of this batch
+        whose search has ended) is closed in the same step, so that a pool starting its next
+        search as one ends never has one search fewer open: the waiting calls do not run
+        without the newcomer, and the cache budget does not grow for a search that is over.
+        """
         view = BatchView(self)
         with self._cond:
-            self._open.add(id(view))
+            if replacing is not None:
+                if replacing._batch is not self:
+                    raise ValueError("replacing: a view of another SharedBatch")
+                replacing._closed = True
+                self._open.discard(replacing)
+            self._open.add(view)
             self._budget.searches(len(self._open))
+            self._cond.notify_all()
         return view
 
     def close(self) -> None:
@@ -132,7 +158,7 @@ class SharedBatch:
 
     def _close(self, view: BatchView) -> None:
         with self._cond:
-            self._open.discard(id(view))
+            self._open.discard(view)
             if not self._open:
                 self._budget.restore()
             self._cond.notify_all()  # the others may now all be waiting
@@ -147,7 +173,7 @@ class SharedBatch:
             while not call.done:
                 if self._flushes != seen:  # the others just got results: give them time
                     seen, deadline = self._flushes, time.monotonic() + self.max_wait
-                everyone = {id(c.view) for c in self._waiting} >= self._open
+                everyone = {c.view for c in self._waiting} >= self._open
                 if not self._running and (everyone or time.monotonic() >= deadline):
                     self._run_waiting()
                     continue
@@ -161,7 +187,7 @@ class SharedBatch:
         calls, self._waiting, self._running = self._waiting, [], True
         self._cond.release()
         try:
-            for group in _groups(calls):
+            for group in _groups(calls, fuse_walks=self._fuse_walks):
                 self._run_group(group)
         finally:
             self._cond.acquire()
@@ -173,16 +199,17 @@ class SharedBatch:
 
     def _run_group(self, group: _Group) -> None:
         runner = _RUNNERS[group.kind]
+        payloads = [(c.kind, c.payload) if group.kind == _WALK else c.payload for c in group.calls]
         before = self.backend.counters.snapshot()
         try:
-            results = runner(self.backend, [c.payload for c in group.calls])
+            results = runner(self.backend, payloads)
         except Exception:  # noqa: BLE001 - retried one by one so only the bad call fails
             results = None
         self.merged_calls += 1
         if results is None:
             for call in group.calls:
                 try:
-                    call.result = runner(self.backend, [call.payload])[0]
+                    call.result = _RUNNERS[call.kind](self.backend, [call.payload])[0]
                 except Exception as exc:  # noqa: BLE001 - handed to the waiting search
                     call.error = exc
         else:
@@ -352,6 +379,17 @@ def _run_rollout_many(backend: Backend, payloads: list[tuple[list, list]]) -> li
     return _split(roll_out_many(backend, prefixes, specs), [len(ps) for ps, _ in payloads])
 
 
+def _run_walk(backend: Backend, tagged: list[tuple[str, tuple[list, list]]]) -> list[Any]:
+    # propose_many and rollout_many calls in one walk (``walk_many``), split back per call
+    parts: dict[str, tuple[list, list]] = {"propose_many": ([], []), "rollout_many": ([], [])}
+    for kind, (items, specs) in tagged:
+        parts[kind][0].extend(items)
+        parts[kind][1].extend(specs)
+    proposed, rolled = backend.walk_many(*parts["propose_many"], *parts["rollout_many"])
+    left = {"propose_many": iter(proposed), "rollout_many": iter(rolled)}
+    return [[next(left[kind]) for _ in items] for kind, (items, _) in tagged]
+
+
 def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> list[Any]:
     prompts = [p for ps, _ in payloads for p in ps]
     probs = backend.option_probs(prompts, payloads[0][1])
@@ -359,6 +397,8 @@ def _run_option_probs(backend: Backend, payloads: list[tuple[list, list]]) -> li
 
 
 _UNMERGED = frozenset({"rollout"})  # kinds whose calls run one by one (own seeds per call)
+_WALK = "walk"  # propose_many and rollout_many calls walked together (``walk_many``)
+_WALKED = frozenset({"propose_many", "rollout_many"})
 
 _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "propose": _run_propose,
@@ -366,19 +406,25 @@ _RUNNERS: dict[str, Callable[[Backend, list[Any]], list[Any]]] = {
     "rollout": _run_rollout,
     "rollout_many": _run_rollout_many,
     "option_probs": _run_option_probs,
+    _WALK: _run_walk,
 }
 
 
-def _groups(calls: list[_Call]) -> list[_Group]:
+def _groups(calls: list[_Call], fuse_walks: bool = False) -> list[_Group]:
     """Calls grouped by kind (and key), in the order their first call arrived.
 
     Kinds that cannot be merged (``_UNMERGED``) get a group per call, so each call's work is
-    counted on its own view alone.
+    counted on its own view alone. With ``fuse_walks`` (a backend with ``walk_many``),
+    ``propose_many`` and ``rollout_many`` calls waiting together form one ``walk`` group:
+    searches at different steps of their iterations (one expanding a leaf, another rolling
+    one out, as when a pool starts a search beside one that is half done) share one walk.
     """
+    fuse = fuse_walks and {call.kind for call in calls} >= _WALKED
     groups: dict[tuple[str, Any], _Group] = {}
     for call in calls:
-        key = (call.kind, id(call) if call.kind in _UNMERGED else call.key)
-        groups.setdefault(key, _Group(call.kind)).calls.append(call)
+        kind = _WALK if fuse and call.kind in _WALKED else call.kind
+        key = (kind, id(call) if kind in _UNMERGED else call.key)
+        groups.setdefault(key, _Group(kind)).calls.append(call)
     return list(groups.values())
 
 
@@ -416,23 +462,72 @@ def run_in_lockstep(
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
     cache_per_search: bool = True,
+    on_done: Callable[[int, Out], None] | None = None,
 ) -> list[Out]:
-    """``fn(view, job)`` for every job, each on its own thread and ``SharedBatch`` view.
+    """``fn(view, job)`` for every job at once, each on its own ``SharedBatch`` view.
 
-    The searches of ``jobs`` run in lockstep and share forward calls; results come back in
-    ``jobs``' order. A single job runs on ``backend`` itself in the calling thread.
-    ``max_wait`` and ``cache_per_search`` go to the ``SharedBatch``.
+    ``run_pooled`` with ``width = len(jobs)``: the searches of ``jobs`` run in lockstep and
+    share forward calls; results come back in ``jobs``' order. A single job runs on
+    ``backend`` itself in the calling thread.
     """
-    if len(jobs) == 1:
-        return [fn(backend, jobs[0])]
-    from concurrent.futures import ThreadPoolExecutor
+    return run_pooled(
+        backend,
+        jobs,
+        fn,
+        width=max(1, len(jobs)),
+        max_wait=max_wait,
+        cache_per_search=cache_per_search,
+        on_done=on_done,
+    )
 
+
+def run_pooled(
+    backend: Backend,
+    jobs: Sequence[Job],
+    fn: Callable[[Backend, Job], Out],
+    *,
+    width: int,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    cache_per_search: bool = True,
+    on_done: Callable[[int, Out], None] | None = None,
+) -> list[Out]:
+    """``fn(view, job)`` for every job, up to ``width`` at once through one ``SharedBatch``.
+
+    Continuous batching: ``width`` searches start together, and as one ends the next job
+    starts at once on a new view that replaces the finished one (``SharedBatch.view``), so
+    while jobs are left ``min(width, jobs left)`` searches stay open and share each forward
+    call. Fixed groups would wait for their slowest search with the others done.
+
+    Args:
+        backend: The shared model.
+        jobs: The work, one search each.
+        fn: ``fn(backend_or_view, job) -> result``, run on a worker thread per open search.
+        width: Searches open at once (>= 1). With 1, or a single job, the jobs run one
+            after another on ``backend`` itself in the calling thread.
+        max_wait: Passed to the ``SharedBatch``.
+        cache_per_search: Passed to the ``SharedBatch``.
+        on_done: ``on_done(index, result)``, called in the calling thread once per job that
+            succeeds, as it finishes (in finishing order), so that a caller can save it.
+
+    Returns:
+        The results in ``jobs``' order.
+
+    Raises:
+        ConfigError: ``width`` is not a positive integer.
+        Exception: the first failing job's error (in ``jobs``' order), raised once the
+            searches in flight have finished: after a failure no further job starts, and
+            every job that succeeded was handed to ``on_done``, so a caller that saves
+            results loses none (``eval run`` resumes from the failed one). An error of
+            ``on_done`` itself, or an interrupt of the calling thread, likewise starts no
+            further job and is raised (before any job's error) once the searches in flight
+            have ended.
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ConfigError(f"width must be an integer >= 1, got {width!r}")
+    if width == 1 or len(jobs) <= 1:
+        return run_alone(backend, jobs, fn, on_done)
     shared = SharedBatch(backend, max_wait=max_wait, cache_per_search=cache_per_search)
-    views = [shared.view() for _ in jobs]
-
-    def one(i: int) -> Out:
-        with views[i]:
-            return fn(views[i], jobs[i])
-
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(one, range(len(jobs))))
+    try:
+        return Pool(shared, list(jobs), fn, min(width, len(jobs))).run(on_done)
+    finally:
+        shared.close()

@@ -3,15 +3,18 @@
 ``rain-guard bench --grid`` (or ``--leaves K ... --batch B ...``) runs, in one process, one
 cell per (k, B): greedy decoding with a KV cache answers the cell's prompts (the baseline,
 run again in every cell so that a busy machine slows both alike), then RAIN with
-``parallel_leaves = k`` answers them in consecutive groups of B searches that run in lockstep
-and share forward calls (``SharedBatch``, as ``eval run --batch`` and ``ChatRAIN.batch`` do).
+``parallel_leaves = k`` answers them in one pool of B searches open at once that share
+forward calls (``run_pooled`` on a ``SharedBatch``, as ``eval run --batch`` does): as one
+search ends, the next prompt's starts, so B searches stay open while prompts are left.
 B = 1 is always run: its answers are what each batched answer is checked against (the same
 request searched alone, same seed, same k).
 
-A cell's wall time is the time of all its groups, one after another (a group's searches
-overlap, so the sum of their own times would count the shared calls B times); its forward
-calls are the shared backend's (a merged call counts once). Finished cells are appended to a
-JSONL file (``--resume FILE``), so a killed grid continues where it stopped.
+A cell's wall time is the time of its pool from the first search's start to the last one's
+end (the searches overlap, so the sum of their own times would count the shared calls B
+times); its forward calls are the shared backend's (a merged call counts once). Finished
+cells are appended to a JSONL file (``--resume FILE``), so a killed grid continues where it
+stopped; a file of cells measured in fixed groups of B is refused (its fingerprint lacks
+``batching: pool``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from functools import partial
 from typing import Any
 
 from rain_guard.backends.base import Backend
-from rain_guard.backends.batching import run_in_lockstep
+from rain_guard.backends.batching import run_pooled
 from rain_guard.bench.arms import RAIN, VANILLA, ArmRun
 from rain_guard.bench.items import Item
 from rain_guard.bench.runner import Bench, arm_run_from
@@ -39,7 +42,7 @@ from rain_guard.search.embeddings import Embedder
 
 GRID_LEAVES = (1, 4, 8)
 GRID_BATCHES = (1, 4, 8)
-MAX_BATCH = 64  # searches in lockstep at most (each holds its own tree and caches)
+MAX_BATCH = 64  # searches open at once at most (each holds its own tree and caches)
 
 
 def check_grid(leaves: Sequence[int], batches: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -70,13 +73,14 @@ class GridCell:
 
     Attributes:
         k: Parallel leaves of every search in the cell.
-        batch: Searches per group (B); the last group may be smaller.
+        batch: Searches open at once (B), asked for.
         runs: RAIN's answers (each with its own share of the shared calls' work).
         greedy: Greedy decoding's answers (KV cache, one at a time).
-        seconds: Wall time of RAIN's groups, one after another.
+        seconds: Wall time of RAIN's pool of searches.
         forward_calls: Model calls of RAIN's searches (a merged call counts once).
         tokens_processed: Token positions RAIN's searches fed the model.
-        groups: Searches in each group, in order.
+        width: Searches open at once while prompts were left: ``min(batch, prompts)``;
+            fewer only once the queue is empty.
     """
 
     k: int
@@ -86,7 +90,7 @@ class GridCell:
     seconds: float = 0.0
     forward_calls: int = 0
     tokens_processed: int = 0
-    groups: list[int] = field(default_factory=list)
+    width: int = 0
 
     @property
     def key(self) -> tuple[int, int]:
@@ -132,7 +136,7 @@ class Grid:
         batches: The B values (1 included).
         evaluator_factory: A fresh evaluator per search, built on the search's backend view.
         embedder: Sentence encoder of the similarity update (None: off).
-        max_wait: Seconds a batched call waits for the group's other searches.
+        max_wait: Seconds a batched call waits for the other open searches.
         on_cell: Called with each finished cell (saving, progress).
     """
 
@@ -162,29 +166,31 @@ class Grid:
         return cells
 
     def run_cell(self, k: int, batch: int, items: Sequence[Item]) -> GridCell:
-        """Greedy on every item, then RAIN (k leaves) in consecutive groups of ``batch``."""
+        """Greedy on every item, then RAIN (k leaves) with ``batch`` searches open at once."""
         config = self.config.replace(parallel_leaves=k)
         greedy_bench = Bench(self.backend, config, only=[VANILLA])
         cell = GridCell(k, batch, greedy=[greedy_bench.run_arm(VANILLA, it) for it in items])
+        cell.width = min(batch, len(items))
         before = self.backend.counters.snapshot()
         start = time.perf_counter()
-        for i in range(0, len(items), batch):
-            group = list(items[i : i + batch])
-            cell.runs += self._group(config, group)
-            cell.groups.append(len(group))
+        cell.runs = self._pool(config, list(items), cell.width)
         cell.seconds = time.perf_counter() - start
         delta = self.backend.counters.since(before)
         cell.forward_calls = delta.get("forward_calls", 0)
         cell.tokens_processed = delta.get("tokens_processed", 0)
         return cell
 
-    def _group(self, config: SearchConfig, group: list[Item]) -> list[ArmRun]:
-        """RAIN's answers to ``group``: alone, or in lockstep through one ``SharedBatch``."""
+    def _pool(self, config: SearchConfig, items: list[Item], width: int) -> list[ArmRun]:
+        """RAIN's answers to ``items``: one by one, or ``width`` at once on a ``SharedBatch``.
+
+        The backend's prefix cache is cleared first (pinned prefixes kept), so every cell
+        starts from the same cache.
+        """
         clear = getattr(self.backend, "clear_cache", None)
         if clear is not None:
             clear(keep_pinned=True)
         search = partial(self._search, config=config)
-        return run_in_lockstep(self.backend, group, search, max_wait=self.max_wait)
+        return run_pooled(self.backend, items, search, width=width, max_wait=self.max_wait)
 
     def _search(self, backend: Backend, item: Item, config: SearchConfig) -> ArmRun:
         context = DecodingContext(

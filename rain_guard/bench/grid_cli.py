@@ -42,7 +42,7 @@ def add_grid_options(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="B",
         default=None,
-        help=f"grid: searches run in lockstep, sharing forward calls (B, 1..{MAX_BATCH}; "
+        help=f"grid: searches open at once, sharing forward calls (B, 1..{MAX_BATCH}; "
         "B = 1 always runs: batched answers are checked against it)",
     )
     parser.add_argument(
@@ -150,6 +150,7 @@ def _fingerprint(settings: dict[str, Any], config: Any, items: list[Any]) -> dic
     keep = ("model", "device", "dtype", "threads", "criterion", "system message")
     return {
         **{k: str(settings.get(k)) for k in keep},
+        "batching": "pool",  # B searches open at once, refilled from the queue (run_pooled)
         "search": search,
         "prompts": [f"{it.dataset}#{it.index}" for it in items],
     }

@@ -13,8 +13,9 @@ from rain_guard.bench.grid import GridCell, mismatches
 def cell_row(cell: GridCell) -> dict[str, Any]:
     """The cell's figures: wall time and forward calls per committed token, against greedy.
 
-    ``time_vs_greedy`` compares the wall time of all answers (RAIN's groups against greedy's
-    answers one by one); ``time_per_token_vs_greedy`` compares seconds per committed token.
+    ``time_vs_greedy`` compares the wall time of all answers (RAIN's pool of searches against
+    greedy's answers one by one); ``time_per_token_vs_greedy`` compares seconds per
+    committed token.
     """
     tokens = max(1, cell.answer_tokens)
     greedy_tokens = max(1, cell.greedy_tokens)
@@ -23,7 +24,7 @@ def cell_row(cell: GridCell) -> dict[str, Any]:
     return {
         "k": cell.k,
         "batch": cell.batch,
-        "groups": cell.groups,
+        "width": cell.width,
         "answers": len(cell.runs),
         "answer_tokens": cell.answer_tokens,
         "seconds": cell.seconds,

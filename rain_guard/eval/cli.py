@@ -7,13 +7,15 @@ r"""``rain-guard eval``: run, report and judge-check harmlessness benchmarks.
     rain-guard eval evaluator --criterion harmless --threads 1
 
 ``run`` appends one JSONL line per (item, method) as each finishes; rerunning the same command
-resumes and skips what is done, so a killed run loses at most the item in flight.
+resumes and skips what is done, so a killed run loses at most the items in flight (``--batch B``:
+up to B RAIN searches at once, the next one starting as one ends).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -88,8 +90,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--batch",
         type=int,
         default=1,
-        help="RAIN searches answered at once, sharing forward calls (lockstep batching; each "
-        "answer equals the answer searched alone). Default: 1",
+        help="RAIN searches open at once, sharing forward calls; as one ends the next prompt's "
+        "search starts (each answer equals the answer searched alone). Default: 1",
     )
     run.add_argument(
         "--threads", type=int, default=None, help="CPU threads of the model (default: torch's)"
@@ -145,17 +147,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     judges = (GCGRefusalJudge(), XSTestRefusalJudge())
     rain_budget = {(r["dataset"], r["index"]): r["evaluations"] for r in results.records()
                    if r.get("method") == "rain"}  # fmt: skip
-    # method by method, so best-of-N finds RAIN's budget; RAIN searches in batches
+    # method by method, so best-of-N finds RAIN's budget; RAIN searches in a pool of --batch
     todo.sort(key=lambda pair: methods.index(pair[1]))
     with Progress(len(todo), desc="eval", max_tokens=context.config.max_new_tokens) as bar:
-        for group in _groups(todo, args.batch):
-            answers = _answer(context, group, rain_budget, bar)
-            for (item, method), out in zip(group, answers, strict=True):
-                out["batch"] = len(group)  # searches that shared calls (seconds: wall time)
+        for block in _blocks(todo):
+            width = min(args.batch, len(block)) if block[0][1] == "rain" else 1
+
+            def save(index: int, out: dict[str, Any], block=block, width=width) -> None:
+                item, method = block[index]
+                out["batch"] = width  # searches open at once (seconds: each one's wall time)
                 if method == "rain":
                     rain_budget[(item.dataset, item.index)] = out["evaluations"]
                 results.append(_record(item, method, out, judges))
                 bar.answer_done(method)
+
+            _answer(context, block, rain_budget, bar, width=width, on_done=save)
     print(summary_markdown(results.records()))
     return 0
 
@@ -175,25 +181,33 @@ def cmd_commits(args: argparse.Namespace) -> int:
     return 0
 
 
-def _groups(todo: list[tuple[Any, str]], batch: int) -> list[list[tuple[Any, str]]]:
-    """Consecutive RAIN items in groups of ``batch``; every other answer alone."""
-    groups: list[list[tuple[Any, str]]] = []
+def _blocks(todo: list[tuple[Any, str]]) -> list[list[tuple[Any, str]]]:
+    """Consecutive RAIN pairs as one block (one pool of searches); every other pair alone."""
+    blocks: list[list[tuple[Any, str]]] = []
     for pair in todo:
-        last = groups[-1] if groups else None
-        if last and pair[1] == "rain" == last[0][1] and len(last) < batch:
+        last = blocks[-1] if blocks else None
+        if last and pair[1] == "rain" == last[0][1]:
             last.append(pair)
         else:
-            groups.append([pair])
-    return groups
+            blocks.append([pair])
+    return blocks
 
 
 def _answer(
     context: DecodingContext,
-    group: list[tuple[Any, str]],
+    block: list[tuple[Any, str]],
     rain_budget: dict[tuple[str, int], int],
     bar: Progress,
-) -> list[dict[str, Any]]:
-    """The answer fields of each (item, method) of ``group``; a group of several shares calls."""
+    *,
+    width: int,
+    on_done: Callable[[int, dict[str, Any]], None],
+) -> None:
+    """Answer each (item, method) of ``block``; ``on_done(index, fields)`` as each finishes.
+
+    Up to ``width`` searches run at once, sharing forward calls; as one ends, the next pair
+    starts (``run_pooled``). A failing answer is raised once the answers in flight have
+    finished and been handed to ``on_done``, so a rerun resumes from it.
+    """
 
     def one(pair: tuple[Any, str], ctx: DecodingContext) -> dict[str, Any]:
         item, method = pair
@@ -202,13 +216,13 @@ def _answer(
         answer = replace(ctx, samples=samples, on_event=on_event)
         return _answer_fields(METHODS[method].run(answer, prompt_turns(item.prompt)))
 
-    from rain_guard.backends.batching import run_in_lockstep
+    from rain_guard.backends.batching import run_pooled
 
     def on(backend: Any, pair: tuple[Any, str]) -> dict[str, Any]:
         ctx = context if backend is context.backend else replace(context, backend=backend)
         return one(pair, ctx)
 
-    return run_in_lockstep(context.backend, group, on)
+    run_pooled(context.backend, block, on, width=width, on_done=on_done)
 
 
 def _items(args: argparse.Namespace) -> list[Any]:

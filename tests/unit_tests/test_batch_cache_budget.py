@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
 
-from rain_guard.backends.batching import SharedBatch, run_in_lockstep
+from rain_guard.backends.batching import SharedBatch, run_in_lockstep, run_pooled
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.judging.evaluator import FunctionEvaluator
@@ -35,6 +35,20 @@ def test_each_search_of_a_batch_gets_the_backend_budget_and_it_is_restored_after
     assert seen[0] == 2 * len(PROMPTS)  # while every search was open
     assert backend.max_cached_prefixes == 2
     assert len(backend._entries) <= 2  # the prefixes kept beyond it were dropped
+
+
+def test_a_pool_keeps_the_budget_of_its_width_and_restores_it_after(backend):
+    seen = []
+
+    def search(view, prompt: str) -> str:
+        evaluator = FunctionEvaluator(lambda p, a: 0.5)
+        text = rain_generate(view, [("user", prompt)], config=CONFIG, evaluator=evaluator).text
+        seen.append(backend.max_cached_prefixes)
+        return text
+
+    run_pooled(backend, PROMPTS, search, width=2, max_wait=30.0)
+    assert seen == [2 * 2] * len(PROMPTS)  # a third search replaced one, it did not add one
+    assert backend.max_cached_prefixes == 2
 
 
 def test_the_budget_follows_the_most_searches_open_at_once(backend):

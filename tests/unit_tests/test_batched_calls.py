@@ -14,7 +14,8 @@ from functools import partial
 import pytest
 from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
 
-from rain_guard.backends.batching import SharedBatch, run_in_lockstep
+from rain_guard.backends.base import ProposalRequest, RolloutSpec
+from rain_guard.backends.batching import SharedBatch, run_in_lockstep, run_pooled
 from rain_guard.backends.fake import FakeBackend
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.judging.evaluator import FunctionEvaluator
@@ -39,8 +40,13 @@ def by_length(prompt: str, answer: str) -> float:
     return (len(answer) % 7) / 7.0
 
 
-def searched(model, tokenizer, prompts: list[str], k: int) -> tuple[list[GenerationResult], int]:
-    """The answers to ``prompts`` in lockstep on a fresh backend, and its forward calls."""
+def searched(
+    model, tokenizer, prompts: list[str], k: int, width: int | None = None
+) -> tuple[list[GenerationResult], int]:
+    """The answers to ``prompts`` on a fresh backend, and its forward calls.
+
+    All at once in lockstep, or ``width`` at a time in a pool (``run_pooled``).
+    """
     config = SearchConfig(
         max_new_tokens=6,
         t_min=2,
@@ -56,7 +62,10 @@ def searched(model, tokenizer, prompts: list[str], k: int) -> tuple[list[Generat
         evaluator = FunctionEvaluator(by_length)
         return rain_generate(view, [("user", prompt)], config=config, evaluator=evaluator)
 
-    results = run_in_lockstep(backend, prompts, search, max_wait=30.0)
+    if width is None:
+        results = run_in_lockstep(backend, prompts, search, max_wait=30.0)
+    else:
+        results = run_pooled(backend, prompts, search, width=width, max_wait=30.0)
     return results, backend.counters.forward_calls
 
 
@@ -69,6 +78,16 @@ def test_batched_searches_make_fewer_calls_than_alone_and_answer_the_same(model,
     solo_calls = [calls for _, calls in alone]
     assert merged_calls < sum(solo_calls)
     assert merged_calls <= max(solo_calls) + min(solo_calls) // 2  # most calls were shared
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_a_pool_of_two_answers_three_requests_as_alone_with_fewer_calls(model, tokenizer, k):
+    prompts = [*PROMPTS, "To bake a cake"]
+    alone = [searched(model, tokenizer, [p], k) for p in prompts]
+    pooled, calls = searched(model, tokenizer, prompts, k, width=2)
+    assert [r.text for r in pooled] == [results[0].text for results, _ in alone]
+    assert [r.iterations for r in pooled] == [results[0].iterations for results, _ in alone]
+    assert calls < sum(c for _, c in alone)
 
 
 def concurrently(calls):
@@ -93,6 +112,31 @@ def test_one_prefix_roll_outs_of_two_searches_share_one_walk(model, tokenizer):
     assert [o[0] for o in out] == [tokens for tokens, _ in solo]
     assert batch.merged_calls == 1
     assert backend.counters.forward_calls <= max(calls for _, calls in solo)
+
+
+def test_an_expansion_and_a_bare_roll_out_of_two_searches_share_one_walk(model, tokenizer):
+    request = ProposalRequest(
+        tuple(tokenizer.encode("hello there")), num_candidates=3, length=2, top_k=5, seed=1
+    )
+    spec = RolloutSpec(boundaries=".!?", max_tokens=6, seed=3)
+    prefix, bare = tokenizer.encode("To bake a cake"), RolloutSpec(".!?", max_tokens=6, seed=4)
+    proposer, roller = TransformersBackend(model, tokenizer), TransformersBackend(model, tokenizer)
+    proposed = proposer.propose_with_rollout_many([request], [spec])[0]
+    rolled = roller.rollout_many([prefix], [bare])[0]
+    backend = TransformersBackend(model, tokenizer)
+    batch = SharedBatch(backend, max_wait=30.0)
+    expanding, rolling = batch.view(), batch.view()
+    ((candidates, roll),), (together,) = concurrently(
+        [partial(expanding.propose_with_rollout_many, [request], [spec]),
+         partial(rolling.rollout_many, [prefix], [bare])]
+    )  # fmt: skip
+    assert [c.tokens for c in candidates] == [c.tokens for c in proposed[0]]
+    assert [c.logprob for c in candidates] == pytest.approx([c.logprob for c in proposed[0]])
+    assert (roll, together) == (proposed[1], rolled)
+    assert batch.merged_calls == 1  # one walk for both kinds
+    assert backend.counters.forward_calls < (
+        proposer.counters.forward_calls + roller.counters.forward_calls
+    )
 
 
 def test_a_view_is_charged_only_its_own_calls_that_run_one_by_one():

@@ -170,6 +170,29 @@ def test_chat_batch_searches_really_share_calls(monkeypatch):
     assert together.backend.counters.forward_calls < one_by_one.backend.counters.forward_calls
 
 
+def test_chat_batch_with_max_concurrency_starts_the_next_search_as_one_ends(monkeypatch):
+    made: list[SharedBatch] = []
+    open_at_start: list[int] = []
+    init, view = SharedBatch.__init__, SharedBatch.view
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    def opened(self, *args, **kwargs):
+        out = view(self, *args, **kwargs)
+        open_at_start.append(self.open_views)
+        return out
+
+    monkeypatch.setattr(SharedBatch, "__init__", record)
+    monkeypatch.setattr(SharedBatch, "view", opened)
+    alone = [chat_model().invoke(p).content for p in PROMPTS]
+    answers = chat_model().batch(PROMPTS, config={"max_concurrency": 2})
+    assert [m.content for m in answers] == alone
+    # LangChain's executor refills: one SharedBatch, a view per search, at most 2 open
+    assert len(made) == 1 and len(open_at_start) == len(PROMPTS) and max(open_at_start) <= 2
+
+
 async def test_chat_abatch_equals_invoke():
     alone = [chat_model().invoke(p).content for p in PROMPTS[:3]]
     answers = [m.content for m in await chat_model().abatch(PROMPTS[:3])]

@@ -45,7 +45,7 @@ def test_one_cell_per_k_and_b_with_every_prompt_answered(cells):
     for cell in cells:
         assert [(r.dataset, r.index) for r in cell.runs] == [(i.dataset, i.index) for i in ITEMS]
         assert len(cell.greedy) == len(ITEMS)
-        assert cell.groups == ([1, 1, 1] if cell.batch == 1 else [3])
+        assert cell.width == (1 if cell.batch == 1 else 3)
         assert cell.forward_calls > 0 and cell.answer_tokens > 0
 
 
@@ -56,6 +56,13 @@ def test_batched_answers_equal_the_answers_searched_alone(cells):
         alone, together = by[(k, 1)].runs, by[(k, 3)].runs
         assert [r.text for r in together] == [r.text for r in alone]
         assert [r.decisions for r in together] == [r.decisions for r in alone]
+
+
+def test_a_pool_narrower_than_the_prompts_answers_each_as_alone():
+    out = grid(leaves=(1,), batches=(1, 2)).run(ITEMS)
+    assert [(c.key, c.width) for c in out] == [((1, 1), 1), ((1, 2), 2)]
+    assert [(r.dataset, r.index) for r in out[1].runs] == [(i.dataset, i.index) for i in ITEMS]
+    assert mismatches(out) == []
 
 
 def test_the_table_has_one_row_per_cell_and_no_mismatch_rows(cells):
@@ -134,6 +141,21 @@ def test_the_command_line_prints_the_grid_and_resumes(tmp_path, capsys):
     assert main(argv) == 0  # everything finished: nothing runs again, nothing is appended
     assert "resumed cells: k 1 B 1, k 1 B 2, k 2 B 1, k 2 B 2" in capsys.readouterr().out
     assert len(resume.read_text().splitlines()) == 4
+
+
+def test_the_command_line_refuses_cells_measured_in_fixed_groups(tmp_path, capsys):
+    resume = tmp_path / "cells.jsonl"
+    argv = ["bench", "--model", "fake", "--leaves", "1", "--batch", "2", "--limit", "1",
+            "--max-tokens", "4", "--t-min", "1", "--t-max", "2", "--no-similarity", "--quiet",
+            "--resume", str(resume)]  # fmt: skip
+    assert main(argv) == 0
+    lines = [json.loads(line) for line in resume.read_text().splitlines()]
+    for line in lines:  # cells of fixed groups: no "batching" in their fingerprint
+        del line["fingerprint"]["batching"]
+    resume.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    capsys.readouterr()
+    assert main(argv) != 0
+    assert "--resume" in (err := capsys.readouterr().err) and "batching" in err
 
 
 def test_the_command_line_refuses_a_bad_batch_and_resume_without_a_grid(capsys):

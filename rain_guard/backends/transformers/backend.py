@@ -268,14 +268,7 @@ class TransformersBackend(ChatFormatText):
         """
         if len(requests) != len(rollouts):
             raise BackendError(f"{len(requests)} requests but {len(rollouts)} roll-out specs")
-        items = []
-        for req, spec in zip(requests, rollouts, strict=True):
-            ids = self._checked_request(req)
-            check_rollout_temperature(spec.temperature)
-            sampling = RolloutSampling.seeded(
-                spec.boundaries, spec.max_tokens, spec.temperature, spec.seed
-            )
-            items.append((ids, req, sampling))
+        items = self._proposal_items(requests, rollouts)
         with self._lock, torch.inference_mode():
             return self._proposer.propose_many(
                 items,
@@ -294,15 +287,56 @@ class TransformersBackend(ChatFormatText):
         """
         if len(prefixes) != len(rollouts):
             raise BackendError(f"{len(prefixes)} prefixes but {len(rollouts)} roll-out specs")
-        items = []
-        for prefix, spec in zip(prefixes, rollouts, strict=True):
-            check_rollout_temperature(spec.temperature)
-            sampling = RolloutSampling.seeded(
-                spec.boundaries, spec.max_tokens, spec.temperature, spec.seed
-            )
-            items.append((_check_ids(prefix, self._vocab), sampling))
+        items = self._rollout_items(prefixes, rollouts)
         with self._lock, torch.inference_mode():
             return self._proposer.rollout_many(items)
+
+    def walk_many(
+        self,
+        requests: Sequence[ProposalRequest],
+        rollouts: Sequence[RolloutSpec],
+        prefixes: Sequence[Sequence[int]],
+        prefix_rollouts: Sequence[RolloutSpec],
+    ) -> tuple[list[tuple[list[Candidate], list[int]]], list[list[int]]]:
+        """Proposals with roll-outs and bare roll-outs, walked in one batch: both results.
+
+        ``propose_with_rollout_many(requests, rollouts)`` and ``rollout_many(prefixes,
+        prefix_rollouts)`` in one walk. Searches sharing the backend
+        (``rain_guard.backends.batching``) send it when some expand a leaf while others only
+        roll one out, so that all their rows share each step's forward call. Each result
+        equals its own call's up to the rounding of batched arithmetic.
+        """
+        if len(requests) != len(rollouts) or len(prefixes) != len(prefix_rollouts):
+            raise BackendError("walk_many: one roll-out spec per request and per prefix")
+        proposals = self._proposal_items(requests, rollouts)
+        bare = [(ids, None, spec) for ids, spec in self._rollout_items(prefixes, prefix_rollouts)]
+        with self._lock, torch.inference_mode():
+            walked = self._proposer.walk_many(
+                [*proposals, *bare],
+                oversample=self.oversample,
+                max_rounds=self.max_rounds,
+                keep_sets=self._keep_walked_sets,
+            )
+        return walked[: len(proposals)], [tokens for _, tokens in walked[len(proposals) :]]
+
+    def _proposal_items(
+        self, requests: Sequence[ProposalRequest], rollouts: Sequence[RolloutSpec]
+    ) -> list[tuple[tuple[int, ...], ProposalRequest, RolloutSampling]]:
+        """Checked ``(ids, request, sampling)`` items (BackendError if one is bad)."""
+        items = []
+        for req, spec in zip(requests, rollouts, strict=True):
+            ids = self._checked_request(req)
+            items.append((ids, req, _sampling(spec)))
+        return items
+
+    def _rollout_items(
+        self, prefixes: Sequence[Sequence[int]], rollouts: Sequence[RolloutSpec]
+    ) -> list[tuple[tuple[int, ...], RolloutSampling]]:
+        """Checked ``(ids, sampling)`` items (BackendError if one is bad)."""
+        return [
+            (_check_ids(prefix, self._vocab), _sampling(spec))
+            for prefix, spec in zip(prefixes, rollouts, strict=True)
+        ]
 
     def option_probs(
         self, prompts: Sequence[Sequence[int]], option_ids: Sequence[int]
@@ -407,6 +441,12 @@ class TransformersBackend(ChatFormatText):
 
 
 # --------------------------------------------------------------------- helpers
+
+
+def _sampling(spec: RolloutSpec) -> RolloutSampling:
+    """The seeded sampling of a roll-out spec (BackendError if its temperature is bad)."""
+    check_rollout_temperature(spec.temperature)
+    return RolloutSampling.seeded(spec.boundaries, spec.max_tokens, spec.temperature, spec.seed)
 
 
 def _check_ids(ids: Sequence[int], vocab: int, allow_empty: bool = False) -> tuple[int, ...]:

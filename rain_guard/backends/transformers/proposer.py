@@ -108,18 +108,46 @@ class Proposer:
         item drawing with its own seeds. Greedy-only items are greedy runs of their own;
         an item whose first pass found too few distinct sets tops up on its own.
         """
+        return self.walk_many(
+            items, oversample=oversample, max_rounds=max_rounds, keep_sets=keep_sets
+        )
+
+    def walk_many(
+        self,
+        items: list[tuple[tuple[int, ...], ProposalRequest | None, RolloutSampling | None]],
+        *,
+        oversample: int,
+        max_rounds: int,
+        keep_sets: bool,
+    ) -> list[tuple[list[Candidate], list[int]]]:
+        """``propose_many`` where an item's request may be None: a roll-out alone.
+
+        Proposals and bare roll-outs (``rollout_many``'s items) are prefilled and walked in
+        one batch, so searches that expand a leaf and searches that only roll one out share
+        each step's call. A bare roll-out's result has no candidates; a greedy one is a
+        greedy run, and a prefix already at a boundary gets no tokens, as in ``rollout_many``.
+        """
         out: list[tuple[list[Candidate], list[int]] | None] = [None] * len(items)
         batched = []
         for i, (ids, req, rollout) in enumerate(items):
-            if _greedy_only(req, rollout):
+            if req is None and rollout is not None and rollout.temperature == 0:
+                out[i] = ([], self.greedy_walk(ids, None, rollout)[1])
+            elif req is None and not self.walker.rollout_row(ids, rollout):
+                out[i] = ([], [])
+            elif req is not None and _greedy_only(req, rollout):
                 out[i] = self.greedy_walk(ids, req, rollout)
             else:
                 batched.append(i)
         if len(batched) == 1:
             ids, req, rollout = items[batched[0]]
-            out[batched[0]] = self.propose(
-                ids, req, rollout, oversample=oversample, max_rounds=max_rounds, keep_sets=keep_sets
-            )
+            out[batched[0]] = (
+                ([], self.rollout(ids, rollout))
+                if req is None
+                else self.propose(
+                    ids, req, rollout, oversample=oversample, max_rounds=max_rounds,
+                    keep_sets=keep_sets,
+                )
+            )  # fmt: skip
         elif batched:
             chosen = [items[i] for i in batched]
             walked = self._walk_together(chosen, oversample, max_rounds, keep_sets)
@@ -209,21 +237,9 @@ class Proposer:
         Greedy roll-outs are greedy runs of their own (the memo may know them); prefixes
         that already end at a boundary get none.
         """
-        out: list[list[int]] = [[] for _ in items]
-        batched = []
-        for i, (ids, rollout) in enumerate(items):
-            if rollout.temperature == 0:
-                out[i] = self.greedy_walk(ids, None, rollout)[1]
-            elif self.walker.rollout_row(ids, rollout):
-                batched.append(i)
-        if len(batched) == 1:
-            out[batched[0]] = self.rollout(*items[batched[0]])
-        elif batched:
-            chosen = [(items[i][0], None, items[i][1]) for i in batched]
-            walked = self._walk_together(chosen, oversample=1, max_rounds=1, keep_sets=False)
-            for i, (_, tokens) in zip(batched, walked, strict=True):
-                out[i] = tokens
-        return out
+        bare = [(ids, None, rollout) for ids, rollout in items]
+        walked = self.walk_many(bare, oversample=1, max_rounds=1, keep_sets=False)
+        return [tokens for _, tokens in walked]
 
     def rollout(self, ids: tuple[int, ...], rollout: RolloutSampling) -> list[int]:
         """A roll-out of ``ids`` on its own: a greedy run at temperature 0, else a walk."""
