@@ -119,9 +119,10 @@ class SearchConfig(BaseModel):
         False,
         description=(
             "Keep each judged roll-out in the tree as a chain of token sets below its leaf, "
-            "so that a draft a roll-out found good can be followed and committed, and roll out "
-            "from the root afresh while its children are all valued alike and bad (for sparse "
-            "judges, e.g. +-1 rules). Off: RAIN as published, roll-outs leave no trace."
+            "so that a draft a roll-out found good can be followed and committed (a commit "
+            "takes the child holding the best-scored draft), and roll whole answers out from "
+            "the root while its children are all valued alike and bad (for sparse judges, "
+            "e.g. +-1 rules). Off: RAIN as published, roll-outs leave no trace."
         ),
     )
     # Adaptive budget (ours, not the paper's; off = faithful mode). Benign answers are usually

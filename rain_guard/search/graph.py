@@ -108,8 +108,7 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
         for i in growing
     ]
     specs = [
-        _rollout_spec(config, state["iterations"] + i, _boundaries(state, ctx, state["leaves"][i]))
-        for i in growing
+        _rollout_spec(state, ctx, state["leaves"][i], state["iterations"] + i) for i in growing
     ]
     drawn = propose_and_roll_out_many(ctx.backend, requests, specs)
     rollouts: list[list[int] | None] = [None] * len(state["leaves"])
@@ -181,24 +180,28 @@ def _rollouts(state: RainState, ctx: RainContext) -> list[list[int]]:
     ]
     base = state["prompt_ids"] + state["answer_ids"]
     prefixes = [base + tree.path_tokens(leaves[i]) for i in todo]
-    specs = [
-        _rollout_spec(config, state["iterations"] + i, _boundaries(state, ctx, leaves[i]))
-        for i in todo
-    ]
+    specs = [_rollout_spec(state, ctx, leaves[i], state["iterations"] + i) for i in todo]
     for i, drawn in zip(todo, roll_out_many(ctx.backend, prefixes, specs), strict=True):
         rollouts[i] = drawn
     return [rollout or [] for rollout in rollouts]
 
 
-def _rollout_spec(config: SearchConfig, iteration: int, boundaries: str) -> RolloutSpec:
-    """An iteration's roll-out settings, seeded by the iteration.
+def _rollout_spec(state: RainState, ctx: RainContext, leaf: int, iteration: int) -> RolloutSpec:
+    """The roll-out settings of ``leaf`` in an iteration, seeded by the iteration.
 
-    Temperature 0 (greedy) under the adaptive budget's greedy roll-outs.
+    To the next sentence boundary, at most ``rollout_max_tokens``; temperature 0 (greedy)
+    under the adaptive budget's greedy roll-outs. With ``graft_rollouts``, a root rolled out
+    afresh (its children all valued alike, see ``select_node``) is rolled out to the end of
+    the answer budget: a whole answer, judged as best-of-N would judge it, and grafted whole.
     """
+    config, tree = ctx.config, state["tree"]
     temperature = 0.0 if steps.greedy_rollout(config) else config.temperature
+    boundaries, max_tokens = _boundaries(state, ctx, leaf), config.rollout_max_tokens
+    if config.graft_rollouts and leaf == ROOT and not tree.is_leaf(ROOT):
+        boundaries, max_tokens = "", config.max_new_tokens - len(state["answer_ids"])
     return RolloutSpec(
         boundaries=boundaries,
-        max_tokens=config.rollout_max_tokens,
+        max_tokens=max_tokens,
         seed=draw_seed(config.seed, iteration, 1),
         temperature=temperature,
     )

@@ -182,3 +182,20 @@ def test_with_grafting_answer_start_roll_outs_pass_the_prompts_closing_newline()
         ctx = SimpleNamespace(config=CFG.replace(graft_rollouts=graft), backend=backend)
         assert _boundaries(state, ctx, ROOT) == expected
         assert _boundaries(state, ctx, tree.children[ROOT][0]) == ",.?:;\n"
+
+
+def test_a_root_rolled_out_afresh_gets_a_whole_answer():
+    """Roll-outs of an alike root run to the end of the answer budget, through boundaries."""
+    from types import SimpleNamespace
+
+    from rain_guard.search.graph import _rollout_spec
+
+    backend = FakeBackend()
+    tree = expanded_root()
+    state = {"answer_ids": [5, 6], "prompt_ids": backend.tokenize("hi\n"), "tree": tree}
+    config = CFG.replace(graft_rollouts=True, max_new_tokens=24)
+    spec = _rollout_spec(state, SimpleNamespace(config=config, backend=backend), ROOT, 3)
+    assert (spec.boundaries, spec.max_tokens) == ("", 22)
+    leaf = tree.children[ROOT][0]
+    spec = _rollout_spec(state, SimpleNamespace(config=config, backend=backend), leaf, 3)
+    assert (spec.boundaries, spec.max_tokens) == (config.sentence_boundaries, 32)
