@@ -22,14 +22,21 @@ def backend():
     return TransformersBackend(make_model(len(tokenizer)), tokenizer, max_cached_prefixes=2)
 
 
-def test_each_search_of_a_batch_gets_the_backend_budget_and_it_is_restored_after(backend):
-    seen = []
+def budget_recorder(backend, seen: list[int]):
+    """A search that records the backend's kept-prefix budget when it ends."""
 
     def search(view, prompt: str) -> str:
         evaluator = FunctionEvaluator(lambda p, a: 0.5)
         text = rain_generate(view, [("user", prompt)], config=CONFIG, evaluator=evaluator).text
         seen.append(backend.max_cached_prefixes)
         return text
+
+    return search
+
+
+def test_each_search_of_a_batch_gets_the_backend_budget_and_it_is_restored_after(backend):
+    seen: list[int] = []
+    search = budget_recorder(backend, seen)
 
     run_in_lockstep(backend, PROMPTS, search, max_wait=30.0)
     assert seen[0] == 2 * len(PROMPTS)  # while every search was open
@@ -38,13 +45,8 @@ def test_each_search_of_a_batch_gets_the_backend_budget_and_it_is_restored_after
 
 
 def test_a_pool_keeps_the_budget_of_its_width_and_restores_it_after(backend):
-    seen = []
-
-    def search(view, prompt: str) -> str:
-        evaluator = FunctionEvaluator(lambda p, a: 0.5)
-        text = rain_generate(view, [("user", prompt)], config=CONFIG, evaluator=evaluator).text
-        seen.append(backend.max_cached_prefixes)
-        return text
+    seen: list[int] = []
+    search = budget_recorder(backend, seen)
 
     run_pooled(backend, PROMPTS, search, width=2, max_wait=30.0)
     assert seen == [2 * 2] * len(PROMPTS)  # a third search replaced one, it did not add one
