@@ -121,8 +121,8 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
 def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
     """Evaluate: roll each leaf's text out to a sentence boundary and score all in one call.
 
-    With ``graft_rollouts`` each roll-out's first token set is kept as a child of its leaf
-    first (``steps.graft``), and the score is backed up from that child.
+    With ``graft_rollouts`` each roll-out is first kept in the tree as a chain of token sets
+    below its leaf (``steps.graft``), and the score is backed up from the chain's end.
     """
     ctx, tree = runtime.context, state["tree"]
     leaves = state["leaves"]
@@ -198,7 +198,10 @@ def _rollout_spec(state: RainState, ctx: RainContext, leaf: int, iteration: int)
     temperature = 0.0 if steps.greedy_rollout(config) else config.temperature
     boundaries, max_tokens = _boundaries(state, ctx, leaf), config.rollout_max_tokens
     if config.graft_rollouts and leaf == ROOT and not tree.is_leaf(ROOT):
-        boundaries, max_tokens = "", config.max_new_tokens - len(state["answer_ids"])
+        used = len(state["prompt_ids"]) + len(state["answer_ids"])
+        room = ctx.backend.context_length - used - 1
+        boundaries = ""
+        max_tokens = max(0, min(config.max_new_tokens - len(state["answer_ids"]), room))
     return RolloutSpec(
         boundaries=boundaries,
         max_tokens=max_tokens,
