@@ -60,7 +60,8 @@ def select_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     ctx, tree, config = runtime.context, state["tree"], runtime.context.config
     room = config.t_max_at(len(state["commits"])) - tree.real_visits[ROOT]
     wanted = max(1, min(config.parallel_leaves, room))
-    if config.graft_rollouts and steps.children_alike(tree, ROOT):
+    fresh = config.graft_rollouts and config.rollout_max_tokens > 0
+    if fresh and steps.children_alike(tree, ROOT):
         return {"tree": tree, "leaves": [ROOT] * wanted}  # fresh roll-outs from the root
     leaves: list[int] = []
     losses = steps.VirtualLoss(tree)
@@ -119,7 +120,7 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
 
 
 def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Evaluate: roll each leaf's text out to a sentence boundary and score all in one call.
+    """Evaluate: roll each leaf's text out (to a sentence boundary) and score all in one call.
 
     With ``graft_rollouts`` each roll-out is first kept in the tree as a chain of token sets
     below its leaf (``steps.graft``), and the score is backed up from the chain's end.
@@ -135,7 +136,8 @@ def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
     ]
     scores = checked_scores(ctx.evaluator, state["question"], texts)
     for leaf, score in zip(leaves, scores, strict=True):
-        tree.score[leaf] = score
+        best = tree.score[leaf] if ctx.config.graft_rollouts else None
+        tree.score[leaf] = score if best is None else max(best, score)
     embeddings = _embed_paths(ctx, tree, leaves, rollouts)
     return {
         "tree": tree,
@@ -200,7 +202,7 @@ def _rollout_spec(state: RainState, ctx: RainContext, leaf: int, iteration: int)
     if config.graft_rollouts and leaf == ROOT and not tree.is_leaf(ROOT):
         used = len(state["prompt_ids"]) + len(state["answer_ids"])
         room = ctx.backend.context_length - used - 1
-        boundaries = ""
+        boundaries, temperature = "", config.temperature  # sampled, even under greedy-first
         max_tokens = max(0, min(config.max_new_tokens - len(state["answer_ids"]), room))
     return RolloutSpec(
         boundaries=boundaries,
@@ -261,7 +263,7 @@ def backward_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, 
 
 
 def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
-    """Commit: append the most-visited root child's tokens and keep its subtree."""
+    """Commit: append the chosen root child's tokens (``steps.chosen_child``), keep its subtree."""
     ctx, tree = runtime.context, state["tree"]
     new_tree, best = steps.commit(tree, ctx.config)
     before = ctx.backend.detokenize(state["answer_ids"])

@@ -286,7 +286,9 @@ def _check_resumable(
             f"not {ctx.backend.model_name!r}"
         )
     now = resume_settings(ctx.config)
-    old = saved.get("settings", {})
+    # a setting added after the checkpoint was saved counts as its default (which keeps
+    # the search that checkpoint ran)
+    old = {**resume_settings(SearchConfig()), **saved.get("settings", {})}
     changed = sorted(k for k in now.keys() | old.keys() if now.get(k) != old.get(k))
     if changed:
         raise ResumeError(

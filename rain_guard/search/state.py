@@ -25,7 +25,9 @@ class RainState(TypedDict, total=False):
         question: The request as the evaluator sees it ({prompt} of the criterion).
         answer_ids: Committed answer ids.
         tree: The search tree under the committed text.
-        leaves: Nodes chosen by the last ``select`` (1 to ``parallel_leaves``, distinct).
+        leaves: Nodes chosen by the last ``select`` (1 to ``parallel_leaves``, distinct, or
+            the root k times for fresh whole-answer roll-outs under ``graft_rollouts``);
+            with grafting, ``evaluate`` replaces each by the end of its grafted chain.
         scores: Evaluation score of each leaf, in [-1, 1].
         path_embeddings: Per leaf, the embeddings of its evaluated text per path node
             (similarity update), or None when the update is off.

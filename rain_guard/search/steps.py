@@ -9,7 +9,8 @@ testable with numbers alone. Names follow the paper (Li et al., ICLR 2024, secti
            pass reach different leaves (parallel leaves);
 * expand   attach candidate token sets to a leaf with normalised priors;
 * backward (rewind) average the score into the path, and share it with similar siblings;
-* commit   move the root to its most-visited child and keep that subtree.
+* commit   move the root to its most-visited child (with grafted roll-outs: the child
+           holding the best-scored draft) and keep that subtree.
 """
 
 from __future__ import annotations
@@ -182,18 +183,40 @@ def graft(
         the roll-out after it.
     """
     node, rest = leaf, list(rollout)
-    while not tree.terminal[node]:
-        length = min(config.set_length(tree.depth[node]), budget)
-        tokens = tuple(rest[:length])
-        if length < 1 or len(tokens) < length or any(t in stop_ids for t in tokens[:-1]):
+    while not tree.terminal[node] and budget >= 1:
+        tokens = _next_set(rest, min(config.set_length(tree.depth[node]), budget), stop_ids)
+        if not tokens:
             break
         child = _child_holding(tree, node, tokens)
         if child is None:
-            if len(tree.children[node]) >= config.max_children:
+            if not _may_add_child(tree, node, config):
                 break
             child = _graft_child(tree, node, tokens, config, stop_ids)
-        node, rest, budget = child, rest[length:], budget - length
+        node, rest, budget = child, rest[len(tokens) :], budget - len(tokens)
     return node, rest
+
+
+def _next_set(rest: list[int], length: int, stop_ids: frozenset[int]) -> tuple[int, ...]:
+    """The next whole set of a roll-out: ``length`` tokens, or fewer ending in a stop id.
+
+    Empty when no whole set is left or a stop id comes before the set's end.
+    """
+    tokens = tuple(rest[:length])
+    stop = next((i for i, t in enumerate(tokens) if t in stop_ids), None)
+    if stop is not None:
+        return tokens[: stop + 1]
+    return tokens if len(tokens) == length else ()
+
+
+def _may_add_child(tree: SearchTree, node: int, config: SearchConfig) -> bool:
+    """Room for a grafted child: below ``max_children``, not beside a lone greedy child.
+
+    A lone greedy child (adaptive budget, greedy first) is waiting for widening to give it
+    its q - 1 rivals; a grafted sibling would stop that.
+    """
+    kids = tree.children[node]
+    lone_greedy = greedy_first(config) and len(kids) == 1
+    return len(kids) < config.max_children and not lone_greedy
 
 
 def _child_holding(tree: SearchTree, node: int, tokens: tuple[int, ...]) -> int | None:
@@ -375,7 +398,10 @@ def chosen_child(tree: SearchTree, config: SearchConfig) -> int | None:
 
 
 def best_score(tree: SearchTree, node: int) -> float:
-    """The best evaluation score of a draft ending in ``node``'s subtree; -inf if none."""
+    """The best score recorded in ``node``'s subtree; -inf if none.
+
+    With ``graft_rollouts`` a node's ``score`` is the best of the drafts backed up from it.
+    """
     best, todo = -math.inf, [node]
     while todo:
         current = todo.pop()
@@ -387,7 +413,7 @@ def best_score(tree: SearchTree, node: int) -> float:
 
 
 def commit(tree: SearchTree, config: SearchConfig) -> tuple[SearchTree, int]:
-    """Move the root to ``chosen_child``: its most-visited child (ties: higher value).
+    """Move the root to ``chosen_child`` (most visited, ties: higher value; see there).
 
     Returns the re-rooted tree (the child's subtree with its statistics, children's priors
     re-smoothed with the uniform mix) and the old id of the committed child.

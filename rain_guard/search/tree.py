@@ -32,7 +32,8 @@ class SearchTree:
         embedding: Running mean of sentence embeddings of texts evaluated through the node.
         depth: Token sets between the start of the answer and the node (root of a fresh answer: 0).
         terminal: The set ends the answer (EOS); terminal nodes are never expanded.
-        score: Last evaluation score of text ending at this node (None until evaluated).
+        score: Last evaluation score of a draft backed up from this node (with
+            ``graft_rollouts``: the best one); None until evaluated.
         q_min: Smallest value seen in the tree (normalises Q; reference starts at -1).
         q_max: Largest value seen in the tree (reference starts at +1).
     """

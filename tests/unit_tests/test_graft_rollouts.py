@@ -1,4 +1,4 @@
-"""SearchConfig.graft_rollouts: a judged roll-out's first token set is kept in the tree.
+"""SearchConfig.graft_rollouts: judged roll-outs are kept in the tree as chains of token sets.
 
 With a sparse judge (+1 only for a rare string) a good draft turns up in a few roll-outs; RAIN
 as published forgets it, since only proposed candidates are nodes. Grafting makes it a branch
@@ -90,7 +90,16 @@ def test_a_set_ending_in_a_stop_id_is_terminal_and_ends_the_chain():
     leaf = tree.children[ROOT][0]
     node, rest = steps.graft(tree, leaf, [9, 0, 3, 4], CFG, STOP, budget=10)
     assert tree.terminal[node] and tree.tokens[node] == (9, 0) and rest == [3, 4]
-    assert steps.graft(tree, leaf, [0, 9], CFG, STOP, budget=10) == (leaf, [0, 9])
+    node, rest = steps.graft(tree, leaf, [0, 9], CFG, STOP, budget=10)  # shorter, as proposals
+    assert tree.terminal[node] and tree.tokens[node] == (0,) and rest == [9]
+
+
+def test_no_graft_beside_a_lone_greedy_child_that_widening_has_yet_to_give_rivals():
+    tree = SearchTree()
+    greedy = tree.add_child(ROOT, (5,), -0.5)
+    adaptive = CFG.replace(adaptive_commit=True, adaptive_greedy_first=True)
+    assert steps.graft(tree, ROOT, [7], adaptive, STOP, budget=10) == (ROOT, [7])
+    assert steps.graft(tree, ROOT, [5, 1], adaptive, STOP, budget=10)[0] == greedy
 
 
 def test_children_alike_means_two_evaluated_children_with_one_bad_value():
@@ -199,3 +208,60 @@ def test_a_root_rolled_out_afresh_gets_a_whole_answer():
     leaf = tree.children[ROOT][0]
     spec = _rollout_spec(state, SimpleNamespace(config=config, backend=backend), leaf, 3)
     assert (spec.boundaries, spec.max_tokens) == (config.sentence_boundaries, 32)
+
+
+def test_with_grafting_a_node_keeps_its_best_score():
+    """Drafts ending at one node must not hide a good one behind a later bad one.
+
+    A roll-out's rest shorter than a set is judged but not grafted, so several drafts end
+    at one node; the commit rule reads the best.
+    """
+    from types import SimpleNamespace
+
+    from rain_guard.search.graph import evaluate_node
+
+    backend = FakeBackend()
+    tree = expanded_root()
+    leaf = tree.children[ROOT][0]
+    verdicts = iter([1.0, -1.0])
+    judge = FunctionEvaluator(lambda q, a: next(verdicts))
+    for graft, expected in ((True, 1.0), (False, -1.0)):
+        verdicts = iter([1.0, -1.0])
+        config = CFG.replace(graft_rollouts=graft, use_similarity=False)
+        ctx = SimpleNamespace(config=config, backend=backend, evaluator=judge, embedder=None)
+        for rest in ([7], [8]):  # shorter than the leaf's 2-token sets: not grafted
+            state = {"tree": tree, "leaves": [leaf], "rollouts": [rest], "answer_ids": [],
+                     "prompt_ids": [1], "question": "q", "iterations": 0}  # fmt: skip
+            out = evaluate_node(state, SimpleNamespace(context=ctx))
+            assert out["leaves"] == [leaf]
+        assert tree.score[leaf] == expected
+        tree.score[leaf] = None
+
+
+def test_whole_answer_roll_outs_are_sampled_even_under_greedy_roll_outs():
+    from types import SimpleNamespace
+
+    from rain_guard.search.graph import _rollout_spec
+
+    backend = FakeBackend()
+    tree = expanded_root()
+    state = {"answer_ids": [], "prompt_ids": backend.tokenize("hi"), "tree": tree}
+    config = CFG.replace(graft_rollouts=True, adaptive_commit=True)
+    ctx = SimpleNamespace(config=config, backend=backend)
+    assert _rollout_spec(state, ctx, ROOT, 0).temperature == config.temperature
+    assert _rollout_spec(state, ctx, tree.children[ROOT][0], 0).temperature == 0.0
+
+
+def test_a_checkpoint_saved_without_a_newer_setting_resumes_with_its_default():
+    from types import SimpleNamespace
+
+    from rain_guard.search.resume import _check_resumable, resume_settings
+
+    settings = resume_settings(SearchConfig())
+    settings.pop("graft_rollouts")
+    saved = {"prompt_ids": [1, 2], "model_name": "fake", "settings": settings}
+    ctx = SimpleNamespace(config=SearchConfig(), backend=FakeBackend())
+    _check_resumable(saved, [1, 2], ctx, "t")  # no ResumeError
+    ctx.config = SearchConfig(graft_rollouts=True)
+    with pytest.raises(Exception, match="graft_rollouts"):
+        _check_resumable(saved, [1, 2], ctx, "t")

@@ -425,7 +425,7 @@ class OpenAICompletionsBackend(ChatFormatText):
         fields = sampling_fields(spec.temperature, None, draw_seed(spec.seed, row))
         fields.update(max_tokens=max_tokens, **self._completions.id_fields())
         stop = self.rollout_stop_strings
-        if stop or (stop is None and self.token_prompts is not False):
+        if boundaries and (stop or (stop is None and self.token_prompts is not False)):
             fields.update(stop=list(dict.fromkeys(boundaries)), logprobs=1)
         choice = self._complete(ids, fields)[0]
         return self._cut_at_boundary(ids, choice.ids, boundaries, max_tokens)
