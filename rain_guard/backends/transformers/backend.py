@@ -270,7 +270,7 @@ class TransformersBackend(ChatFormatText):
             raise BackendError(f"{len(requests)} requests but {len(rollouts)} roll-out specs")
         items = self._proposal_items(requests, rollouts)
         with self._lock, torch.inference_mode():
-            return self._proposer.propose_many(
+            return self._proposer.walk_many(
                 items,
                 oversample=self.oversample,
                 max_rounds=self.max_rounds,

@@ -93,9 +93,9 @@ class Proposer:
             self._keep_branches(ids, walked, candidates)
         return candidates, (roll[0].tokens if roll else [])
 
-    def propose_many(
+    def walk_many(
         self,
-        items: list[tuple[tuple[int, ...], ProposalRequest, RolloutSampling | None]],
+        items: list[tuple[tuple[int, ...], ProposalRequest | None, RolloutSampling | None]],
         *,
         oversample: int,
         max_rounds: int,
@@ -106,26 +106,11 @@ class Proposer:
         The items' prefixes are prefilled in one call, each on its own kept prefix
         (``prefill_rows``), and all their rows are walked together, one call per step, each
         item drawing with its own seeds. Greedy-only items are greedy runs of their own;
-        an item whose first pass found too few distinct sets tops up on its own.
-        """
-        return self.walk_many(
-            items, oversample=oversample, max_rounds=max_rounds, keep_sets=keep_sets
-        )
-
-    def walk_many(
-        self,
-        items: list[tuple[tuple[int, ...], ProposalRequest | None, RolloutSampling | None]],
-        *,
-        oversample: int,
-        max_rounds: int,
-        keep_sets: bool,
-    ) -> list[tuple[list[Candidate], list[int]]]:
-        """``propose_many`` where an item's request may be None: a roll-out alone.
-
-        Proposals and bare roll-outs (``rollout_many``'s items) are prefilled and walked in
-        one batch, so searches that expand a leaf and searches that only roll one out share
-        each step's call. A bare roll-out's result has no candidates; a greedy one is a
-        greedy run, and a prefix already at a boundary gets no tokens, as in ``rollout_many``.
+        an item whose first pass found too few distinct sets tops up on its own. An item's
+        request may be None: a bare roll-out (``rollout_many``'s items), so searches that
+        expand a leaf and searches that only roll one out share each step's call. A bare
+        roll-out's result has no candidates; a greedy one is a greedy run, and a prefix
+        already at a boundary gets no tokens, as in ``rollout_many``.
         """
         out: list[tuple[list[Candidate], list[int]] | None] = [None] * len(items)
         batched = []
@@ -162,7 +147,7 @@ class Proposer:
         max_rounds: int,
         keep_sets: bool,
     ) -> list[tuple[list[Candidate], list[int]]]:
-        """The walk of ``propose_many``: one stacked prefill, then one walk of every row."""
+        """The walk of ``walk_many``: one stacked prefill, then one walk of every row."""
         start = prefill_rows(self.prefixes, [ids for ids, _, _ in items], self.pad_id)
         keep = keep_sets and self.prefixes.branches.size > 0 and is_plain(start.cache)
         groups, firsts = [], []
