@@ -85,6 +85,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--t-max", type=int, default=d.t_max, help=f"iterations after which a commit is forced {F}"
     )
+    for which in ("min", "max"):
+        parser.add_argument(
+            f"--t-{which}-schedule",
+            type=int,
+            nargs="+",
+            metavar="N",
+            default=None,
+            help=f"t_{which} by commit, the last value repeating (e.g. 50 50 12; default: "
+            f"t_{which} for every commit)",
+        )
     parser.add_argument(
         "--v-threshold",
         type=float,

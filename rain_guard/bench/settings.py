@@ -48,6 +48,9 @@ def bench_settings(
         f"{config.rollout_max_tokens}, set lengths {config.set_lengths}, similarity "
         f"{'on' if config.use_similarity else 'off'}",
     }
+    for name in ("t_min_schedule", "t_max_schedule"):
+        if getattr(config, name):
+            out["search"] += f", {name} {' '.join(map(str, getattr(config, name)))}"
     if args.adaptive:
         adaptive = config.replace(adaptive_commit=True)
         out["adaptive"] = (

@@ -183,3 +183,13 @@ def test_every_option_of_a_command_has_help(command, capsys):
         parser.parse_args([command, "--help"])  # a lazy sub-command adds its options here
     sub = parser._subparsers._group_actions[0].choices[command]
     assert _options_without_help(sub, command) == []
+
+
+def test_bench_takes_a_t_budget_by_commit():
+    from rain_guard.cli.app import build_parser
+
+    args = build_parser().parse_args(["bench", "--t-max-schedule", "50", "50", "12"])
+    config = config_from_args(args)
+    assert config.t_max_schedule == (50, 50, 12)
+    assert [config.t_max_at(c) for c in range(4)] == [50, 50, 12, 12]
+    assert config.t_min_schedule == ()
