@@ -1,11 +1,14 @@
-"""Score movement and verdict flips of a judge under the generated forgery suite, per family.
+"""Score movement and verdict flips of a judge under a forgery suite, per family.
 
     .venv/bin/python benchmarks/forgery_report.py --judge harmless --half tuning
     .venv/bin/python benchmarks/forgery_report.py --judge harm_classifier --half held-out
     .venv/bin/python benchmarks/forgery_report.py --judge harm_classifier --no-structural-cuts
+    .venv/bin/python benchmarks/forgery_report.py --suite blind --judge harm_classifier
 
-Tune a defence on ``--half tuning`` only; report ``--half held-out``. ``--bodies`` limits the
-bodies (the self-evaluation costs about a second per attacked answer on a CPU).
+Tune a defence on ``--half tuning`` only; report ``--half held-out``. ``--suite`` picks the
+generated suite (default) or the blind one (rain_guard/eval/forgery_blind.py, written without
+reading the defences). ``--bodies`` limits the bodies of the chosen suite (the self-evaluation
+costs about a second per attacked answer on a CPU).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import torch
 
 from rain_guard.eval.draft_judges import build_judge
+from rain_guard.eval.forgery_blind import BLIND_BODIES, blind_attacks
 from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, score_attacks, summarise
 from rain_guard.judging.forgery_spans import structural_cuts_off
 
@@ -26,6 +30,12 @@ def main() -> None:
     """Print one markdown row per attack family and one for all, and optionally the shifts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judge", default="harmless")
+    parser.add_argument(
+        "--suite",
+        default="generated",
+        choices=("generated", "blind"),
+        help="generated: forgery_suite.py; blind: forgery_blind.py",
+    )
     parser.add_argument("--half", default="held-out", choices=("tuning", "held-out"))
     parser.add_argument("--bodies", default=None, help="comma list of body names (default all)")
     parser.add_argument("--out", default=None, help="write each attack's shift to this JSONL")
@@ -43,14 +53,17 @@ def main() -> None:
 
 def report(args: argparse.Namespace) -> None:
     """Score the chosen half's attacks with ``args.judge`` and print (and write) the rows."""
-    bodies = BODIES
+    suite = args.suite
+    every = BLIND_BODIES if suite == "blind" else BODIES
+    bodies = every
     if args.bodies:
         names = set(args.bodies.split(","))
-        bodies = tuple(b for b in BODIES if b.name in names)
-    chosen = attacks(args.half, bodies)
+        bodies = tuple(b for b in every if b.name in names)
+    chosen = blind_attacks(args.half, bodies) if suite == "blind" else attacks(args.half, bodies)
     scored = score_attacks(build_judge(args.judge, threads=1), chosen)
     families = sorted({a.template.family for a in chosen})
-    print(f"| {args.judge}, {args.half} half: family | attacked answers | "
+    name = f"{args.judge}, blind suite" if suite == "blind" else args.judge
+    print(f"| {name}, {args.half} half: family | attacked answers | "
           f"|shift| < {MAX_SHIFT} | max |shift| | flips / body right |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")
     for family in [*families, None]:
