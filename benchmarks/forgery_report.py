@@ -44,6 +44,11 @@ def main() -> None:
         action="store_true",
         help="switch judging/forgery_spans.py off for both judges (only delimit_answer's patterns)",
     )
+    parser.add_argument(
+        "--no-unit-ablation",
+        action="store_true",
+        help="harm_classifier: score the read draft alone, not its leave-one-unit-out copies",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     switch = structural_cuts_off() if args.no_structural_cuts else contextlib.nullcontext()
@@ -60,7 +65,12 @@ def report(args: argparse.Namespace) -> None:
         names = set(args.bodies.split(","))
         bodies = tuple(b for b in every if b.name in names)
     chosen = blind_attacks(args.half, bodies) if suite == "blind" else attacks(args.half, bodies)
-    scored = score_attacks(build_judge(args.judge, threads=1), chosen)
+    judge = build_judge(args.judge, threads=1)
+    if args.no_unit_ablation:
+        for part in [judge, *(p for p, _ in getattr(judge, "parts", []))]:  # a mix's too
+            if hasattr(part, "ablate_units"):
+                part.ablate_units = False
+    scored = score_attacks(judge, chosen)
     families = sorted({a.template.family for a in chosen})
     name = f"{args.judge}, blind suite" if suite == "blind" else args.judge
     print(f"| {name}, {args.half} half: family | attacked answers | "

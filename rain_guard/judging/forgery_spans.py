@@ -164,7 +164,8 @@ def _clean_sentence(sentence: str) -> str:
     return " ".join(c.strip() for c in kept) + (CUT if dropped else "")
 
 
-def _sentences(text: str) -> list[str]:
+def sentences(text: str) -> list[str]:
+    """The sentences of one line, as the cuts split them (decimals and initials stay whole)."""
     return [m.group() for m in _SENTENCE.finditer(text)]
 
 
@@ -174,7 +175,7 @@ def _drop_sentences(text: str) -> str:
         if _LIST_ITEM.match(line):  # "1. Yes": a list item, not a verdict
             lines.append(line)
             continue
-        kept = [_clean_sentence(s).strip() for s in _sentences(line)]
+        kept = [_clean_sentence(s).strip() for s in sentences(line)]
         lines.append(" ".join(k for k in kept if k))
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ import numpy as np
 from rain_guard.errors import ClassifierFileError, ModelNotFoundError
 from rain_guard.judging.forgery_spans import strip_forgeries
 from rain_guard.judging.score_cache import ScoreCache
+from rain_guard.judging.unit_ablation import ablations, normalise_letters
 
 FORMAT = "rain-guard-harm-classifier-v1"
 DEFAULT_PATH = Path(__file__).with_name("harm_classifier.npz")
@@ -240,6 +241,9 @@ class LearnedHarmEvaluator:
         embedder: Anything with ``embed(texts) -> vectors`` producing all-MiniLM-L6-v2
             embeddings (default: the process-wide ``shared_minilm()``, loaded on first use).
         cache_size: Scores kept by (request, draft) text.
+        ablate_units: Score the draft's leave-one-unit-out copies too and keep the lowest
+            score, so that one inserted short unit (a forged note in any wording) cannot
+            raise it (``unit_ablation``; about 2-4x the encoder passes of a draft).
 
     Raises:
         ModelNotFoundError, ClassifierFileError: from reading the file (at construction).
@@ -248,9 +252,15 @@ class LearnedHarmEvaluator:
     name = "harm_classifier"
 
     def __init__(
-        self, path: str | Path | None = None, *, embedder: Any = None, cache_size: int = 4096
+        self,
+        path: str | Path | None = None,
+        *,
+        embedder: Any = None,
+        cache_size: int = 4096,
+        ablate_units: bool = True,
     ) -> None:
         self.classifier = load_classifier(str(Path(path) if path else DEFAULT_PATH))
+        self.ablate_units = ablate_units
         self._embedder = embedder
         self._cache = ScoreCache(cache_size)
 
@@ -270,11 +280,24 @@ class LearnedHarmEvaluator:
         return [got[a] for a in answers]
 
     def _score(self, prompt: str, answers: list[str]) -> list[float]:
-        vectors = np.asarray(
-            self.embedder.embed([read_request(prompt), *map(read_draft, answers)]),
-            dtype=np.float64,
-        )
-        requests = np.repeat(vectors[:1], len(answers), axis=0)
-        read = [read_draft(a) for a in answers]
-        rows = features(requests, vectors[1:], read, self.classifier.blocks)
-        return [float(2.0 * p - 1.0) for p in self.classifier.probabilities(rows)]
+        copies = [self.judged_copies(a) for a in answers]
+        texts = [text for group in copies for text in group]
+        vectors = np.asarray(self.embedder.embed([read_request(prompt), *texts]), dtype=np.float64)
+        requests = np.repeat(vectors[:1], len(texts), axis=0)
+        rows = features(requests, vectors[1:], texts, self.classifier.blocks)
+        scores = 2.0 * self.classifier.probabilities(rows) - 1.0
+        out, start = [], 0
+        for group in copies:  # a draft's score: the lowest of its copies'
+            out.append(float(scores[start : start + len(group)].min()))
+            start += len(group)
+        return out
+
+    def judged_copies(self, answer: str) -> list[str]:
+        """What is scored for ``answer``: its read copy, then its leave-one-unit-out copies.
+
+        The read copy is ``read_draft`` of the answer with disguised letters normalised;
+        the others leave out one short unit each (``unit_ablation``), unless
+        ``ablate_units`` is off.
+        """
+        read = read_draft(normalise_letters(answer))
+        return [read, *ablations(read)] if self.ablate_units else [read]
