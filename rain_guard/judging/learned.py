@@ -18,6 +18,9 @@ pieces of each text. A request is read from its last ``REQUEST_CHARS`` character
 contextual request ends with its question); a draft, after the structural forgery cuts of
 ``forgery_spans.strip_forgeries``, from its first ``DRAFT_CHARS`` characters. The refusal
 cues are read from that same text.
+
+One inserted unit cannot buy a verdict: the evaluator also scores the draft without each
+short unit and keeps the lowest score (``unit_ablation``), after normalising disguised letters.
 """
 
 from __future__ import annotations
