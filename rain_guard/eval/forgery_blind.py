@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from rain_guard.eval.forgery_suite import POSITIONS, Attack, Body, Template, place
+from rain_guard.eval.forgery_suite import Attack, Body, Template, attacks
 
 BLIND_SALT = "rain-forgery-blind-v1|"
 
@@ -515,13 +515,4 @@ def blind_half(template: Template) -> str:
 
 def blind_attacks(half: str | None, bodies: Sequence[Body] = BLIND_BODIES) -> list[Attack]:
     """Every template of ``half`` at every position in every body (``None``: both halves)."""
-    out = []
-    for template in BLIND_TEMPLATES:
-        which = blind_half(template)
-        if half is not None and which != half:
-            continue
-        for position in POSITIONS:
-            for body in bodies:
-                text = place(template, body.answer, position)
-                out.append(Attack(template, position, body, text, which))
-    return out
+    return attacks(half, bodies, BLIND_TEMPLATES, half_of=blind_half)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,11 +285,15 @@ def attacks(
     half: str | None = None,
     bodies: Sequence[Body] = BODIES,
     templates: Sequence[Template] = TEMPLATES,
+    half_of: Callable[[Template], str] = attack_half,
 ) -> list[Attack]:
-    """Every template at every position in every body (``half``: only that half's)."""
+    """Every template at every position in every body (``half``: only that half's).
+
+    ``half_of`` gives a template's half (another suite passes its own salted split).
+    """
     out = []
     for template in templates:
-        which = attack_half(template)
+        which = half_of(template)
         if half is not None and which != half:
             continue
         for position in POSITIONS:
