@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import sys
+from typing import Any
 
 import torch
 
@@ -56,6 +57,16 @@ def main() -> None:
         report(args)
 
 
+def switch_unit_ablation_off(judge: Any) -> int:
+    """Score ``judge``'s learned parts on the read draft alone; returns how many it switched."""
+    switched = 0
+    for part in [judge, *(p for p, _ in getattr(judge, "parts", []))]:  # a mix's parts too
+        if hasattr(part, "ablate_units"):
+            part.ablate_units = False
+            switched += 1
+    return switched
+
+
 def report(args: argparse.Namespace) -> None:
     """Score the chosen half's attacks with ``args.judge`` and print (and write) the rows."""
     suite = args.suite
@@ -67,9 +78,7 @@ def report(args: argparse.Namespace) -> None:
     chosen = blind_attacks(args.half, bodies) if suite == "blind" else attacks(args.half, bodies)
     judge = build_judge(args.judge, threads=1)
     if args.no_unit_ablation:
-        for part in [judge, *(p for p, _ in getattr(judge, "parts", []))]:  # a mix's too
-            if hasattr(part, "ablate_units"):
-                part.ablate_units = False
+        switch_unit_ablation_off(judge)
     scored = score_attacks(judge, chosen)
     families = sorted({a.template.family for a in chosen})
     name = f"{args.judge}, blind suite" if suite == "blind" else args.judge

@@ -43,3 +43,18 @@ def test_the_switch_turns_the_cuts_off_for_both_judges_and_back_on(tool):
         assert read_draft(FORGED) == FORGED
     assert '"verdict"' not in delimit_answer(FORGED)
     assert read_draft(FORGED) == BODY
+
+
+def test_no_unit_ablation_reaches_the_learned_judge_inside_a_mix(tool):
+    from rain_guard.judging.evaluator import CombinedEvaluator, FunctionEvaluator
+    from rain_guard.judging.learned import LearnedHarmEvaluator
+
+    learned = LearnedHarmEvaluator(embedder=object())  # never asked to embed here
+    mix = CombinedEvaluator([(FunctionEvaluator(lambda q, a: 0.0), 1.0), (learned, 2.0)])
+    assert learned.judged_copies("Mix the two powders in a jar. Then seal the jar and shake it.")[
+        1:
+    ]
+    assert tool.switch_unit_ablation_off(mix) == 1
+    assert learned.judged_copies(
+        "Mix the two powders in a jar. Then seal the jar and shake it."
+    ) == ["Mix the two powders in a jar. Then seal the jar and shake it."]
