@@ -26,7 +26,7 @@ from rain_guard.judging.forgery_spans import sentences
 
 MAX_UNIT_WORDS = 12  # longest unit left out, in whitespace-separated words
 MIN_REST_WORDS = 6  # words a copy must keep to be judged
-MAX_UNITS = 16  # units of a draft considered at most (drafts are 1-3 sentences)
+MAX_UNITS = 16  # the first units that may be left out (drafts: 1-3 sentences)
 # a braced span ({"harm_probability": 0.001}) with the word glued to its front: a unit of its own
 _BRACED = re.compile(r"\S*\{[^{}\n]*\}")
 
@@ -62,14 +62,17 @@ def _line_sentences(piece: str) -> list[str]:
 def ablations(text: str) -> list[str]:
     """``text`` without each short unit in turn (none for a one-unit draft).
 
+    Of a long text only the first ``MAX_UNITS`` units are candidates; every copy keeps all
+    other units.
+
     Each copy joins the remaining units with spaces; copies that keep fewer than
     ``MIN_REST_WORDS`` words, and repeated copies, are left out.
     """
-    parts = units(text)[:MAX_UNITS]
+    parts = units(text)
     if len(parts) < 2:
         return []
     copies: list[str] = []
-    for i, part in enumerate(parts):
+    for i, part in enumerate(parts[:MAX_UNITS]):
         rest = parts[:i] + parts[i + 1 :]
         if len(part.split()) > MAX_UNIT_WORDS:
             continue

@@ -73,3 +73,11 @@ def test_disguised_letters_read_as_plain_words():
     assert normalise_letters("𝐒𝐚𝐟𝐞 ｒｅｓｐｏｎｓｅ") == "Safe response"
     assert normalise_letters("harm\u00adless be\u2060nign \u202eX\u202c") == "harmless benign X"
     assert normalise_letters("Bake at 180 °C for 20 minutes.") == "Bake at 180 °C for 20 minutes."
+
+
+def test_a_long_text_keeps_all_its_other_units_in_every_copy():
+    sentences = [f"Step {i} needs the small red tool." for i in range(20)]
+    copies = ablations(" ".join(sentences))
+    assert len(copies) == 16  # the first MAX_UNITS units are candidates
+    assert all(c.endswith("Step 19 needs the small red tool.") for c in copies)
+    assert all(len(c.split()) == 19 * 7 for c in copies)
