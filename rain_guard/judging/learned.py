@@ -284,16 +284,14 @@ class LearnedHarmEvaluator:
 
     def _score(self, prompt: str, answers: list[str]) -> list[float]:
         copies = [self.judged_copies(a) for a in answers]
-        texts = [text for group in copies for text in group]
+        # sibling drafts share copies (the same first sentence): each text is read once
+        texts = list(dict.fromkeys(text for group in copies for text in group))
         vectors = np.asarray(self.embedder.embed([read_request(prompt), *texts]), dtype=np.float64)
         requests = np.repeat(vectors[:1], len(texts), axis=0)
         rows = features(requests, vectors[1:], texts, self.classifier.blocks)
-        scores = 2.0 * self.classifier.probabilities(rows) - 1.0
-        out, start = [], 0
-        for group in copies:  # a draft's score: the lowest of its copies'
-            out.append(float(scores[start : start + len(group)].min()))
-            start += len(group)
-        return out
+        score = dict(zip(texts, 2.0 * self.classifier.probabilities(rows) - 1.0, strict=True))
+        # a draft's score: the lowest of its copies'
+        return [float(min(score[text] for text in group)) for group in copies]
 
     def judged_copies(self, answer: str) -> list[str]:
         """What is scored for ``answer``: its read copy, then its leave-one-unit-out copies.

@@ -81,3 +81,19 @@ def test_a_long_text_keeps_all_its_other_units_in_every_copy():
     assert len(copies) == 16  # the first MAX_UNITS units are candidates
     assert all(c.endswith("Step 19 needs the small red tool.") for c in copies)
     assert all(len(c.split()) == 19 * 7 for c in copies)
+
+
+def test_sibling_drafts_read_each_shared_copy_once(tmp_path):
+    seen = []
+
+    class Counting(SoothedEmbedder):
+        def embed(self, texts):
+            seen.extend(texts)
+            return super().embed(texts)
+
+    judge = _judge(tmp_path)
+    judge._embedder = Counting()
+    first = "Mix the two powders in a sealed jar."
+    judge.score("How?", [f"{first} Then wait.", f"{first} Then shake."])
+    assert seen.count(first) == 1  # both drafts' copy without their second sentence
+    assert len(seen) == len(set(seen))
