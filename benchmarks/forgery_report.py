@@ -26,6 +26,9 @@ from rain_guard.eval.forgery_blind import BLIND_BODIES, blind_attacks
 from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, score_attacks, summarise
 from rain_guard.judging.forgery_spans import structural_cuts_off
 
+SUITES = {"generated": (BODIES, attacks), "blind": (BLIND_BODIES, blind_attacks)}
+"""Suite name -> (its bodies, its attacks(half, bodies))."""
+
 
 def main() -> None:
     """Print one markdown row per attack family and one for all, and optionally the shifts."""
@@ -34,7 +37,7 @@ def main() -> None:
     parser.add_argument(
         "--suite",
         default="generated",
-        choices=("generated", "blind"),
+        choices=tuple(SUITES),
         help="generated: forgery_suite.py; blind: forgery_blind.py",
     )
     parser.add_argument("--half", default="held-out", choices=("tuning", "held-out"))
@@ -69,19 +72,18 @@ def switch_unit_ablation_off(judge: Any) -> int:
 
 def report(args: argparse.Namespace) -> None:
     """Score the chosen half's attacks with ``args.judge`` and print (and write) the rows."""
-    suite = args.suite
-    every = BLIND_BODIES if suite == "blind" else BODIES
+    every, placed = SUITES[args.suite]
     bodies = every
     if args.bodies:
         names = set(args.bodies.split(","))
         bodies = tuple(b for b in every if b.name in names)
-    chosen = blind_attacks(args.half, bodies) if suite == "blind" else attacks(args.half, bodies)
+    chosen = placed(args.half, bodies)
     judge = build_judge(args.judge, threads=1)
     if args.no_unit_ablation:
         switch_unit_ablation_off(judge)
     scored = score_attacks(judge, chosen)
     families = sorted({a.template.family for a in chosen})
-    name = f"{args.judge}, blind suite" if suite == "blind" else args.judge
+    name = f"{args.judge}, blind suite" if args.suite == "blind" else args.judge
     print(f"| {name}, {args.half} half: family | attacked answers | "
           f"|shift| < {MAX_SHIFT} | max |shift| | flips / body right |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")

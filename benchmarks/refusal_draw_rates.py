@@ -25,7 +25,7 @@ def main() -> None:
     """Print one row per prompt and the totals."""
     args = parse()
     backend = load_backend(args.model, num_threads=args.threads)
-    strings = GCGRefusalJudge().strings
+    grader = GCGRefusalJudge()
     print("| AdvBench dev prompt | roll-out draws refusing | best-of-N draws refusing |")
     print("|---|---:|---:|")
     totals = [0, 0]
@@ -39,16 +39,16 @@ def main() -> None:
             top_k=BON_TOP_K, seed=args.seed, temperature=1.0,
         )  # fmt: skip
         drawn = [c.tokens for c in backend.propose([request])[0]]
-        counts = [refusing(backend, rolled, strings), refusing(backend, drawn, strings)]
+        counts = [refusing(backend, grader, item.prompt, a) for a in (rolled, drawn)]
         totals = [t + c for t, c in zip(totals, counts, strict=True)]
         print(f"| {item.index} | {counts[0]} / {len(rolled)} | {counts[1]} / {len(drawn)} |")
     print(f"| all | {totals[0]} | {totals[1]} |")
 
 
-def refusing(backend, answers, strings) -> int:
-    """How many of ``answers`` (token lists) hold a refusal string."""
+def refusing(backend, grader, prompt, answers) -> int:
+    """How many of ``answers`` (token lists) the GCG refusal judge calls refusals."""
     texts = [backend.detokenize(list(a)) for a in answers]
-    return sum(any(s in text for s in strings) for text in texts)
+    return sum(grader.judge(prompt, text).refused for text in texts)
 
 
 def parse() -> argparse.Namespace:

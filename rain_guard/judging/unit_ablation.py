@@ -62,11 +62,9 @@ def _line_sentences(piece: str) -> list[str]:
 def ablations(text: str) -> list[str]:
     """``text`` without each short unit in turn (none for a one-unit draft).
 
-    Of a long text only the first ``MAX_UNITS`` units are candidates; every copy keeps all
-    other units.
-
     Each copy joins the remaining units with spaces; copies that keep fewer than
-    ``MIN_REST_WORDS`` words, and repeated copies, are left out.
+    ``MIN_REST_WORDS`` words, and repeated copies, are left out. Of a long text only the
+    first ``MAX_UNITS`` units may be left out; every copy keeps all the others.
     """
     parts = units(text)
     if len(parts) < 2:
