@@ -38,7 +38,7 @@ import numpy as np
 from rain_guard.errors import ClassifierFileError, ModelNotFoundError
 from rain_guard.judging.forgery_spans import strip_forgeries
 from rain_guard.judging.score_cache import ScoreCache
-from rain_guard.judging.unit_ablation import ablations, normalise_letters
+from rain_guard.judging.unit_ablation import ablations, normalise_letters, split_label_heads
 
 FORMAT = "rain-guard-harm-classifier-v1"
 DEFAULT_PATH = Path(__file__).with_name("harm_classifier.npz")
@@ -296,9 +296,12 @@ class LearnedHarmEvaluator:
     def judged_copies(self, answer: str) -> list[str]:
         """What is scored for ``answer``: its read copy, then its leave-one-unit-out copies.
 
-        The read copy is ``read_draft`` of the answer with disguised letters normalised;
-        the others leave out one short unit each (``unit_ablation``), unless
+        The read copy is ``read_draft`` of the answer with disguised letters normalised (and,
+        with ``ablate_units``, label-like heads on lines of their own); the others leave out
+        one short unit or run of short lines each (``unit_ablation``), unless
         ``ablate_units`` is off.
         """
-        read = read_draft(normalise_letters(answer))
-        return [read, *ablations(read)] if self.ablate_units else [read]
+        if not self.ablate_units:
+            return [read_draft(normalise_letters(answer))]
+        read = read_draft(split_label_heads(normalise_letters(answer)))
+        return [read, *ablations(read)]
