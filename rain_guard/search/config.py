@@ -125,6 +125,14 @@ class SearchConfig(BaseModel):
             "e.g. +-1 rules). Off: RAIN as published, roll-outs leave no trace."
         ),
     )
+    stop_when_decided: bool = Field(
+        False,
+        description=(
+            "End a commit's search once the most-visited root child leads every other by more "
+            "visits than the iterations left before T could add: the commit takes the same "
+            "child, with fewer iterations below it. Off: RAIN as published, T iterations."
+        ),
+    )
     # Adaptive budget (ours, not the paper's; off = faithful mode). Benign answers are usually
     # judged good at the first evaluation, so waiting for T_min iterations mostly buys nothing.
     adaptive_commit: bool = Field(

@@ -357,6 +357,9 @@ def should_commit(tree: SearchTree, config: SearchConfig, commit: int = 0) -> bo
     child has been evaluated, its value reaches ``adaptive_value`` and it leads every other
     evaluated child's value by ``adaptive_margin``. A branch judged bad never qualifies, so
     harmful drafts still get the full search.
+
+    With ``config.stop_when_decided`` it also holds once no iteration left before T can
+    change the child a commit takes (``decided``).
     """
     best = chosen_child(tree, config)
     if best is None:
@@ -365,10 +368,28 @@ def should_commit(tree: SearchTree, config: SearchConfig, commit: int = 0) -> bo
     t_min, t_max = config.t_min_at(commit), config.t_max_at(commit)
     if done >= t_max:
         return True
+    if config.stop_when_decided and decided(tree, config, best, t_max - done):
+        return True
     early = config.adaptive_commit and done >= config.adaptive_min_iterations
     if early and _clearly_good(tree, best, config):
         return True
     return done >= t_min and tree.value[best] >= config.v_threshold
+
+
+def decided(tree: SearchTree, config: SearchConfig, best: int, left: int) -> bool:
+    """Whether ``best`` stays the most-visited root child whatever ``left`` iterations do.
+
+    Each backed-up leaf adds at most 1 to a root child's visits N (its own path: 1; a
+    similarity share: weight * s <= 1), and the last pass may overshoot T by k - 1 leaves, so
+    a lead of more than ``left + k - 1`` visits over every rival (and over a child still to
+    be added, at 0) cannot be overtaken or tied: every later exit test would commit
+    ``best`` too. Not used with ``graft_rollouts``, whose commit rule is not by visits.
+    """
+    if config.graft_rollouts:
+        return False
+    rivals = [tree.visits[k] for k in tree.children[ROOT] if k != best]
+    lead = tree.visits[best] - max(rivals, default=0.0)
+    return lead > left + config.parallel_leaves - 1
 
 
 def _clearly_good(tree: SearchTree, best: int, config: SearchConfig) -> bool:
