@@ -96,6 +96,13 @@ def register(parser: argparse.ArgumentParser) -> None:
             f"t_{which} for every commit)",
         )
     parser.add_argument(
+        "--stop-when-decided",
+        action="store_true",
+        default=None,
+        help="end a commit's search once more iterations cannot change the child it takes "
+        "(SearchConfig.stop_when_decided; default: off, T iterations)",
+    )
+    parser.add_argument(
         "--v-threshold",
         type=float,
         default=d.v_threshold,

@@ -51,6 +51,8 @@ def bench_settings(
     for name in ("t_min_schedule", "t_max_schedule"):
         if getattr(config, name):
             out["search"] += f", {name} {' '.join(map(str, getattr(config, name)))}"
+    if config.stop_when_decided:
+        out["search"] += ", stop when decided"
     if args.adaptive:
         adaptive = config.replace(adaptive_commit=True)
         out["adaptive"] = (

@@ -193,3 +193,13 @@ def test_bench_takes_a_t_budget_by_commit():
     assert config.t_max_schedule == (50, 50, 12)
     assert [config.t_max_at(c) for c in range(4)] == [50, 50, 12, 12]
     assert config.t_min_schedule == ()
+
+
+def test_bench_and_eval_take_stop_when_decided():
+    from rain_guard.cli.app import build_parser
+
+    parser = build_parser()
+    assert not config_from_args(parser.parse_args(["bench"])).stop_when_decided
+    assert config_from_args(parser.parse_args(["bench", "--stop-when-decided"])).stop_when_decided
+    run = ["eval", "run", "--out", "x.jsonl", "--stop-when-decided"]
+    assert config_from_args(parser.parse_args(run)).stop_when_decided
