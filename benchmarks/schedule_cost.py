@@ -9,8 +9,13 @@ the eval's verdicts were decided, and 12 iterations after).
 
     .venv/bin/python benchmarks/schedule_cost.py --dataset advbench --limit 6 --threads 1
 
+``--arm NAME FIELD=VALUE ...`` adds a RAIN arm: the scheduled search with those
+``SearchConfig`` fields changed (e.g. ``--arm decided stop_when_decided=true``); ``--no-flat``
+leaves the flat arm out.
+
 Prints one line per answer and a table of mean seconds, forward calls and model tokens per
-answer, with each RAIN arm's ratio to greedy decoding and the schedule's to the flat budget.
+answer, with each RAIN arm's ratio to greedy decoding, the schedule's to the flat budget and
+each added arm's to the schedule.
 """
 
 from __future__ import annotations
@@ -22,33 +27,27 @@ from typing import Any
 
 from rain_guard.backends.loading import load_backend
 from rain_guard.decoding import METHODS, DecodingContext
+from rain_guard.errors import ConfigError
 from rain_guard.eval import load_dataset
 from rain_guard.judging.resolve import criterion_evaluator
 from rain_guard.search.config import SearchConfig
 from rain_guard.search.embeddings import shared_minilm
 from rain_guard.search.inputs import prompt_turns
 
-ARMS = ("greedy", "flat", "schedule")
-
 
 def main(argv: list[str] | None = None) -> int:
-    """Answer every prompt with the three arms, interleaved, then print the table."""
+    """Answer every prompt with every arm, interleaved, then print the table."""
     args = parse(argv)
+    configs = arm_configs(args)
     backend = load_backend(args.model, num_threads=args.threads)
-    flat = SearchConfig(max_new_tokens=args.max_tokens, parallel_leaves=args.leaves)
-    configs = {
-        "greedy": flat,
-        "flat": flat,
-        "schedule": flat.replace(t_max_schedule=tuple(args.t_max_schedule)),
-    }
     judge = criterion_evaluator(backend)  # the model's default judge
 
     def evaluator_for(model: Any) -> Any:
         return judge
 
-    rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
+    rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in configs}
     for item in load_dataset(args.dataset, split="dev", limit=args.limit):
-        for arm in ARMS:
+        for arm in configs:
             method = METHODS["vanilla" if arm == "greedy" else "rain"]
             context = DecodingContext(
                 backend, configs[arm], evaluator_for=evaluator_for, embedder=shared_minilm()
@@ -63,25 +62,46 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def arm_configs(args: argparse.Namespace) -> dict[str, SearchConfig]:
+    """Arm name -> search settings: greedy, flat (unless ``--no-flat``), schedule, added arms.
+
+    Raises:
+        ConfigError: an added arm's field or value is not a valid ``SearchConfig`` setting.
+    """
+    flat = SearchConfig(max_new_tokens=args.max_tokens, parallel_leaves=args.leaves)
+    schedule = flat.replace(t_max_schedule=tuple(args.t_max_schedule))
+    configs = {"greedy": flat, "flat": flat, "schedule": schedule}
+    if args.no_flat:
+        del configs["flat"]
+    for name, *settings in args.arm:
+        if name in configs or not settings or any("=" not in s for s in settings):
+            raise ConfigError(f"--arm {name}: a new arm name, then FIELD=VALUE settings")
+        configs[name] = schedule.replace(**dict(s.split("=", 1) for s in settings))
+    return configs
+
+
 def table(rows: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> str:
-    """Markdown: mean cost per answer by arm, ratios to greedy and schedule / flat."""
-    mean = {arm: {k: statistics.mean(r[k] for r in rows[arm]) for k in ("seconds", "calls",
-            "tokens")} for arm in ARMS}  # fmt: skip
+    """Markdown: mean cost per answer by arm; ratios to greedy, schedule / flat, arm / schedule."""
+    keys = ("seconds", "calls", "tokens")
+    mean = {arm: {k: statistics.mean(r[k] for r in got) for k in keys} for arm, got in rows.items()}
     n = len(rows["greedy"])
-    same = sum(a["text"] == b["text"] for a, b in zip(rows["flat"], rows["schedule"], strict=True))
     schedule = " ".join(map(str, args.t_max_schedule))
     out = [f"{args.dataset} dev, first {n} prompts; schedule {schedule}, k = {args.leaves}"
-           f", {args.max_tokens} tokens; same answer flat/schedule: {same}/{n}",
-           "", "| arm | s / answer | calls / answer | tokens / answer | s vs greedy |",
-           "|---|---:|---:|---:|---:|"]  # fmt: skip
-    for arm in ARMS:
-        m = mean[arm]
+           f", {args.max_tokens} tokens", "",
+           "| arm | s / answer | calls / answer | tokens / answer | s vs greedy "
+           "| same answer as schedule |",
+           "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm, m in mean.items():
         ratio = m["seconds"] / mean["greedy"]["seconds"]
+        same = sum(a["text"] == b["text"] for a, b in zip(rows[arm], rows["schedule"], strict=True))
+        shown = "-" if arm == "greedy" else f"{same}/{n}"
         out.append(f"| {arm} | {m['seconds']:.1f} | {m['calls']:.0f} | {m['tokens']:,.0f} | "
-                   f"{ratio:.1f}x |")  # fmt: skip
-    s, f = mean["schedule"], mean["flat"]
-    ratios = {k: s[k] / f[k] for k in ("seconds", "calls", "tokens")}
-    out.append("\nschedule / flat: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
+                   f"{ratio:.1f}x | {shown} |")  # fmt: skip
+    pairs = [("schedule", "flat")] if "flat" in mean else []
+    pairs += [(a, "schedule") for a in mean if a not in ("greedy", "flat", "schedule")]
+    for arm, base in pairs:
+        ratios = {k: mean[arm][k] / mean[base][k] for k in keys}
+        out.append(f"\n{arm} / {base}: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
     return "\n".join(out)
 
 
@@ -95,6 +115,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--t-max-schedule", type=int, nargs="+", default=[50, 50, 12])
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-flat", action="store_true", help="leave the flat-budget arm out")
+    p.add_argument(
+        "--arm",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME FIELD=VALUE",
+        help="an added RAIN arm: the schedule with these SearchConfig fields changed",
+    )
     return p.parse_args(argv)
 
 
