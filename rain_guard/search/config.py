@@ -33,16 +33,6 @@ class SearchConfig(BaseModel):
     num_candidates: int = Field(
         10, ge=1, le=256, description="Candidate token sets proposed per expanded leaf (q)."
     )
-    candidates_below_root: int | None = Field(
-        None,
-        ge=1,
-        le=256,
-        description=(
-            "Candidate sets proposed per expanded node below the search's root; the root "
-            "(what a commit chooses among) still gets num_candidates. None: num_candidates "
-            "everywhere, as RAIN."
-        ),
-    )
     top_k: int = Field(
         15, ge=1, description="Sampling pool of multi-token candidates: the top-k tokens per step."
     )
@@ -227,11 +217,6 @@ class SearchConfig(BaseModel):
     def most_iterations_per_commit(self) -> int:
         """The largest T any commit has (sizes recursion limits)."""
         return max((self.t_max, *self.t_max_schedule))
-
-    def candidates_at(self, node_is_root: bool) -> int:
-        """Candidate sets for expanding the search root (``num_candidates``) or a node below."""
-        below = self.candidates_below_root
-        return self.num_candidates if node_is_root or below is None else below
 
     def set_length(self, depth: int) -> int:
         """Length in tokens of the token sets proposed at ``depth`` (0 = first answer set)."""

@@ -88,9 +88,7 @@ def _growers(state: RainState, ctx: RainContext, iteration: int) -> tuple[Any, A
         steps.expand(tree, node, ctx.backend.propose([request])[0], ctx.config, _stops(ctx))
 
     def widen(node: int) -> None:
-        num = ctx.config.candidates_at(node == ROOT) - 1
-        if num > 0:
-            add_children(node, num=num, salt=-1 - len(tree))
+        add_children(node, num=ctx.config.num_candidates - 1, salt=-1 - len(tree))
 
     return add_children, widen
 
@@ -104,10 +102,11 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
     widens the node to q sets if that one is judged not clearly good.
     """
     ctx, tree, config = runtime.context, state["tree"], runtime.context.config
+    num = 1 if steps.greedy_first(config) else config.num_candidates
     growing = [i for i, leaf in enumerate(state["leaves"]) if _can_grow(state, ctx, leaf)]
     requests = [
-        _proposal(state, ctx, leaf, state["iterations"] + i, num=_q(config, leaf), salt=0)
-        for i, leaf in ((i, state["leaves"][i]) for i in growing)
+        _proposal(state, ctx, state["leaves"][i], state["iterations"] + i, num=num, salt=0)
+        for i in growing
     ]
     specs = [
         _rollout_spec(state, ctx, state["leaves"][i], state["iterations"] + i) for i in growing
@@ -118,11 +117,6 @@ def expand_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
         steps.expand(tree, state["leaves"][i], candidates, config, _stops(ctx))
         rollouts[i] = rollout
     return {"tree": tree, "rollouts": rollouts}
-
-
-def _q(config: SearchConfig, leaf: int) -> int:
-    """Candidate sets for expanding ``leaf``: 1 under greedy first, else by where it is."""
-    return 1 if steps.greedy_first(config) else config.candidates_at(leaf == ROOT)
 
 
 def evaluate_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, Any]:
@@ -286,8 +280,6 @@ def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
         "alternatives": _alternatives(ctx, tree),
     }
     runtime.stream_writer({"event": "commit", **record, "answer_tokens": len(answer)})
-    if stop is None:
-        _top_up_root({**state, "tree": new_tree, "answer_ids": answer}, ctx)
     return {
         "tree": new_tree,
         "last_leaf": ROOT,
@@ -295,21 +287,6 @@ def commit_node(state: RainState, runtime: Runtime[RainContext]) -> dict[str, An
         "commits": [*state["commits"], record],
         "stop_reason": stop,
     }
-
-
-def _top_up_root(state: RainState, ctx: RainContext) -> None:
-    """Give a new root that was expanded below the root (``candidates_below_root``) its q sets.
-
-    A commit chooses among the root's children; a carried-over root was expanded with fewer
-    candidates, so the missing ones are proposed now (one proposal, its sets excluded).
-    """
-    tree, config = state["tree"], ctx.config
-    missing = config.num_candidates - len(tree.children[ROOT])
-    below = config.candidates_below_root
-    if below is None or steps.greedy_first(config) or not tree.children[ROOT] or missing <= 0:
-        return
-    add_children, _ = _growers(state, ctx, state["iterations"])
-    add_children(ROOT, num=missing, salt=-2 - len(tree))
 
 
 # --- routers -----------------------------------------------------------------------------
