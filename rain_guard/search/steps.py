@@ -380,10 +380,12 @@ def decided(tree: SearchTree, config: SearchConfig, best: int, left: int) -> boo
     """Whether ``best`` stays the most-visited root child whatever ``left`` iterations do.
 
     Each backed-up leaf adds at most 1 to a root child's visits N (its own path: 1; a
-    similarity share: weight * s <= 1), and the last pass may overshoot T by k - 1 leaves, so
-    a lead of more than ``left + k - 1`` visits over every rival (and over a child still to
-    be added, at 0) cannot be overtaken or tied: every later exit test would commit
-    ``best`` too. Not used with ``graft_rollouts``, whose commit rule is not by visits.
+    similarity share: weight * s <= 1), and a pass never takes the root past T (``select``
+    asks for at most the leaves left), so at most ``left`` leaves are still backed up. A
+    lead of more than ``left`` visits over every rival (and over a child still to be added,
+    at 0) cannot be overtaken or tied: every later exit test would commit ``best`` too. The
+    test asks for ``k - 1`` visits more, a margin the measured figures were taken with. Not
+    used with ``graft_rollouts``, whose commit rule is not by visits.
     """
     if config.graft_rollouts:
         return False
