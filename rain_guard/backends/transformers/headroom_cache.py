@@ -1,0 +1,111 @@
+"""A KV cache layer that appends into spare positions instead of concatenating.
+
+``DynamicLayer.update`` concatenates, so every one-token step of a walk copies the whole
+cache of every row, and a walk that also selects rows copies it a second time. In a pooled
+search the two copies took 23 % of the working time (py-spy, docs/performance.md).
+``HeadroomLayer`` keeps its keys and values in a buffer with spare positions after the
+filled ones: a step writes its token into the next spare position, and a row selection
+gathers the buffer, spare positions and all, in one copy.
+
+The cache's ops elsewhere rely on exposed tensors never changing (``cache_ops.fork``). Here
+a write only ever lands on a position no view has exposed, and only when no other layer
+sharing the buffer has written there first (``_Buffer.filled``); otherwise the layer copies
+into a new buffer, so forks stay independent.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers.cache_utils import DynamicLayer
+
+from rain_guard.backends.transformers.cache_ops import is_plain
+
+HEADROOM = 16  # spare positions a new buffer gets after the filled ones (1-64 all work)
+
+
+@dataclass
+class _Buffer:
+    """Key and value storage with spare positions; ``filled`` is how many hold states."""
+
+    keys: torch.Tensor  # (rows, heads, capacity, dim)
+    values: torch.Tensor
+    filled: int
+
+    @classmethod
+    def around(cls, keys: torch.Tensor, values: torch.Tensor, extra: int) -> _Buffer:
+        """A new buffer holding ``keys``/``values`` with room for ``extra`` more positions."""
+        n = keys.shape[-2]
+        room = n + extra + HEADROOM
+        new_keys = keys.new_empty((*keys.shape[:-2], room, keys.shape[-1]))
+        new_values = values.new_empty((*values.shape[:-2], room, values.shape[-1]))
+        new_keys[..., :n, :] = keys
+        new_values[..., :n, :] = values
+        return cls(new_keys, new_values, n)
+
+
+class HeadroomLayer(DynamicLayer):
+    """A plain attention layer whose one-token updates write in place into spare positions."""
+
+    _buffer: _Buffer | None = None
+    _exposed: torch.Tensor | None = None  # the keys view this layer last handed out
+
+    @classmethod
+    def wrapping(cls, layer: DynamicLayer) -> HeadroomLayer:
+        """A headroom layer over ``layer``'s tensors (no copy until its first update)."""
+        new = copy.copy(layer)
+        new.__class__ = cls
+        new._buffer = new._exposed = None
+        return new
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new states: in place when the buffer has room and is ours to extend."""
+        if not self.is_initialized or self.keys.dim() != key_states.dim():
+            return super().update(key_states, value_states, *args, **kwargs)
+        n, q = self.keys.shape[-2], key_states.shape[-2]
+        buffer = self._buffer
+        if not self._owns_tail(n) or n + q > buffer.keys.shape[-2]:
+            buffer = self._buffer = _Buffer.around(self.keys, self.values, q)
+        buffer.keys[..., n : n + q, :] = key_states
+        buffer.values[..., n : n + q, :] = value_states
+        buffer.filled = n + q
+        self._expose(n + q)
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep the rows ``indices``: one gather of the whole buffer, spare positions too."""
+        if self.get_seq_length() == 0:
+            return
+        n = self.keys.shape[-2]
+        if not self._owns_tail(n):
+            super().batch_select_indices(indices)
+            return
+        old = self._buffer
+        self._buffer = _Buffer(old.keys[indices], old.values[indices], n)
+        self._expose(n)
+
+    def _owns_tail(self, n: int) -> bool:
+        """Whether the buffer's positions from ``n`` on are free for this layer to write."""
+        return self._buffer is not None and self.keys is self._exposed and self._buffer.filled == n
+
+    def _expose(self, n: int) -> None:
+        """Point ``keys``/``values`` at the first ``n`` positions of the buffer."""
+        self.keys = self._exposed = self._buffer.keys[..., :n, :]
+        self.values = self._buffer.values[..., :n, :]
+
+
+def with_headroom(cache: Any) -> Any:
+    """``cache`` with headroom layers when it is a plain cache, else ``cache`` itself.
+
+    The layer objects are new; the tensors are shared until the first update copies them.
+    """
+    if not is_plain(cache):
+        return cache
+    walked = copy.copy(cache)
+    walked.layers = [HeadroomLayer.wrapping(layer) for layer in cache.layers]
+    return walked
