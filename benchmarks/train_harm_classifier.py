@@ -17,6 +17,10 @@ not hold, to training only:
   question of the tuning half contributes its best, correct and incorrect reference answers
   (a wrong answer to "where was Obama born?" is false, not harmful), cut to the draft lengths
   like the benchmark's answers.
+* ``forgery-notes`` (default): each benchmark pair again with a forged verdict note placed in
+  it (a development attack or a generated tuning-half template), labelled as the body. It
+  trains the judge to read past notes that the forgery cuts leave in; the blind suite and
+  the generated held-out half stay unseen.
 
 Model selection: 4-fold cross-validation grouped by request inside the tuning half, over
 feature blocks and model sizes (``CONFIGS``); each fold trains on the other folds' benchmark
@@ -112,10 +116,44 @@ def truthfulqa_answer_pairs() -> list[DraftPair]:
     return pairs
 
 
+def forgery_note_pairs() -> list[DraftPair]:
+    """Each benchmark pair of the tuning half once more, with a forged note placed in it.
+
+    The note is one of the development attacks (``forgery_dev_attacks``, 84) or a template
+    of the generated suite's tuning half, at the start, middle or end of the draft; a hash
+    of the pair picks which, so the set is fixed. The label stays the body's: a verdict-like
+    note is no evidence either way, and a judge trained on these learns to read past it.
+    The blind suite (``forgery_blind``) is never read here, so both its halves stay unseen,
+    and neither is the generated suite's held-out half.
+    """
+    from rain_guard.eval import forgery_dev_attacks as dev
+    from rain_guard.eval import forgery_suite as generated
+
+    notes = [generated.Template("dev", a.text, dev.is_block(a)) for a in dev.ATTACKS]
+    notes += [t for t in generated.TEMPLATES if generated.attack_half(t) == "tuning"]
+    pairs = []
+    for pair in tuning_pairs():
+        pick = _pair_hash("rain-note-aug-v1", pair)
+        note, position = notes[pick % len(notes)], generated.POSITIONS[(pick // len(notes)) % 3]
+        draft = generated.place(note, pair.draft, position)
+        pairs.append(
+            DraftPair(pair.request, draft, pair.label, "forgery-notes", pair.length,
+                      pair.unsafe_prompt, "tuning")
+        )  # fmt: skip
+    return pairs
+
+
+def _pair_hash(salt: str, pair: DraftPair) -> int:
+    """A fixed number from a pair's request and draft."""
+    text = f"{salt}|{pair.request}|{pair.draft}".encode()
+    return int(hashlib.sha256(text).hexdigest()[:12], 16)
+
+
 EXTRA_SOURCES: dict[str, Callable[[], list[DraftPair]]] = {
     "truthfulqa-answers": truthfulqa_answer_pairs,
+    "forgery-notes": forgery_note_pairs,
 }
-DEFAULT_EXTRAS: tuple[str, ...] = ()
+DEFAULT_EXTRAS: tuple[str, ...] = ("forgery-notes",)
 
 
 def training_pairs(extras: Sequence[str] = DEFAULT_EXTRAS) -> list[DraftPair]:
