@@ -51,6 +51,15 @@ def test_a_one_token_step_writes_in_place_after_the_first_copy():
     assert cache.layers[0].keys.untyped_storage().data_ptr() == storage
 
 
+def test_a_first_row_selection_leaves_room_for_the_next_step():
+    cache = with_headroom(_plain())
+    cache.batch_select_indices(torch.tensor([0, 0, 2, 1]))
+    storage = cache.layers[0].keys.untyped_storage().data_ptr()
+    cache.update(*_states(4, 1, 2), 0)
+    assert cache.layers[0].keys.untyped_storage().data_ptr() == storage
+    assert torch.equal(cache.layers[0].keys[:2, :, :5], _plain().layers[0].keys[[0, 0]])
+
+
 def test_exposed_states_never_change_and_forks_stay_independent():
     cache = with_headroom(_plain())
     cache.update(*_states(3, 1, 1), 0)
