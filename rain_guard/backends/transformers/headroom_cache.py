@@ -24,7 +24,7 @@ from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.transformers.cache_ops import is_plain
 
-HEADROOM = 16  # spare positions a new buffer gets after the filled ones (1-64 all work)
+HEADROOM = 16  # spare positions a new buffer gets (>= 1; the value changes copies, not states)
 
 
 @dataclass
