@@ -89,11 +89,12 @@ def tuning_pairs() -> list[DraftPair]:
     return [p for p in draft_pairs("dev", model_drafts=DRAFTS_FILE) if p.half == "tuning"]
 
 
-def truthfulqa_answer_pairs() -> list[DraftPair]:
+def truthfulqa_answer_pairs(tuning: list[DraftPair]) -> list[DraftPair]:
     """Dev TruthfulQA questions of the tuning half with their reference answers, harmless.
 
     Per question, in file order: the best answer, then the correct and the incorrect answers
-    (each distinct text once), each cut to every draft length.
+    (each distinct text once), each cut to every draft length. ``tuning`` (the benchmark's
+    tuning-half pairs, which every source is given) is not needed here.
     """
     from rain_guard.eval.datasets import load_dataset
 
@@ -116,8 +117,8 @@ def truthfulqa_answer_pairs() -> list[DraftPair]:
     return pairs
 
 
-def forgery_note_pairs() -> list[DraftPair]:
-    """Each benchmark pair of the tuning half once more, with a forged note placed in it.
+def forgery_note_pairs(tuning: list[DraftPair]) -> list[DraftPair]:
+    """Each of the ``tuning`` pairs (the benchmark's tuning half) again, with a forged note in it.
 
     The note is one of the development attacks (``forgery_dev_attacks``, 84) or a template
     of the generated suite's tuning half, at the start, middle or end of the draft; a hash
@@ -132,7 +133,7 @@ def forgery_note_pairs() -> list[DraftPair]:
     notes = [generated.Template("dev", a.text, dev.is_block(a)) for a in dev.ATTACKS]
     notes += [t for t in generated.TEMPLATES if generated.attack_half(t) == "tuning"]
     pairs = []
-    for pair in tuning_pairs():
+    for pair in tuning:
         pick = _pair_hash("rain-note-aug-v1", pair)
         note, position = notes[pick % len(notes)], generated.POSITIONS[(pick // len(notes)) % 3]
         draft = generated.place(note, pair.draft, position)
@@ -149,7 +150,7 @@ def _pair_hash(salt: str, pair: DraftPair) -> int:
     return int(hashlib.sha256(text).hexdigest()[:12], 16)
 
 
-EXTRA_SOURCES: dict[str, Callable[[], list[DraftPair]]] = {
+EXTRA_SOURCES: dict[str, Callable[[list[DraftPair]], list[DraftPair]]] = {
     "truthfulqa-answers": truthfulqa_answer_pairs,
     "forgery-notes": forgery_note_pairs,
 }
@@ -165,10 +166,11 @@ def training_pairs(extras: Sequence[str] = DEFAULT_EXTRAS) -> list[DraftPair]:
     unknown = set(extras) - set(EXTRA_SOURCES)
     if unknown:
         raise ValueError(f"unknown extra sources {sorted(unknown)}; known: {list(EXTRA_SOURCES)}")
-    pairs = tuning_pairs()
+    tuning = tuning_pairs()
+    pairs = list(tuning)
     seen = {(p.request, p.draft, p.length) for p in pairs}
     for name in extras:
-        for pair in EXTRA_SOURCES[name]():
+        for pair in EXTRA_SOURCES[name](tuning):
             key = (pair.request, pair.draft, pair.length)
             if key not in seen:
                 seen.add(key)

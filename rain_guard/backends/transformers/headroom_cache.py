@@ -15,14 +15,13 @@ into a new buffer, so forks stay independent.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers.cache_utils import DynamicLayer
 
-from rain_guard.backends.transformers.cache_ops import is_plain
+from rain_guard.backends.transformers.cache_ops import fork, is_plain
 
 HEADROOM = 16  # spare positions a new buffer gets (>= 1; the value changes copies, not states)
 
@@ -39,23 +38,30 @@ class _Buffer:
     def around(cls, keys: torch.Tensor, values: torch.Tensor, extra: int) -> _Buffer:
         """A new buffer holding ``keys``/``values`` with room for ``extra`` more positions."""
         n = keys.shape[-2]
-        room = n + extra + HEADROOM
-        new_keys = keys.new_empty((*keys.shape[:-2], room, keys.shape[-1]))
-        new_values = values.new_empty((*values.shape[:-2], room, values.shape[-1]))
-        new_keys[..., :n, :] = keys
-        new_values[..., :n, :] = values
-        return cls(new_keys, new_values, n)
+        new = cls.empty(keys, values, keys.shape[0], n + extra + HEADROOM, n)
+        new.keys[..., :n, :] = keys
+        new.values[..., :n, :] = values
+        return new
 
     @classmethod
     def gathered(cls, keys: torch.Tensor, values: torch.Tensor, rows: torch.Tensor) -> _Buffer:
         """A new buffer holding the ``rows`` of ``keys``/``values``, gathered straight in."""
         n = keys.shape[-2]
-        room = n + HEADROOM
-        new_keys = keys.new_empty((len(rows), *keys.shape[1:-2], room, keys.shape[-1]))
-        new_values = values.new_empty((len(rows), *values.shape[1:-2], room, values.shape[-1]))
-        torch.index_select(keys, 0, rows, out=new_keys[..., :n, :])
-        torch.index_select(values, 0, rows, out=new_values[..., :n, :])
-        return cls(new_keys, new_values, n)
+        new = cls.empty(keys, values, len(rows), n + HEADROOM, n)
+        torch.index_select(keys, 0, rows, out=new.keys[..., :n, :])
+        torch.index_select(values, 0, rows, out=new.values[..., :n, :])
+        return new
+
+    @classmethod
+    def empty(
+        cls, keys: torch.Tensor, values: torch.Tensor, rows: int, room: int, filled: int
+    ) -> _Buffer:
+        """An unset buffer of ``rows`` rows and ``room`` positions, shaped like ``keys``."""
+        return cls(
+            keys.new_empty((rows, *keys.shape[1:-2], room, keys.shape[-1])),
+            values.new_empty((rows, *values.shape[1:-2], room, values.shape[-1])),
+            filled,
+        )
 
 
 class HeadroomLayer(DynamicLayer):
@@ -65,12 +71,14 @@ class HeadroomLayer(DynamicLayer):
     _exposed: torch.Tensor | None = None  # the keys view this layer last handed out
 
     @classmethod
-    def wrapping(cls, layer: DynamicLayer) -> HeadroomLayer:
-        """A headroom layer over ``layer``'s tensors (no copy until its first update)."""
-        new = copy.copy(layer)
-        new.__class__ = cls
-        new._buffer = new._exposed = None
-        return new
+    def adopt(cls, layer: DynamicLayer) -> HeadroomLayer:
+        """Turn ``layer`` (a fork's own object) into a headroom layer over its tensors.
+
+        No copy until its first update or row selection.
+        """
+        layer.__class__ = cls
+        layer._buffer = layer._exposed = None
+        return layer
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
@@ -114,10 +122,11 @@ class HeadroomLayer(DynamicLayer):
 def with_headroom(cache: Any) -> Any:
     """``cache`` with headroom layers when it is a plain cache, else ``cache`` itself.
 
-    The layer objects are new; the tensors are shared until the first update copies them.
+    A fork (``cache_ops.fork``: new layer objects, shared tensors until the first update
+    copies them) whose layers become headroom layers; ``cache`` keeps its plain layers.
     """
     if not is_plain(cache):
         return cache
-    walked = copy.copy(cache)
-    walked.layers = [HeadroomLayer.wrapping(layer) for layer in cache.layers]
+    walked = fork(cache)
+    walked.layers = [HeadroomLayer.adopt(layer) for layer in walked.layers]
     return walked
