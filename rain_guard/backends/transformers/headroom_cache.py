@@ -5,12 +5,16 @@ cache of every row, and a walk that also selects rows copies it a second time. I
 search the two copies took 23 % of the working time (py-spy, docs/performance.md).
 ``HeadroomLayer`` keeps its keys and values in a buffer with spare positions after the
 filled ones: a step writes its token into the next spare position, and a row selection
-gathers the buffer, spare positions and all, in one copy.
+gathers the buffer, spare positions and all, in one copy. A walk goes further: its rows keep
+their slots of the buffer from step to step (``take_slots``, ``row_slots``), so a step copies
+only the rows that move into a freed slot.
 
 The cache's ops elsewhere rely on exposed tensors never changing (``cache_ops.fork``). Here
-a write only ever lands on a position no view has exposed, and only when no other layer
+an append only ever lands on a position no view has exposed, and only when no other layer
 sharing the buffer has written there first (``_Buffer.filled``); otherwise the layer copies
-into a new buffer, so forks stay independent.
+into a new buffer, so forks stay independent. Slot moves do overwrite exposed positions, so
+they happen only on a buffer that no copied layer shares (``_Buffer.shared``), in a walk that
+lets go of its views at every step.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 from transformers.cache_utils import DynamicLayer
 
 from rain_guard.backends.transformers.cache_ops import fork, is_plain
+from rain_guard.backends.transformers.row_slots import SlotPlan
 
 HEADROOM = 16  # spare positions a new buffer gets (>= 1; the value changes copies, not states)
 
@@ -30,9 +35,10 @@ HEADROOM = 16  # spare positions a new buffer gets (>= 1; the value changes copi
 class _Buffer:
     """Key and value storage with spare positions; ``filled`` is how many hold states."""
 
-    keys: torch.Tensor  # (rows, heads, capacity, dim)
+    keys: torch.Tensor  # (slots, heads, capacity, dim)
     values: torch.Tensor
     filled: int
+    shared: bool = False  # a copied layer holds it too: its filled positions never change
 
     @classmethod
     def around(cls, keys: torch.Tensor, values: torch.Tensor, extra: int) -> _Buffer:
@@ -65,10 +71,22 @@ class _Buffer:
 
 
 class HeadroomLayer(DynamicLayer):
-    """A plain attention layer whose one-token updates write in place into spare positions."""
+    """A plain attention layer whose one-token updates write in place into spare positions.
+
+    Its rows are the first ``keys.shape[0]`` slots of the buffer; ``take_slots`` moves rows
+    between slots in place when the buffer is this layer's alone.
+    """
 
     _buffer: _Buffer | None = None
     _exposed: torch.Tensor | None = None  # the keys view this layer last handed out
+
+    def __copy__(self) -> HeadroomLayer:
+        """A copy sharing the buffer, which from then on neither moves rows in place."""
+        new = self.__class__.__new__(self.__class__)
+        new.__dict__.update(self.__dict__)
+        if self._buffer is not None:
+            self._buffer.shared = True
+        return new
 
     @classmethod
     def adopt(cls, layer: DynamicLayer) -> HeadroomLayer:
@@ -90,10 +108,11 @@ class HeadroomLayer(DynamicLayer):
         buffer = self._buffer
         if not self._owns_tail(n) or n + q > buffer.keys.shape[-2]:
             buffer = self._buffer = _Buffer.around(self.keys, self.values, q)
-        buffer.keys[..., n : n + q, :] = key_states
-        buffer.values[..., n : n + q, :] = value_states
+        rows = key_states.shape[0]
+        buffer.keys[:rows, ..., n : n + q, :] = key_states
+        buffer.values[:rows, ..., n : n + q, :] = value_states
         buffer.filled = n + q
-        self._expose(n + q)
+        self._expose(n + q, rows)
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
@@ -107,16 +126,33 @@ class HeadroomLayer(DynamicLayer):
                                    old.values.index_select(0, indices), n)  # fmt: skip
         else:
             self._buffer = _Buffer.gathered(self.keys, self.values, indices)
-        self._expose(n)
+        self._expose(n, len(indices))
+
+    def take_slots(self, sources: torch.Tensor, moved: torch.Tensor) -> None:
+        """Slot j takes the states of slot ``sources[j]``; only the ``moved`` slots change.
+
+        In place when the buffer is this layer's alone and has the slots (a ``SlotPlan``
+        never reads a slot it writes); else one gather of every row into a new buffer.
+        """
+        if self.get_seq_length() == 0:
+            return
+        n, rows, buffer = self.keys.shape[-2], len(sources), self._buffer
+        if self._owns_tail(n) and not buffer.shared and rows <= buffer.keys.shape[0]:
+            if len(moved):
+                for states in (buffer.keys[..., :n, :], buffer.values[..., :n, :]):
+                    states.index_copy_(0, moved, states.index_select(0, sources[moved]))
+        else:
+            self._buffer = _Buffer.gathered(self.keys, self.values, sources)
+        self._expose(n, rows)
 
     def _owns_tail(self, n: int) -> bool:
         """Whether the buffer's positions from ``n`` on are free for this layer to write."""
         return self._buffer is not None and self.keys is self._exposed and self._buffer.filled == n
 
-    def _expose(self, n: int) -> None:
-        """Point ``keys``/``values`` at the first ``n`` positions of the buffer."""
-        self.keys = self._exposed = self._buffer.keys[..., :n, :]
-        self.values = self._buffer.values[..., :n, :]
+    def _expose(self, n: int, rows: int) -> None:
+        """Point ``keys``/``values`` at the first ``n`` positions of the first ``rows`` slots."""
+        self.keys = self._exposed = self._buffer.keys[:rows, ..., :n, :]
+        self.values = self._buffer.values[:rows, ..., :n, :]
 
 
 def with_headroom(cache: Any) -> Any:
@@ -130,3 +166,17 @@ def with_headroom(cache: Any) -> Any:
     walked = fork(cache)
     walked.layers = [HeadroomLayer.adopt(layer) for layer in walked.layers]
     return walked
+
+
+def take_slots(cache: Any, plan: SlotPlan, device: Any) -> None:
+    """Apply a walk step's ``plan`` to ``cache``: moved slots in place on headroom layers.
+
+    Other caches gather their rows in slot order (``batch_select_indices``), the same states.
+    """
+    sources = torch.tensor(plan.sources, device=device)
+    if not all(isinstance(layer, HeadroomLayer) for layer in cache.layers):
+        cache.batch_select_indices(sources)
+        return
+    moved = torch.tensor(plan.moved, dtype=torch.long, device=device)
+    for layer in cache.layers:
+        layer.take_slots(sources, moved)

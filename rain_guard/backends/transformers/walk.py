@@ -8,7 +8,8 @@ each distinct sequence once; set rows that cannot be among the kept sets are dro
 ``WalkBatch`` is the batch being stepped: the cache rows and the logits after each. Selecting
 the cache rows that continue and feeding their next tokens happens there alone, so rows with
 different prefixes (caches stacked left-padded) need only a per-row attention mask and
-position ids in that one unit.
+position ids in that one unit. Rows keep their cache slots across steps (``row_slots``), so
+a step copies only the rows that move, not every row.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import torch
 from rain_guard.backends.base import ProposalRequest
 from rain_guard.backends.transformers.cache_ops import rows_after
 from rain_guard.backends.transformers.forward import ModelCalls
-from rain_guard.backends.transformers.headroom_cache import with_headroom
+from rain_guard.backends.transformers.headroom_cache import take_slots, with_headroom
+from rain_guard.backends.transformers.row_slots import plan_slots
 from rain_guard.backends.transformers.sample_rows import SampleRow, prune, regroup
 from rain_guard.backends.transformers.sampling import RolloutSampling, draw_rollout, draw_sets
 from rain_guard.backends.transformers.stacked_prefill import StackedRows
@@ -35,14 +37,18 @@ BoundaryRule = Callable[[tuple[int, ...], list[int], str], bool]  # (prefix, new
 class WalkBatch:
     """The cache rows a walk steps and the next-token logits after each.
 
+    Rows are numbered as ``regroup`` numbers them; row i's states sit in cache slot
+    ``slots[i]``.
+
     Attributes:
-        cache: Batched cache, one row per distinct live sequence (updated in place).
-        logits: (cache rows, vocab) float32 logits after each cache row.
-        mask: (cache rows, cached positions) attention mask for rows on different prefixes
+        cache: Batched cache, one slot per distinct live sequence (updated in place).
+        logits: (rows, vocab) float32 logits after each row.
+        mask: (slots, cached positions) attention mask for rows on different prefixes
             (stacked left-padded, with holes where a row was padded); None: all real.
-        positions: (cache rows,) position id of each row's next token (with ``mask``).
+        positions: (slots,) position id of each slot's next token (with ``mask``).
         start: Column of the cache where the walk's own tokens begin (None: after the
             prefix, which then is the same for every row).
+        slots: Cache slot of each row (None: row i in slot i).
     """
 
     cache: Any
@@ -50,6 +56,7 @@ class WalkBatch:
     mask: torch.Tensor | None = None
     positions: torch.Tensor | None = None
     start: int | None = None
+    slots: list[int] | None = None
 
     @classmethod
     def after(cls, cache: Any, logits: torch.Tensor) -> WalkBatch:
@@ -62,20 +69,35 @@ class WalkBatch:
         cache = with_headroom(rows.cache)
         return cls(cache, rows.logits, rows.mask, rows.lengths, rows.mask.shape[1])
 
+    def slot(self, row: int) -> int:
+        """The cache slot holding ``row``'s states."""
+        return row if self.slots is None else self.slots[row]
+
     def step(self, calls: ModelCalls, parents: list[int], tokens: list[int]) -> None:
-        """New cache row i continues old row ``parents[i]`` with ``tokens[i]``: one call."""
-        if parents != list(range(self.logits.shape[0])):
-            self.cache.batch_select_indices(torch.tensor(parents, device=calls.device))
+        """New row i continues old row ``parents[i]`` with ``tokens[i]``: one call."""
+        plan = plan_slots(self.slots, parents)
+        if plan.sources != list(range(self.logits.shape[0])):
+            take_slots(self.cache, plan, calls.device)
             if self.mask is not None:
-                self.mask, self.positions = self.mask[parents], self.positions[parents]
+                self.mask, self.positions = self.mask[plan.sources], self.positions[plan.sources]
+        fed = list(tokens)
+        for row, slot in enumerate(plan.slots):
+            fed[slot] = tokens[row]
+        logits = self._feed(calls, fed)
+        self.slots = None if plan.in_order else plan.slots
+        if not plan.in_order:
+            logits = logits.index_select(0, torch.tensor(plan.slots, device=logits.device))
+        self.logits = logits
+
+    def _feed(self, calls: ModelCalls, tokens: list[int]) -> torch.Tensor:
+        """One token into each slot; the (slots, vocab) logits after them."""
         if self.mask is None:
-            self.logits = calls.step_rows(self.cache, tokens)
-            return
+            return calls.step_rows(self.cache, tokens)
         self.mask = torch.cat([self.mask, torch.ones((len(tokens), 1), dtype=torch.long)], 1)
         input_ids = torch.tensor(tokens, dtype=torch.long).view(-1, 1)
         step = calls.forward(input_ids, self.cache, self.mask, 1, self.positions.view(-1, 1))
-        self.logits = step[:, -1]
         self.positions = self.positions + 1
+        return step[:, -1]
 
 
 @dataclass(frozen=True)
@@ -211,6 +233,7 @@ class Walker:
         if not owners or batch.cache.get_seq_length() != start + steps:
             return  # (the length check cannot fail while set rows step together)
         config, device = self.calls.model.config, self.calls.device
-        tail = rows_after(batch.cache, list(owners.values()), start, config, device)
+        slots = [batch.slot(owner) for owner in owners.values()]
+        tail = rows_after(batch.cache, slots, start, config, device)
         for row, (key, owner) in enumerate(owners.items()):
             walked[key] = (tail, row, batch.logits[owner].clone())
