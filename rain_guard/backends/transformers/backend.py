@@ -18,6 +18,10 @@ What makes it fast enough for RAIN on a CPU:
 * Pinned prefixes. ``pin_prefix`` keeps a prefix every call of a run shares (an evaluator's
   instructions and examples) outside the small recent-prefix cache.
 * Determinism. Every draw uses a ``torch.Generator`` seeded from the request, on the CPU.
+* Memory. Building a backend fixes glibc's mmap threshold (``malloc_threshold``; process-wide,
+  once), so the cache buffers a search frees go back to the system instead of piling up in
+  the heap arenas of a pooled run's threads. ``RAIN_GUARD_MALLOC_MMAP_THRESHOLD=0`` turns
+  that off.
 
 Kept caches are only reused for plain attention caches (``DynamicLayer``); models with other
 cache layers (sliding windows, recurrent states) are recomputed from scratch each call.
@@ -38,6 +42,7 @@ from rain_guard.backends.transformers.cache_ops import fork
 from rain_guard.backends.transformers.forward import ModelCalls
 from rain_guard.backends.transformers.greedy_memo import GreedyMemo
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter
+from rain_guard.backends.transformers.malloc_threshold import fix_mmap_threshold
 from rain_guard.backends.transformers.option_scoring import OptionScorer
 from rain_guard.backends.transformers.prefix_cache import PrefixCache
 from rain_guard.backends.transformers.proposer import Proposer
@@ -101,6 +106,7 @@ class TransformersBackend(ChatFormatText):
             if value < 1:
                 raise ConfigError(f"TransformersBackend {name} must be >= 1, got {value}")
         _check_cache_size(max_cached_prefixes)
+        fix_mmap_threshold()  # freed cache buffers go back to the system (malloc_threshold)
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
         self.model = model.eval()
