@@ -83,6 +83,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     from rain_guard.backends.loading import load_backend
     from rain_guard.bench.items import load_items
+    from rain_guard.bench.machine import peak_rss_bytes
     from rain_guard.bench.settings import DEFAULT_DATASETS, bench_settings
     from rain_guard.cli.options import config_from_args
     from rain_guard.judging.resolve import criterion_evaluator
@@ -131,6 +132,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
         on_cell=on_cell,
     )
     cells = grid.run(items, done)
+    settings["process peak RSS"] = f"{peak_rss_bytes() / 1e6:.0f} MB (this process: all its cells)"
     print(markdown(cells, settings))
     if args.json:
         write_json(args.json, cells, settings)

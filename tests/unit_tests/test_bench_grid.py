@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -135,6 +136,7 @@ def test_the_command_line_prints_the_grid_and_resumes(tmp_path, capsys):
     assert main(argv) == 0
     first = capsys.readouterr().out
     assert "| 2 | 2 | 2 |" in first and "MISMATCH" not in first
+    assert re.search(r"- process peak RSS: \d+ MB", first)
     assert len(resume.read_text().splitlines()) == 4
     data = json.loads(report.read_text())
     assert [(c["k"], c["batch"]) for c in data["cells"]] == [(1, 1), (1, 2), (2, 1), (2, 2)]
