@@ -5,8 +5,9 @@ free. But each time such a block is freed it raises the threshold to that block'
 to 32 MiB on 64-bit), so after a search's first walks its KV-cache buffers and logits
 (0.1-30 MB each) come from the heap arenas instead, one arena per worker thread of a pooled
 run, where freed blocks stay resident, fragmented. A pooled ``rain-guard eval run --batch 8``
-(8 AdvBench dev prompts, k 4, T 50 50 12) held 14.5 GB resident after 3 minutes; with the
-threshold fixed at 256 KiB the same run held 3.6 GB at most.
+(16 XSTest-safe dev prompts, k 4, T 50 50 12) passed 15 GB resident within 5 minutes; with
+the threshold fixed at 256 KiB the same run held 4.6 GB at most, at no measurable cost in
+time (docs/performance.md, "Memory of pooled searches").
 
 ``mallopt(M_MMAP_THRESHOLD, n)`` fixes the threshold (and turns the raising off) for the
 whole process, so it is done once, when the first ``TransformersBackend`` is built. Set

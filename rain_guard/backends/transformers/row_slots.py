@@ -2,10 +2,11 @@
 
 A walk step continues old cache rows into new ones: some rows end (a set reached its
 length), some split (two draws after the same tokens). Gathering the new rows in order
-copies every row's whole cache, about a fifth of a pooled search's time (py-spy,
-docs/performance.md). But the rows' order in the batch does not matter, only which slot holds
-which row. So a row whose parent's slot is still in range stays in that slot, and only the
-extra children of a split, and rows beyond the new row count, move into the freed slots.
+copies every row's whole cache. But the rows' order in the batch does not matter, only which
+slot holds which row. So a row whose parent's slot is still in range stays in that slot, and
+only the extra children of a split, and rows beyond the new row count, move into the freed
+slots. On a pooled search that halved the cache positions copied; a walk's first selection,
+out of the stacked prefill, still copies every row (docs/performance.md).
 
 Pure bookkeeping: no torch; ``WalkBatch`` applies the plan to its cache, mask and logits.
 """
