@@ -128,11 +128,12 @@ class HeadroomLayer(DynamicLayer):
             self._buffer = _Buffer.gathered(self.keys, self.values, indices)
         self._expose(n, len(indices))
 
-    def take_slots(self, sources: torch.Tensor, moved: torch.Tensor) -> None:
+    def take_slots(self, sources: torch.Tensor, moved: torch.Tensor, origins: torch.Tensor) -> None:
         """Slot j takes the states of slot ``sources[j]``; only the ``moved`` slots change.
 
-        In place when the buffer is this layer's alone and has the slots (a ``SlotPlan``
-        never reads a slot it writes); else one gather of every row into a new buffer.
+        ``origins`` is ``sources[moved]``. In place when the buffer is this layer's alone and
+        has the slots (a ``SlotPlan`` never reads a slot it writes); else one gather of every
+        row into a new buffer.
         """
         if self.get_seq_length() == 0:
             return
@@ -140,7 +141,7 @@ class HeadroomLayer(DynamicLayer):
         if self._owns_tail(n) and not buffer.shared and rows <= buffer.keys.shape[0]:
             if len(moved):
                 for states in (buffer.keys[..., :n, :], buffer.values[..., :n, :]):
-                    states.index_copy_(0, moved, states.index_select(0, sources[moved]))
+                    states.index_copy_(0, moved, states.index_select(0, origins))
         else:
             self._buffer = _Buffer.gathered(self.keys, self.values, sources)
         self._expose(n, rows)
@@ -178,5 +179,6 @@ def take_slots(cache: Any, plan: SlotPlan, device: Any) -> None:
         cache.batch_select_indices(sources)
         return
     moved = torch.tensor(plan.moved, dtype=torch.long, device=device)
+    origins = sources[moved]  # once for every layer
     for layer in cache.layers:
-        layer.take_slots(sources, moved)
+        layer.take_slots(sources, moved, origins)
