@@ -91,10 +91,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         help="RAIN searches open at once, sharing forward calls; as one ends the next prompt's "
-        "search starts (each answer equals the answer searched alone). Default: 1",
+        "search starts (with float32 weights each answer equals the answer searched alone). "
+        "Default: 1",
     )
     run.add_argument(
         "--threads", type=int, default=None, help="CPU threads of the model (default: torch's)"
+    )
+    run.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        help="weight dtype; float32 (default) keeps KV-cache reuse exact and batched answers "
+        "equal to solo ones; bfloat16 is about 2x faster on CPUs with AMX or AVX512-BF16",
     )
     add_search_options(run, defaults={"max_new_tokens": 32})
     run.set_defaults(handler=cmd_run)
@@ -260,7 +268,7 @@ def _context(args: argparse.Namespace) -> DecodingContext:
     config = checked_config(args)  # before the model loads
     criterion = parse_criterion(args.criterion) if args.criterion else None
     check_criterion(criterion)
-    backend = load_backend(args.model, num_threads=args.threads)
+    backend = load_backend(args.model, num_threads=args.threads, dtype=args.dtype)
     embedder = MiniLMEmbedder() if config.use_similarity else None
     shared = criterion_evaluator(backend, criterion)
 

@@ -165,3 +165,12 @@ def test_the_command_line_refuses_a_bad_batch_and_resume_without_a_grid(capsys):
     assert "--batch" in capsys.readouterr().err
     assert main(["bench", "--model", "fake", "--resume", "x.jsonl"]) != 0
     assert "--resume" in capsys.readouterr().err
+
+
+def test_mismatches_at_a_coarse_dtype_are_explained_not_hidden(cells):
+    changed = GridCell.from_json(json.loads(json.dumps(cells[1].to_json())))
+    changed.runs[0].text = "something else"
+    coarse = markdown([cells[0], changed], {"dtype": "bfloat16"})
+    assert "not expected to equal solo ones at bfloat16" in coarse
+    assert "| MISMATCH | 1 | 3 | advbench #1 |" in coarse
+    assert "not expected" not in markdown([cells[0], changed], {"dtype": "float32"})

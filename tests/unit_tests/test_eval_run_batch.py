@@ -64,3 +64,18 @@ def test_a_failing_search_keeps_the_saved_answers_and_a_rerun_does_only_the_rest
     assert run(tmp_path, "--methods", "rain", "--batch", "2") == 0
     assert f"{len(PROMPTS) - len(saved)} to do" in capsys.readouterr().err
     assert sorted(r["prompt"] for r in records(tmp_path)) == sorted(PROMPTS)
+
+
+def test_the_dtype_option_reaches_the_model_loader(tmp_path, monkeypatch):
+    import rain_guard.backends.loading as loading
+
+    asked = []
+    real = loading.load_backend
+
+    def spy(model=None, **kwargs):
+        asked.append(kwargs.get("dtype"))
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(loading, "load_backend", spy)
+    assert run(tmp_path, "--methods", "vanilla", "--dtype", "bfloat16") == 0
+    assert asked == ["bfloat16"]
