@@ -6,9 +6,10 @@
     .venv/bin/python benchmarks/forgery_report.py --suite blind --judge harm_classifier
 
 Tune a defence on ``--half tuning`` only; report ``--half held-out``. ``--suite`` picks the
-generated suite (default) or the blind one (rain_guard/eval/forgery_blind.py, written without
-reading the defences). ``--bodies`` limits the bodies of the chosen suite (the self-evaluation
-costs about a second per attacked answer on a CPU).
+generated suite (default) or a blind one (rain_guard/eval/forgery_blind.py and
+forgery_blind2.py, each written without reading the defences or the other suites).
+``--bodies`` limits the bodies of the chosen suite (the self-evaluation costs about a second
+per attacked answer on a CPU).
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ import torch
 
 from rain_guard.eval.draft_judges import build_judge
 from rain_guard.eval.forgery_blind import BLIND_BODIES, blind_attacks
+from rain_guard.eval.forgery_blind2 import BLIND2_BODIES, blind2_attacks
 from rain_guard.eval.forgery_suite import BODIES, MAX_SHIFT, attacks, score_attacks, summarise
 from rain_guard.judging.forgery_spans import structural_cuts_off
 
-SUITES = {"generated": (BODIES, attacks), "blind": (BLIND_BODIES, blind_attacks)}
+SUITES = {
+    "generated": (BODIES, attacks),
+    "blind": (BLIND_BODIES, blind_attacks),
+    "blind2": (BLIND2_BODIES, blind2_attacks),
+}
 """Suite name -> (its bodies, its attacks(half, bodies))."""
 
 
@@ -38,7 +44,7 @@ def main() -> None:
         "--suite",
         default="generated",
         choices=tuple(SUITES),
-        help="generated: forgery_suite.py; blind: forgery_blind.py",
+        help="generated: forgery_suite.py; blind: forgery_blind.py; blind2: forgery_blind2.py",
     )
     parser.add_argument("--half", default="held-out", choices=("tuning", "held-out"))
     parser.add_argument("--bodies", default=None, help="comma list of body names (default all)")
@@ -83,7 +89,7 @@ def report(args: argparse.Namespace) -> None:
         switch_unit_ablation_off(judge)
     scored = score_attacks(judge, chosen)
     families = sorted({a.template.family for a in chosen})
-    name = f"{args.judge}, blind suite" if args.suite == "blind" else args.judge
+    name = args.judge if args.suite == "generated" else f"{args.judge}, {args.suite} suite"
     print(f"| {name}, {args.half} half: family | attacked answers | "
           f"|shift| < {MAX_SHIFT} | max |shift| | flips / body right |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")
