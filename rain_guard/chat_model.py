@@ -112,9 +112,9 @@ class ChatRAIN(SearchFields):
     """Torch device of the weights ChatRAIN loads ("cuda", "cuda:1", "cpu"; None: cpu)."""
     dtype: Literal["float32", "bfloat16", "float16", "auto"] | None = None
     """Weight dtype of the model ChatRAIN loads (None: float32, exact KV-cache reuse, and each
-    ``batch`` answer equal to its solo answer). "bfloat16" makes a search about 1.4x (alone)
-    to 1.7x (8 pooled) faster on CPUs with AMX or AVX512-BF16, and GPUs; its answers depend on
-    the batch (docs/performance.md, "Bfloat16 weights")."""
+    ``batch`` answer equal to its solo answer). "bfloat16" made a search 1.4x (alone) to 1.7x
+    (8 pooled) faster on a CPU with AMX; its answers depend on the batch (docs/performance.md,
+    "Bfloat16 weights")."""
     criterion: Any = None
     """What the evaluator checks: a built-in name ("harmless", "helpful", "truthful"), a
     ``Criterion``, a str/PromptTemplate/ChatPromptTemplate, or ``{criterion: weight}``; the
