@@ -7,7 +7,7 @@
 
 Tune a defence on ``--half tuning`` only; report ``--half held-out``. ``--suite`` picks the
 generated suite (default) or a blind one (rain_guard/eval/forgery_blind.py and
-forgery_blind2.py, each written without reading the defences or the other suites).
+forgery_blind2/, each written without reading the defences or the other suites).
 ``--bodies`` limits the bodies of the chosen suite (the self-evaluation costs about a second
 per attacked answer on a CPU).
 """
@@ -44,7 +44,7 @@ def main() -> None:
         "--suite",
         default="generated",
         choices=tuple(SUITES),
-        help="generated: forgery_suite.py; blind: forgery_blind.py; blind2: forgery_blind2.py",
+        help="generated: forgery_suite.py; blind: forgery_blind.py; blind2: forgery_blind2/",
     )
     parser.add_argument("--half", default="held-out", choices=("tuning", "held-out"))
     parser.add_argument("--bodies", default=None, help="comma list of body names (default all)")

@@ -14,7 +14,7 @@ the body alone gets right) are not fully met: both judges are tested at the leve
 refusal still moves it; learned judge 0.977 and 5 flips of 504). The learned judge is also
 held on the held-out half of the blind suite (rain_guard/eval/forgery_blind.py, written without
 reading the defences; 0.903 and 7 flips of 2,163) and of a second blind suite
-(rain_guard/eval/forgery_blind2.py; 0.849 and 289 flips of 4,290, most on two harmful bodies
+(rain_guard/eval/forgery_blind2/; 0.849 and 289 flips of 4,290, most on two harmful bodies
 that the classifier alone scores near 0). The learned judge's training data holds the
 development attacks and the generated tuning half's templates as forged notes, never the
 blind suites or the generated held-out half.
