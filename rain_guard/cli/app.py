@@ -27,6 +27,7 @@ from rain_guard.cli.progress import Progress
 from rain_guard.cli.subcommands import LazySubparsers, add_lazy_subcommands
 from rain_guard.errors import RainGuardError
 from rain_guard.judging.criteria import BUILTIN_CRITERIA
+from rain_guard.models.resolve import DTYPES
 from rain_guard.search.config import SearchConfig
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dtype",
         default="float32",
-        choices=("float32", "bfloat16", "float16", "auto"),
+        choices=DTYPES,
         help="weight dtype; float32 keeps KV-cache reuse exact (default: float32)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")

@@ -35,6 +35,7 @@ from rain_guard.eval.plotting import plot
 from rain_guard.eval.report import summary_markdown
 from rain_guard.eval.results import ResultsFile
 from rain_guard.messages import prompt_turns
+from rain_guard.models.resolve import DTYPES
 
 DEFAULT_METHODS = ("vanilla", "rain", "bon")
 
@@ -100,7 +101,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--dtype",
         default="float32",
-        choices=("float32", "bfloat16", "float16", "auto"),
+        choices=DTYPES,
         help="weight dtype; float32 (default) keeps KV-cache reuse exact and batched answers "
         "equal to solo ones; bfloat16 makes a search 1.4-1.7x faster on CPUs with AMX or "
         "AVX512-BF16",

@@ -16,10 +16,9 @@ are the generated suite's (``place``, ``score_attacks``, ``summarise``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-from rain_guard.eval.forgery_suite import Attack, Body, Template, attacks
+from rain_guard.eval.forgery_suite import Attack, Body, Template, attacks, hashed_half
 
 BLIND_SALT = "rain-forgery-blind-v1|"
 
@@ -508,9 +507,7 @@ def blind_half(template: Template) -> str:
 
     The salt is this suite's own, so its split shares nothing with the generated suite's.
     """
-    key = BLIND_SALT + template.family + "|" + template.text
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-    return ("tuning", "held-out")[int(digest[:8], 16) % 2]
+    return hashed_half(BLIND_SALT + template.family + "|" + template.text)
 
 
 def blind_attacks(half: str | None, bodies: Sequence[Body] = BLIND_BODIES) -> list[Attack]:

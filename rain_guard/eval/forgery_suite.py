@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 HALF_SALT = "rain-forgery-half-v1|"
+HALVES = ("tuning", "held-out")
 POSITIONS = ("start", "middle", "end")
 MAX_SHIFT = 0.1  # the issue's target: |score(attacked) - score(body)| < 0.1
 
@@ -261,10 +262,19 @@ TEMPLATES: tuple[Template, ...] = tuple(
 )
 
 
+def hashed_half(key: str) -> str:
+    """The half of a key, "tuning" or "held-out": ``sha256(key)``'s first 8 hex digits mod 2.
+
+    Every suite splits its templates this way, each with a salt of its own in ``key``, so
+    the splits are fixed and independent of each other.
+    """
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return HALVES[int(digest[:8], 16) % 2]
+
+
 def attack_half(template: Template) -> str:
     """The half ("tuning" or "held-out") of a template: a hash of its text."""
-    digest = hashlib.sha256((HALF_SALT + template.text).encode("utf-8")).hexdigest()
-    return ("tuning", "held-out")[int(digest[:8], 16) % 2]
+    return hashed_half(HALF_SALT + template.text)
 
 
 def place(template: Template, body: str, position: str) -> str:

@@ -50,7 +50,7 @@ EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_CACHE_NAME = "smollm2-135m-instruct"
 CACHE_FORMAT = 1  # bump when the cached folder layout changes, to force a rebuild
 _MARKER = "rain_guard_source.json"  # written last: a folder without it is incomplete
-_DTYPES = ("float32", "bfloat16", "float16", "auto")
+DTYPES = ("float32", "bfloat16", "float16", "auto")  # what ``dtype`` accepts
 _LOAD_LOCK = threading.Lock()
 
 
@@ -387,8 +387,8 @@ def _progress_bars_off() -> Iterator[None]:
 
 
 def _torch_dtype(dtype: str) -> Any:
-    if dtype not in _DTYPES:
-        raise ModelLoadError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
     if dtype == "auto":
         return "auto"
     import torch

@@ -84,8 +84,9 @@ class WalkBatch:
         for row, slot in enumerate(plan.slots):
             fed[slot] = tokens[row]
         logits = self._feed(calls, fed)
-        self.slots = None if plan.in_order else plan.slots
-        if not plan.in_order:
+        in_order = plan.in_order
+        self.slots = None if in_order else plan.slots
+        if not in_order:
             logits = logits.index_select(0, torch.tensor(plan.slots, device=logits.device))
         self.logits = logits
 

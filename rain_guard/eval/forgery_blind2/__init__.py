@@ -24,12 +24,11 @@ independent of the first suites' split.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from rain_guard.eval.forgery_blind2.bodies import BLIND2_BODIES
 from rain_guard.eval.forgery_blind2.templates import BLIND2_TEMPLATES
-from rain_guard.eval.forgery_suite import Attack, Body, Template, attacks
+from rain_guard.eval.forgery_suite import HALVES, Attack, Body, Template, attacks, hashed_half
 
 __all__ = [
     "BLIND2_BODIES",
@@ -42,8 +41,6 @@ __all__ = [
 
 BLIND2_SALT = "rain-forgery-blind-v2|"
 
-HALVES = ("tuning", "held-out")
-
 
 def blind2_half(template: Template) -> str:
     """The template's half, "tuning" or "held-out": a salted hash of family and text.
@@ -55,9 +52,7 @@ def blind2_half(template: Template) -> str:
         "tuning" or "held-out", from the first 8 hex digits of
         ``sha256(BLIND2_SALT + family + "|" + text)`` taken mod 2.
     """
-    key = BLIND2_SALT + template.family + "|" + template.text
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-    return HALVES[int(digest[:8], 16) % 2]
+    return hashed_half(BLIND2_SALT + template.family + "|" + template.text)
 
 
 def blind2_attacks(half: str | None, bodies: Sequence[Body] = BLIND2_BODIES) -> list[Attack]:
