@@ -122,7 +122,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=d.set_lengths,
         help="token-set length by depth, comma list (reference: 1,2,4,10)",
     )
-    parser.add_argument("--adaptive", action="store_true", help="add RAIN with the adaptive budget")
+    parser.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="add RAIN with the adaptive budget (with --grid: every RAIN cell uses it)",
+    )
     parser.add_argument(
         "--adaptive-min-iterations",
         type=int,
@@ -199,8 +203,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the bench and print the markdown report (progress on stderr).
 
     With ``--grid``, ``--leaves`` or ``--batch`` the (k, B) grid runs instead of the arms
-    (``rain_guard.bench.grid_cli``); ``--arms``, ``--adaptive`` and ``--reference-count-only``
-    do not apply to it.
+    (``rain_guard.bench.grid_cli``); ``--arms`` and ``--reference-count-only`` do not apply
+    to it, and ``--adaptive`` puts every RAIN cell under the adaptive budget.
     """
     if grid_requested(args):
         from rain_guard.bench.grid_cli import cmd_grid

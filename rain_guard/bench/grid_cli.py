@@ -3,7 +3,9 @@
     rain-guard bench --grid --limit 4 --threads 1 --resume grid.jsonl --json grid.json
 
 One process, one model, the same thread count in every arm; each cell's greedy baseline and
-RAIN searches as in ``rain_guard.bench.grid``. The markdown table goes to stdout.
+RAIN searches as in ``rain_guard.bench.grid``. With ``--adaptive`` every RAIN cell searches
+under the adaptive budget (``SearchConfig.adaptive_commit`` and the ``--adaptive-*`` values).
+The markdown table goes to stdout.
 """
 
 from __future__ import annotations
@@ -62,11 +64,14 @@ def grid_requested(args: argparse.Namespace) -> bool:
     """Whether the options ask for the grid (else the arms bench runs).
 
     Raises:
-        ConfigError: ``--resume`` without a grid option.
+        ConfigError: ``--resume`` without a grid option, or ``--reference-count-only`` with
+            one (the grid runs no reference arm).
     """
     wanted = bool(args.grid or args.leaves or args.batch)
     if args.resume and not wanted:
         raise ConfigError("--resume needs --grid, --leaves or --batch")
+    if wanted and args.reference_count_only:
+        raise ConfigError("--reference-count-only applies to the arms bench, not to the grid")
     return wanted
 
 
@@ -90,6 +95,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     leaves, batches = grid_values(args)
     config = config_from_args(args)
+    if args.adaptive:  # every RAIN cell searches under the adaptive budget
+        config = config.replace(adaptive_commit=True)
     datasets = args.dataset or list(DEFAULT_DATASETS)
     items = load_items(datasets, args.limit, args.skip)
     torch.set_num_threads(args.threads)

@@ -167,6 +167,30 @@ def test_the_command_line_refuses_a_bad_batch_and_resume_without_a_grid(capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+def test_adaptive_puts_every_grid_cell_under_the_adaptive_budget(tmp_path, capsys):
+    def runs(*extra: str) -> list[dict]:
+        report = tmp_path / "grid.json"
+        argv = ["bench", "--model", "fake", "--leaves", "1", "--batch", "2", "--limit", "1",
+                "--max-tokens", "4", "--t-min", "3", "--t-max", "4", "--no-similarity", "--quiet",
+                "--json", str(report), *extra]  # fmt: skip
+        assert main(argv) == 0
+        cells = json.loads(report.read_text())["cells"]
+        return [run for cell in cells for run in cell["runs"]]
+
+    plain = runs()
+    assert "- adaptive:" not in capsys.readouterr().out
+    adaptive = runs("--adaptive", "--adaptive-value", "-1")
+    out = capsys.readouterr().out
+    assert "- adaptive: min iterations 1, value >= -1.0" in out and "MISMATCH" not in out
+    # every draft passes the bar of -1: commits come before T_min, so fewer iterations
+    assert sum(r["iterations"] for r in adaptive) < sum(r["iterations"] for r in plain)
+
+
+def test_the_grid_refuses_reference_count_only(capsys):
+    assert main(["bench", "--model", "fake", "--batch", "2", "--reference-count-only"]) != 0
+    assert "--reference-count-only" in capsys.readouterr().err
+
+
 def test_mismatches_at_a_coarse_dtype_are_explained_not_hidden(cells):
     changed = GridCell.from_json(json.loads(json.dumps(cells[1].to_json())))
     changed.runs[0].text = "something else"
