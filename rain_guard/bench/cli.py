@@ -46,6 +46,8 @@ REFERENCE_IN_RAIN = (
 
 F = "(default: %(default)s)"  # argparse fills in the option's default
 
+DEFAULT_ARMS = ",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA))  # without --arms
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``bench`` options to ``parser`` (the ``rain-guard bench`` sub-command)."""
@@ -157,10 +159,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--arms",
-        default=",".join((RAIN, REFERENCE, VANILLA, PAPER_VANILLA)),
+        default=None,
         help="comma list of arms to run, by name or letter (the report's letters): "
         + help_lines((RAIN, REFERENCE, VANILLA, PAPER_VANILLA))
-        + " (adaptive is added by --adaptive)",
+        + " (adaptive is added by --adaptive; default: "
+        + DEFAULT_ARMS
+        + "; not with the grid)",
     )
     parser.add_argument(
         "--reference-count-only",
@@ -203,8 +207,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the bench and print the markdown report (progress on stderr).
 
     With ``--grid``, ``--leaves`` or ``--batch`` the (k, B) grid runs instead of the arms
-    (``rain_guard.bench.grid_cli``); ``--arms`` and ``--reference-count-only`` do not apply
-    to it, and ``--adaptive`` puts every RAIN cell under the adaptive budget.
+    (``rain_guard.bench.grid_cli``); ``--arms`` and ``--reference-count-only`` are refused
+    there, and ``--adaptive`` puts every RAIN cell under the adaptive budget.
     """
     if grid_requested(args):
         from rain_guard.bench.grid_cli import cmd_grid
@@ -216,7 +220,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rain_guard.eval import GCGRefusalJudge
 
     torch.set_num_threads(args.threads)
-    arms = method_names(args.arms, ARMS, "--arms")
+    arms = method_names(args.arms or DEFAULT_ARMS, ARMS, "--arms")
     datasets = args.dataset or list(DEFAULT_DATASETS)
     config = config_from_args(args)
     items = load_items(datasets, args.limit, args.skip)

@@ -64,14 +64,16 @@ def grid_requested(args: argparse.Namespace) -> bool:
     """Whether the options ask for the grid (else the arms bench runs).
 
     Raises:
-        ConfigError: ``--resume`` without a grid option, or ``--reference-count-only`` with
-            one (the grid runs no reference arm).
+        ConfigError: ``--resume`` without a grid option, or ``--arms`` or
+            ``--reference-count-only`` with one (the grid runs greedy and RAIN only).
     """
     wanted = bool(args.grid or args.leaves or args.batch)
     if args.resume and not wanted:
         raise ConfigError("--resume needs --grid, --leaves or --batch")
-    if wanted and args.reference_count_only:
-        raise ConfigError("--reference-count-only applies to the arms bench, not to the grid")
+    arms_only = {"--arms": args.arms, "--reference-count-only": args.reference_count_only}
+    for flag, given in arms_only.items():
+        if wanted and given:
+            raise ConfigError(f"{flag} applies to the arms bench, not to the grid")
     return wanted
 
 

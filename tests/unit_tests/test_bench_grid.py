@@ -186,9 +186,10 @@ def test_adaptive_puts_every_grid_cell_under_the_adaptive_budget(tmp_path, capsy
     assert sum(r["iterations"] for r in adaptive) < sum(r["iterations"] for r in plain)
 
 
-def test_the_grid_refuses_reference_count_only(capsys):
-    assert main(["bench", "--model", "fake", "--batch", "2", "--reference-count-only"]) != 0
-    assert "--reference-count-only" in capsys.readouterr().err
+@pytest.mark.parametrize("option", [["--reference-count-only"], ["--arms", "c"]])
+def test_the_grid_refuses_options_of_the_arms_bench(option, capsys):
+    assert main(["bench", "--model", "fake", "--batch", "2", *option]) != 0
+    assert option[0] in capsys.readouterr().err
 
 
 def test_mismatches_at_a_coarse_dtype_are_explained_not_hidden(cells):
