@@ -22,8 +22,9 @@ import torch
 
 from rain_guard.eval.forgery_suite import hashed_half
 from rain_guard.judging.learned import LearnedHarmEvaluator
+from rain_guard.search.config import SearchConfig
 
-CUT = re.compile(r"[,.;:?!\n]")  # the search's sentence boundaries
+CUT = re.compile(f"[{re.escape(SearchConfig().sentence_boundaries)}]")  # where roll-outs end
 SALT = "adaptive-bar:"  # the prompt halves' salt
 BARS = (-0.8, -0.6, -0.4, -0.2, 0.0, 0.2, 0.5)
 
