@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from rain_guard.backends.transformers.headroom_cache import take_slots, with_headroom
+from rain_guard.backends.transformers.headroom_cache import SPARE_SLOTS, take_slots, with_headroom
 from rain_guard.backends.transformers.row_slots import plan_slots
 
 
@@ -93,3 +93,20 @@ def test_a_copied_layer_keeps_its_states_when_the_other_moves_rows():
     before = other.keys.clone()
     take_slots(cache, plan_slots(None, [2, 2, 0]), "cpu")
     assert torch.equal(other.keys, before)
+
+
+def test_rows_that_split_after_a_gather_move_into_its_spare_slots():
+    """The first selection gathers into a buffer with spare slots; a split then copies only
+    the new children into them (the same storage), and every row keeps its parent's states.
+    """
+    plain, moved = _cache(3, 5), with_headroom(_cache(3, 5))
+    first = plan_slots(None, [2, 0])
+    take_slots(moved, first, "cpu")  # a gather: 2 rows, spare slots
+    storage = moved.layers[0].keys.untyped_storage().data_ptr()
+    parents = [0, 0, 0, 1, 1, 1]  # 2 rows split into 6: within the spare slots
+    assert len(parents) <= 2 * SPARE_SLOTS
+    plan = plan_slots(first.slots, parents)
+    take_slots(moved, plan, "cpu")
+    assert moved.layers[0].keys.untyped_storage().data_ptr() == storage
+    keys = plain.layers[0].keys[[2, 0]][parents]
+    assert torch.equal(moved.layers[0].keys[torch.tensor(plan.slots)], keys)

@@ -7,7 +7,9 @@ search the two copies took 23 % of the working time (py-spy, docs/performance.md
 filled ones: a step writes its token into the next spare position, and a row selection
 gathers the buffer, spare positions and all, in one copy. A walk goes further: its rows keep
 their slots of the buffer from step to step (``take_slots``, ``row_slots``), so a step copies
-only the rows that move into a freed slot.
+only the rows that move into a freed slot; a gathered buffer has spare slots
+(``SPARE_SLOTS``), so rows that split after a gather move into those instead of gathering
+every row again.
 
 The cache's ops elsewhere rely on exposed tensors never changing (``cache_ops.fork``). Here
 an append only ever lands on a position no view has exposed, and only when no other layer
@@ -29,6 +31,8 @@ from rain_guard.backends.transformers.cache_ops import fork, is_plain
 from rain_guard.backends.transformers.row_slots import SlotPlan
 
 HEADROOM = 16  # spare positions a new buffer gets (>= 1; the value changes copies, not states)
+SPARE_SLOTS = 4  # a gathered buffer has slots for this many times its rows (>= 1), so a walk
+# whose rows split keeps them in place; slots never written are never touched (no memory)
 
 
 @dataclass
@@ -41,21 +45,29 @@ class _Buffer:
     shared: bool = False  # a copied layer holds it too: its filled positions never change
 
     @classmethod
-    def around(cls, keys: torch.Tensor, values: torch.Tensor, extra: int) -> _Buffer:
-        """A new buffer holding ``keys``/``values`` with room for ``extra`` more positions."""
+    def around(
+        cls, keys: torch.Tensor, values: torch.Tensor, extra: int, slots: int = 0
+    ) -> _Buffer:
+        """A new buffer holding ``keys``/``values`` with room for ``extra`` more positions.
+
+        It has ``slots`` slots, or one per row of ``keys`` if that is more.
+        """
         n = keys.shape[-2]
-        new = cls.empty(keys, values, keys.shape[0], n + extra + HEADROOM, n)
-        new.keys[..., :n, :] = keys
-        new.values[..., :n, :] = values
+        new = cls.empty(keys, values, max(keys.shape[0], slots), n + extra + HEADROOM, n)
+        new.keys[: keys.shape[0], ..., :n, :] = keys
+        new.values[: keys.shape[0], ..., :n, :] = values
         return new
 
     @classmethod
     def gathered(cls, keys: torch.Tensor, values: torch.Tensor, rows: torch.Tensor) -> _Buffer:
-        """A new buffer holding the ``rows`` of ``keys``/``values``, gathered straight in."""
+        """A new buffer holding the ``rows`` of ``keys``/``values``, gathered straight in.
+
+        It has ``SPARE_SLOTS`` times as many slots as rows.
+        """
         n = keys.shape[-2]
-        new = cls.empty(keys, values, len(rows), n + HEADROOM, n)
-        torch.index_select(keys, 0, rows, out=new.keys[..., :n, :])
-        torch.index_select(values, 0, rows, out=new.values[..., :n, :])
+        new = cls.empty(keys, values, SPARE_SLOTS * len(rows), n + HEADROOM, n)
+        torch.index_select(keys, 0, rows, out=new.keys[: len(rows), ..., :n, :])
+        torch.index_select(values, 0, rows, out=new.values[: len(rows), ..., :n, :])
         return new
 
     @classmethod
@@ -107,7 +119,8 @@ class HeadroomLayer(DynamicLayer):
         n, q = self.keys.shape[-2], key_states.shape[-2]
         buffer = self._buffer
         if not self._owns_tail(n) or n + q > buffer.keys.shape[-2]:
-            buffer = self._buffer = _Buffer.around(self.keys, self.values, q)
+            slots = buffer.keys.shape[0] if buffer is not None else 0
+            buffer = self._buffer = _Buffer.around(self.keys, self.values, q, slots)
         rows = key_states.shape[0]
         buffer.keys[:rows, ..., n : n + q, :] = key_states
         buffer.values[:rows, ..., n : n + q, :] = value_states
