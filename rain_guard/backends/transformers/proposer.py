@@ -21,7 +21,7 @@ from rain_guard.backends.transformers.greedy_memo import TOP, GreedyMemo, Greedy
 from rain_guard.backends.transformers.prefix_cache import Entry, PrefixCache
 from rain_guard.backends.transformers.sample_rows import SampleRow, distinct_sets
 from rain_guard.backends.transformers.sampling import RolloutSampling, top_tokens
-from rain_guard.backends.transformers.stacked_prefill import prefill_rows
+from rain_guard.backends.transformers.stacked_prefill import prefill_grouped
 from rain_guard.backends.transformers.walk import Draws, WalkBatch, Walked, Walker, WalkGroup
 
 
@@ -148,7 +148,7 @@ class Proposer:
         keep_sets: bool,
     ) -> list[tuple[list[Candidate], list[int]]]:
         """The walk of ``walk_many``: one stacked prefill, then one walk of every row."""
-        start = prefill_rows(self.prefixes, [ids for ids, _, _ in items], self.pad_id)
+        start = prefill_grouped(self.prefixes, [ids for ids, _, _ in items], self.pad_id)
         keep = keep_sets and self.prefixes.branches.size > 0 and is_plain(start.cache)
         groups, firsts = [], []
         for owner, (ids, req, rollout) in enumerate(items):

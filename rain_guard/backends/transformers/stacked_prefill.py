@@ -7,6 +7,13 @@ the rows' caches are stacked left-padded to the longest, the rest of every row i
 right-padded with explicit position ids (left padding is wrong without them), and padding is
 masked out. The result is one batched cache with a (rows, positions) attention mask that has
 holes where rows were padded; a later step feeds one more column and extends the mask.
+
+Padding costs what real positions cost: a walk over a pooled search's leaves stacks rows
+that continue a kept cache (one or a few fed positions) beside rows whose kept cache was
+dropped (tens of positions), and fed 3.1 positions per real one on 8 AdvBench dev prompts
+(B 8, k 4). ``prefill_grouped`` prefills the longest suffixes in a call of their own first,
+when the padding it saves outweighs a call (``split_point``): 0.66x the prefills' time there
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ class StackedRows:
 
 Start = tuple[Entry | None, int]  # a row's kept prefix (or None) and the positions used
 
+CALL_COST = 24  # fed positions one forward call's fixed cost is worth (CPU: ~55 ms a call,
+# ~2.5 ms a position in a batch of tens of rows); only where rows are split, never the results
+
 
 def kept_starts(prefixes: PrefixCache, rows: list[tuple[int, ...]]) -> list[Start]:
     """Each row's longest kept prefix and how much of it is used (its last position is fed)."""
@@ -47,6 +57,45 @@ def kept_starts(prefixes: PrefixCache, rows: list[tuple[int, ...]]) -> list[Star
         entry, matched = prefixes.best_entry(row)
         starts.append((entry, min(matched, len(row) - 1)))
     return starts
+
+
+def prefill_grouped(prefixes: PrefixCache, rows: list[tuple[int, ...]], pad_id: int) -> StackedRows:
+    """``prefill_rows``, after prefilling the longest suffixes alone when that pads less.
+
+    The long rows' caches are kept (``PrefixCache.remember``), so the final call of every
+    row feeds them one position each; the other rows continue the kept prefixes found before
+    the first call, even if keeping the long rows dropped them since. Splitting changes
+    which rows share a call, not what a row's cache holds (up to the rounding of batched
+    arithmetic).
+    """
+    starts = kept_starts(prefixes, rows)
+    fed = [len(row) - keep for row, (_, keep) in zip(rows, starts, strict=True)]
+    order = sorted(range(len(rows)), key=lambda i: -fed[i])
+    cut = split_point([fed[i] for i in order])
+    if cut == 0:
+        return prefill_rows(prefixes, rows, pad_id, starts)
+    first = [rows[i] for i in order[:cut]]
+    prefill_grouped(prefixes, first, pad_id)
+    # the other rows keep the starts found above: keeping the first rows may have dropped
+    # those entries from the kept prefixes, not from memory
+    kept = dict(zip(order[:cut], kept_starts(prefixes, first), strict=True))
+    starts = [kept.get(i, start) for i, start in enumerate(starts)]
+    return prefill_rows(prefixes, rows, pad_id, starts)
+
+
+def split_point(fed: list[int]) -> int:
+    """How many of the rows (fed positions, longest first) to prefill in a call of their own.
+
+    A call feeds every row as many positions as its longest: ``len(fed) * fed[0]``. Taking
+    the first ``j`` rows out first costs ``j * fed[0]`` there, ``len(fed) * max(fed[j], 1)``
+    after (those ``j`` rows fed one position each), and ``CALL_COST``. 0: no split pays.
+    """
+    best, cut = len(fed) * fed[0], 0
+    for j in range(1, len(fed)):
+        cost = CALL_COST + j * fed[0] + len(fed) * max(fed[j], 1)
+        if cost < best:
+            best, cut = cost, j
+    return cut
 
 
 def prefill_rows(
