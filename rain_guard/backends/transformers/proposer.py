@@ -103,9 +103,10 @@ class Proposer:
     ) -> list[tuple[list[Candidate], list[int]]]:
         """``propose`` for several ``(ids, request, rollout)`` items, walked in one batch.
 
-        The items' prefixes are prefilled in one call, each on its own kept prefix
-        (``prefill_rows``), and all their rows are walked together, one call per step, each
-        item drawing with its own seeds. Greedy-only items are greedy runs of their own;
+        The items' prefixes are prefilled together, each on its own kept prefix (one call,
+        more when the longest would pad the rest: ``prefill_grouped``), and all their rows
+        are walked together, one call per step, each item drawing with its own seeds.
+        Greedy-only items are greedy runs of their own;
         an item whose first pass found too few distinct sets tops up on its own. An item's
         request may be None: a bare roll-out (``rollout_many``'s items), so searches that
         expand a leaf and searches that only roll one out share each step's call. A bare
