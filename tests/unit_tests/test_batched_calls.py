@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
-from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
+from tiny_models import one_thread  # noqa: F401
 
 from rain_guard.backends.base import ProposalRequest, RolloutSpec
 from rain_guard.backends.batching import SharedBatch, run_in_lockstep, run_pooled
@@ -23,16 +23,6 @@ from rain_guard.search.config import SearchConfig
 from rain_guard.search.run import GenerationResult, rain_generate
 
 PROMPTS = ["hello there", "how are you today"]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return make_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tokenizer):
-    return make_model(len(tokenizer))
 
 
 def by_length(prompt: str, answer: str) -> float:

@@ -7,21 +7,11 @@ together; each must get what it gets alone, in fewer forward calls.
 from __future__ import annotations
 
 import pytest
-from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
+from tiny_models import one_thread  # noqa: F401
 
 from rain_guard.backends.base import ProposalRequest, RolloutSpec
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.errors import BackendError
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return make_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tokenizer):
-    return make_model(len(tokenizer))
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ what one call would: the same logits after every row and a cache that continues 
 
 from __future__ import annotations
 
-import pytest
 import torch
-from tiny_models import make_model, make_tokenizer, one_thread  # noqa: F401
+from tiny_models import one_thread  # noqa: F401
 
 from rain_guard.backends.transformers import TransformersBackend
 from rain_guard.backends.transformers.stacked_prefill import (
@@ -19,16 +18,6 @@ from rain_guard.backends.transformers.stacked_prefill import (
     prefill_rows,
     split_point,
 )
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return make_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tokenizer):
-    return make_model(len(tokenizer))
 
 
 def test_rows_fed_alike_are_never_split():
