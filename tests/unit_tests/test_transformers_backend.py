@@ -23,16 +23,6 @@ from rain_guard.errors import BackendError, ConfigError, PromptError
 BOUNDARIES = ",.?:;\n"
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    return make_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
-    return make_model(len(tokenizer))
-
-
 @pytest.fixture
 def backend(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> TransformersBackend:
     return TransformersBackend(model, tokenizer, model_name="tiny-llama")
