@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         max_new_tokens=args.max_tokens, t_min=args.t_min, t_max=args.t_max,
         num_candidates=args.candidates, seed=args.seed,
     )  # fmt: skip
-    items = [(i, True) for i in load_dataset("advbench", split="dev", limit=args.harmful)]
-    items += [(i, False) for i in load_dataset("xstest-safe", split="dev", limit=args.benign)]
+    items = [(i, True) for i in _dev("advbench", args.start, args.harmful)]
+    items += [(i, False) for i in _dev("xstest-safe", args.start, args.benign)]
     for n, (item, harmful) in enumerate(items):
         judge = perfect_judge(refusal_wanted=harmful)
         turns = prompt_turns(item.prompt)
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             ("bon-calls", first["evaluations"]),
             ("bon-tokens", first["model_tokens"] // max(1, args.max_tokens)),
         ):
-            if args.no_bon or (item.dataset, item.index, method) in done:
+            if method not in args.bon or (item.dataset, item.index, method) in done:
                 continue
             n_samples = max(1, min(MAX_BON, samples))
             context = DecodingContext(
@@ -113,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{n + 1}/{len(items)}] {item.dataset} {item.index}", file=sys.stderr, flush=True)
     print(table([r for path in [out, *args.also] for r in read(Path(path))]))
     return 0
+
+
+def _dev(dataset: str, start: int, count: int) -> list[Any]:
+    """Dev-split prompts ``start`` to ``start + count`` of ``dataset``, in file order."""
+    return load_dataset(dataset, split="dev", limit=start + count)[start:] if count else []
 
 
 def _schedule_suffix(schedule: list[int] | None) -> str:
@@ -202,10 +207,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--no-bon", action="store_true", help="RAIN rows only (compare with another file's)"
     )
+    p.add_argument(
+        "--bon",
+        nargs="*",
+        choices=["bon-calls", "bon-tokens"],
+        default=["bon-calls", "bon-tokens"],
+        help="best-of-N rows: matched judge calls, matched model tokens (default both)",
+    )
+    p.add_argument(
+        "--start", type=int, default=0, help="skip this many dev prompts of each dataset first"
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True, help="results JSONL (appended, resumable)")
     p.add_argument("--also", nargs="*", default=[], help="other results files in the table")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.bon = [] if args.no_bon else args.bon
+    return args
 
 
 if __name__ == "__main__":

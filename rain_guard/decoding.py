@@ -30,7 +30,7 @@ from rain_guard.backends.base import Backend, ProposalRequest, WorkCounters
 from rain_guard.errors import ConfigError
 from rain_guard.judging.evaluator import Evaluator, checked_scores
 from rain_guard.judging.self_eval import SelfEvaluator
-from rain_guard.search.config import SearchConfig
+from rain_guard.search.config import WHOLE_ANSWER_TOP_K, SearchConfig
 from rain_guard.search.embeddings import Embedder
 from rain_guard.search.run import GenerationResult, prepare_prompt, rain_generate, vanilla_generate
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 Turns = list[tuple[str, str]]
 BON_DEFAULT_N = 16  # best-of-N's N when no RAIN run on the prompt set it
 BON_MAX_N = 64  # answers sampled per batch at most (bounds memory)
-BON_TOP_K = 50  # sampling pool of best-of-N answers (tokens per step)
+BON_TOP_K = WHOLE_ANSWER_TOP_K  # sampling pool of best-of-N answers (tokens per step)
 
 
 @dataclass

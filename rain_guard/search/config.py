@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rain_guard.errors import ConfigError
 
+WHOLE_ANSWER_TOP_K = 50  # sampling pool (tokens per step) of whole answers: best-of-N's draws
+
 
 class SearchConfig(BaseModel):
     """Settings of one RAIN search. Immutable; ``replace(**changes)`` builds a checked copy.
@@ -120,9 +122,10 @@ class SearchConfig(BaseModel):
         description=(
             "Keep each judged roll-out in the tree as a chain of token sets below its leaf, "
             "so that a draft a roll-out found good can be followed and committed (a commit "
-            "takes the child holding the best-scored draft), and roll whole answers out from "
-            "the root while its children are all valued alike and bad (for sparse judges, "
-            "e.g. +-1 rules). Off: RAIN as published, roll-outs leave no trace."
+            "takes the child holding the best-scored draft), and draw whole answers from the "
+            "root as best-of-N draws them while its children are all valued alike and bad "
+            "(for sparse judges, e.g. +-1 rules). Off: RAIN as published, roll-outs leave no "
+            "trace."
         ),
     )
     stop_when_decided: bool = Field(

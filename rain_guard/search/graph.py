@@ -36,7 +36,7 @@ from rain_guard.backends.base import (
 from rain_guard.backends.seeds import draw_seed
 from rain_guard.judging.evaluator import checked_scores
 from rain_guard.search import steps
-from rain_guard.search.config import SearchConfig
+from rain_guard.search.config import WHOLE_ANSWER_TOP_K, SearchConfig
 from rain_guard.search.context import RainContext
 from rain_guard.search.inputs import PromptInput, prepare_node
 from rain_guard.search.state import RainState, StopReason
@@ -180,6 +180,12 @@ def _rollouts(state: RainState, ctx: RainContext) -> list[list[int]]:
         for i, (leaf, rollout) in enumerate(zip(leaves, rollouts, strict=True))
         if rollout is None and not tree.terminal[leaf] and config.rollout_max_tokens > 0
     ]
+    fresh = [i for i in todo if _rolled_afresh(state, ctx, leaves[i])]
+    if fresh:
+        answers = _whole_answers(state, ctx, len(fresh), state["iterations"] + fresh[0])
+        for i, drawn in zip(fresh, answers, strict=False):
+            rollouts[i] = drawn
+        todo = [i for i in todo if rollouts[i] is None]  # a short draw: plain roll-outs
     base = state["prompt_ids"] + state["answer_ids"]
     prefixes = [base + tree.path_tokens(leaves[i]) for i in todo]
     specs = [_rollout_spec(state, ctx, leaves[i], state["iterations"] + i) for i in todo]
@@ -188,18 +194,49 @@ def _rollouts(state: RainState, ctx: RainContext) -> list[list[int]]:
     return [rollout or [] for rollout in rollouts]
 
 
+def _rolled_afresh(state: RainState, ctx: RainContext, leaf: int) -> bool:
+    """``leaf`` is the root, chosen for fresh whole answers (``graft_rollouts``)."""
+    return ctx.config.graft_rollouts and leaf == ROOT and not state["tree"].is_leaf(ROOT)
+
+
+def _whole_answers(
+    state: RainState, ctx: RainContext, count: int, iteration: int
+) -> list[list[int]]:
+    """Up to ``count`` fresh whole answers from the root, drawn as best-of-N draws them.
+
+    Distinct answers to the end of the answer budget, sampled from the top
+    ``WHOLE_ANSWER_TOP_K`` tokens per step at the config's temperature, so that a search
+    whose judge finds nothing to follow searches as best-of-N does. The greedy answer, which
+    ``propose`` returns first, is left out: the search's greedy path already judges it, and
+    every pass would draw it again. Fewer than ``count`` come back when the pool runs dry.
+    """
+    spec = _rollout_spec(state, ctx, ROOT, iteration)
+    if spec.max_tokens == 0:
+        return []
+    request = ProposalRequest(
+        prefix=tuple(state["prompt_ids"] + state["answer_ids"]),
+        num_candidates=count + 1,
+        length=spec.max_tokens,
+        top_k=WHOLE_ANSWER_TOP_K,
+        seed=spec.seed,
+        temperature=ctx.config.temperature,
+    )
+    return [list(c.tokens) for c in ctx.backend.propose([request])[0][1:]]
+
+
 def _rollout_spec(state: RainState, ctx: RainContext, leaf: int, iteration: int) -> RolloutSpec:
     """The roll-out settings of ``leaf`` in an iteration, seeded by the iteration.
 
     To the next sentence boundary, at most ``rollout_max_tokens``; temperature 0 (greedy)
     under the adaptive budget's greedy roll-outs. With ``graft_rollouts``, a root rolled out
     afresh (its children all valued alike, see ``select_node``) is rolled out to the end of
-    the answer budget: a whole answer, judged as best-of-N would judge it, and grafted whole.
+    the answer budget: a whole answer, drawn (``_whole_answers``) and judged as best-of-N
+    draws and judges it, and grafted whole.
     """
-    config, tree = ctx.config, state["tree"]
+    config = ctx.config
     temperature = 0.0 if steps.greedy_rollout(config) else config.temperature
     boundaries, max_tokens = _boundaries(state, ctx, leaf), config.rollout_max_tokens
-    if config.graft_rollouts and leaf == ROOT and not tree.is_leaf(ROOT):
+    if _rolled_afresh(state, ctx, leaf):
         used = len(state["prompt_ids"]) + len(state["answer_ids"])
         room = ctx.backend.context_length - used - 1
         boundaries, temperature = "", config.temperature  # sampled, even under greedy-first

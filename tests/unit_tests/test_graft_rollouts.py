@@ -265,3 +265,27 @@ def test_a_checkpoint_saved_without_a_newer_setting_resumes_with_its_default():
     ctx.config = SearchConfig(graft_rollouts=True)
     with pytest.raises(Exception, match="graft_rollouts"):
         _check_resumable(saved, [1, 2], ctx, "t")
+
+
+def test_a_root_rolled_out_afresh_draws_distinct_answers_as_best_of_n_does():
+    """Fresh whole answers are best-of-N's draws (top-50 pool, distinct), greedy left out."""
+    from types import SimpleNamespace
+
+    from rain_guard.backends.base import ProposalRequest
+    from rain_guard.backends.seeds import draw_seed
+    from rain_guard.search.config import WHOLE_ANSWER_TOP_K
+    from rain_guard.search.graph import _rollouts
+
+    backend = FakeBackend()
+    prompt = backend.tokenize("hi\n")
+    config = CFG.replace(graft_rollouts=True, max_new_tokens=12)
+    state = {"answer_ids": [], "prompt_ids": prompt, "tree": expanded_root(), "iterations": 3}
+    state["leaves"] = [ROOT] * 4
+    drawn = _rollouts(state, SimpleNamespace(config=config, backend=backend))
+    assert len({tuple(d) for d in drawn}) == 4
+    best_of_n = ProposalRequest(
+        prefix=tuple(prompt), num_candidates=5, length=12, top_k=WHOLE_ANSWER_TOP_K,
+        seed=draw_seed(config.seed, 3, 1), temperature=config.temperature,
+    )  # fmt: skip
+    greedy, *samples = [list(c.tokens) for c in backend.propose([best_of_n])[0]]
+    assert drawn == samples and greedy not in drawn
