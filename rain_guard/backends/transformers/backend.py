@@ -44,12 +44,6 @@ from rain_guard.backends.transformers.greedy_memo import GreedyMemo
 from rain_guard.backends.transformers.kv_memory import KVMemoryMeter
 from rain_guard.backends.transformers.malloc_threshold import fix_mmap_threshold
 from rain_guard.backends.transformers.option_scoring import OptionScorer
-from rain_guard.backends.transformers.packed_linear import (
-    MAX_PACKED_BYTES,
-    can_pack,
-    linear_bytes,
-    pack_linears,
-)
 from rain_guard.backends.transformers.prefix_cache import PrefixCache
 from rain_guard.backends.transformers.proposer import Proposer
 from rain_guard.backends.transformers.sampling import RolloutSampling, pick
@@ -79,10 +73,6 @@ class TransformersBackend(ChatFormatText):
             its last token while a kept cache covers the parent (``branch_store``). Costs a
             set's own positions each (about 0.4 MB for 10 tokens of SmolLM2-135M in fp32).
             Settable later; False drops the kept sets at once.
-        pack_weights: Give the model's linear layers oneDNN-reordered weights
-            (``packed_linear.pack_linears``, in place): 0.6-0.75x the matmul time for the
-            4+ rows of a search step in float32 on the CPU, one more copy of the linear
-            weights in memory. Ignored off the CPU or below float32.
 
     Calls are serialised by a lock: one model call at a time, safe to share across threads.
 
@@ -90,8 +80,6 @@ class TransformersBackend(ChatFormatText):
         reuses_prefix_per_row: True: ``option_probs`` continues each row of a batch on its
             own longest kept prefix when that feeds fewer tokens than the rows' shared one
             (so an evaluator sends rows with different pinned prefixes in one call).
-        packed_linears: Linear layers given reordered weights (0: ``pack_weights`` off or
-            not applicable).
         counters: Work done so far (forward calls, tokens processed, ...).
         kv_memory: Bytes of KV cache held: kept prefixes, pinned prefixes and the peak
             since its ``reset_peak`` (``rain_guard.backends.transformers.kv_memory``).
@@ -113,7 +101,6 @@ class TransformersBackend(ChatFormatText):
         max_rounds: int = 2,
         oversample: int = 3,
         keep_walked_sets: bool = True,
-        pack_weights: bool = False,
     ) -> None:
         for name, value in (("max_rounds", max_rounds), ("oversample", oversample)):
             if value < 1:
@@ -123,7 +110,6 @@ class TransformersBackend(ChatFormatText):
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
         self.model = model.eval()
-        self.packed_linears = pack_linears(model) if pack_weights else 0
         self.tokenizer = tokenizer
         self.model_name = model_name or str(
             getattr(model.config, "_name_or_path", "") or "transformers"
@@ -159,13 +145,8 @@ class TransformersBackend(ChatFormatText):
         dtype: str = "float32",
         num_threads: int | None = None,
         device: str | None = None,
-        pack_weights: bool | None = None,
     ) -> TransformersBackend:
         """Load a model by name or path (see ``rain_guard.models.load_model``) and wrap it.
-
-        ``pack_weights`` None packs the linear weights for oneDNN (``packed_linear``) when
-        the model runs in float32 on the CPU and those weights take at most
-        ``MAX_PACKED_BYTES`` (4 GiB), since the packed copy doubles them.
 
         Raises:
             ModelNotFoundError: nothing loadable under that name.
@@ -174,11 +155,7 @@ class TransformersBackend(ChatFormatText):
         from rain_guard.models.resolve import load_model
 
         model, tokenizer, name = load_model(name_or_path, dtype=dtype, device=device)
-        if pack_weights is None:
-            pack_weights = can_pack(model) and linear_bytes(model) <= MAX_PACKED_BYTES
-        return cls(
-            model, tokenizer, model_name=name, num_threads=num_threads, pack_weights=pack_weights
-        )
+        return cls(model, tokenizer, model_name=name, num_threads=num_threads)
 
     @property
     def max_cached_prefixes(self) -> int:
