@@ -219,7 +219,7 @@ def _whole_answers(
         length=spec.max_tokens,
         top_k=WHOLE_ANSWER_TOP_K,
         seed=spec.seed,
-        temperature=ctx.config.temperature,
+        temperature=spec.temperature,
     )
     return [list(c.tokens) for c in ctx.backend.propose([request])[0][1:]]
 
